@@ -1,0 +1,63 @@
+"""The ``blender-coco`` command line: one subcommand per module in ``blender_coco.commands``.
+
+Each command module defines ``register(subparsers)``, which adds its parser and sets
+``func`` (a callable taking the parsed args and returning an exit code). This module
+only builds the parser, sets up logging and turns :class:`UserError` into one line
+on stderr with a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from blender_coco import __version__
+from blender_coco.errors import UserError
+
+COMMANDS = ("render", "export", "masks2coco", "validate", "preview")
+
+log = logging.getLogger("blender_coco")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="blender-coco",
+        description="Blender scenes and painted masks to pixel-exact COCO datasets.",
+        epilog="Run 'blender-coco COMMAND --help' for a command's options and an example.",
+    )
+    parser.add_argument("--version", action="version", version=f"blender-coco {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"blender_coco.commands.{name}").register(sub)
+    return parser
+
+
+def setup_logging(verbose: bool = False, quiet: bool = False) -> None:
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    root = logging.getLogger("blender_coco")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(args.verbose, args.quiet)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except UserError as exc:
+        print(f"blender-coco: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("blender-coco: interrupted", file=sys.stderr)
+        return 130

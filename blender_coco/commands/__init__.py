@@ -1,0 +1,1 @@
+"""Subcommands of the ``blender-coco`` CLI; each module defines ``register(subparsers)``."""

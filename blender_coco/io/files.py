@@ -1,0 +1,80 @@
+"""Atomic file output: write to a temp file in the target folder, then rename.
+
+A crash or a kill at any moment leaves either the old file or the new one, never
+a half-written file. Temp names start with ``.`` and end with ``.tmp`` so that
+readers (and ``--resume``) can ignore them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+from blender_coco.errors import UserError
+
+
+def ensure_dir(path: str | os.PathLike) -> Path:
+    """Create ``path`` (and parents); a clear error if it cannot be created or written."""
+    p = Path(path)
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create output folder {p}: {exc.strerror}; choose a writable --out") from None
+    if not os.access(p, os.W_OK):
+        raise UserError(f"output folder {p} is not writable; choose a writable --out")
+    return p
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temp path beside ``path``; on success rename it over ``path``.
+
+    On any exception the temp file is removed and ``path`` is untouched.
+    """
+    target = Path(path)
+    ensure_dir(target.parent)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}{target.suffix}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (fsync before the rename)."""
+    with atomic_path(path) as tmp:
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            raise UserError(f"cannot write {path}: {exc.strerror}; check the folder's permissions and free space") from None
+
+
+def write_json_atomic(path: str | os.PathLike, obj: Any, *, indent: int | None = None) -> None:
+    """Serialize ``obj`` as JSON and write it atomically. Output is deterministic."""
+    text = json.dumps(obj, indent=indent, separators=(",", ":") if indent is None else (",", ": "))
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def read_json(path: str | os.PathLike, what: str = "JSON file") -> Any:
+    """Read a JSON file; a one-line :class:`UserError` naming the file if it is missing or malformed."""
+    p = Path(path)
+    try:
+        with open(p, "rb") as fh:
+            return json.load(fh)
+    except FileNotFoundError:
+        raise UserError(f"{what} {p} does not exist; check the path") from None
+    except IsADirectoryError:
+        raise UserError(f"{what} {p} is a folder; pass a .json file") from None
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{what} {p} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); fix or regenerate it") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{what} {p} is not UTF-8 text; pass a JSON file") from None
