@@ -43,3 +43,63 @@ class ExportConfig:
         check(isinstance(self.min_area, int) and self.min_area >= 1,
               f"min_area must be an integer >= 1 (pixels), got {self.min_area!r}")
         check(isinstance(self.iscrowd, bool), f"iscrowd must be true or false, got {self.iscrowd!r}")
+
+
+DEVICES = ("CPU", "GPU")
+IMAGE_FORMATS = ("PNG", "JPEG")
+
+
+@dataclass(frozen=True)
+class RenderConfig:
+    """One render run: what every front end (CLI, script, add-on) builds.
+
+    out: dataset folder (images/, annotations/, records/ inside).
+    scene: .blend to open; None means the current scene (add-on, ``blender -b``) or
+        the built-in demo scene (``blender-coco render`` without SCENE).
+    frames: how many frames to render; frame i uses the scene frame
+        ``frame_start + i % (frame_end - frame_start + 1)``.
+    seed: base seed; frame i is randomized from (seed, i) alone.
+    resolution: (width, height) override, or None for the scene's.
+    resolution_percentage: override of the scene's percentage, or None.
+    samples: Cycles samples override, or None for the scene's.
+    device: CPU or GPU (CUDA/OptiX/HIP/Metal when present, else an error).
+    image_format: PNG or JPEG for the RGB images.
+    export: how masks become annotations.
+    python: Python with blender-coco installed, for the export stage when Blender's
+        own Python lacks numpy (stock Blender); None = ``python3`` on PATH.
+    """
+
+    out: str
+    scene: str | None = None
+    frames: int = 1
+    seed: int = 0
+    resolution: tuple[int, int] | None = None
+    resolution_percentage: int | None = None
+    samples: int | None = None
+    device: str = "CPU"
+    image_format: str = "PNG"
+    export: ExportConfig = ExportConfig()
+    python: str | None = None
+
+    def __post_init__(self) -> None:
+        check(isinstance(self.out, str) and self.out != "", f"out must be a folder path, got {self.out!r}")
+        check(isinstance(self.frames, int) and self.frames >= 1, f"frames must be an integer >= 1, got {self.frames!r}")
+        check(isinstance(self.seed, int) and 0 <= self.seed < 2**63, f"seed must be an integer in [0, 2^63), got {self.seed!r}")
+        if self.resolution is not None:
+            ok = len(self.resolution) == 2 and all(isinstance(v, int) and 1 <= v <= 65536 for v in self.resolution)
+            check(ok, f"resolution must be WIDTHxHEIGHT with each in 1..65536, got {self.resolution!r}")
+        if self.resolution_percentage is not None:
+            check(isinstance(self.resolution_percentage, int) and 1 <= self.resolution_percentage <= 10000,
+                  f"resolution_percentage must be an integer in 1..10000, got {self.resolution_percentage!r}")
+        if self.samples is not None:
+            check(isinstance(self.samples, int) and self.samples >= 1, f"samples must be an integer >= 1, got {self.samples!r}")
+        check(self.device in DEVICES, f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        check(self.image_format in IMAGE_FORMATS, f"image_format must be one of {', '.join(IMAGE_FORMATS)}, got {self.image_format!r}")
+
+
+def parse_resolution(text: str) -> tuple[int, int]:
+    """'640x480' -> (640, 480), with a one-line error otherwise."""
+    parts = text.lower().split("x")
+    check(len(parts) == 2 and all(p.strip().isdigit() for p in parts),
+          f"resolution must look like 640x480, got {text!r}")
+    return int(parts[0]), int(parts[1])
