@@ -68,7 +68,7 @@ class DatasetInfo:
     year: int = 2026
     contributor: str = ""
     url: str = ""
-    date_created: str = "2026-01-01T00:00:00"
+    date_created: str = ""
     extra: tuple[tuple[str, Any], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
