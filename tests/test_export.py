@@ -1,0 +1,125 @@
+"""Export stage on synthetic frame records (EXR written with OpenEXR, no Blender):
+both Blender pass layouts, COCO loading and self-evaluation, clean errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import OpenEXR
+import pytest
+
+from blender_coco.config import ExportConfig
+from blender_coco.errors import UserError
+from blender_coco.io.export import export_dataset
+from blender_coco.io.records import read_passes
+from cocotools import decode, load_coco, self_eval
+
+
+def write_exr(path: Path, mask: np.ndarray, depth: np.ndarray, layout: str) -> None:
+    idx = mask.astype(np.float32)
+    if layout == "blender34":  # single part, IndexOB
+        header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+        OpenEXR.File(header, {"ViewLayer.IndexOB.X": idx, "ViewLayer.Depth.Z": depth}).write(str(path))
+    else:  # Blender 5.0: one part per pass, "Object Index"
+        parts = [OpenEXR.Part({"type": OpenEXR.scanlineimage}, {"ViewLayer.Object Index.X": idx}, "ViewLayer.Object Index"),
+                 OpenEXR.Part({"type": OpenEXR.scanlineimage}, {"ViewLayer.Depth.Z": depth}, "ViewLayer.Depth")]
+        OpenEXR.File(parts).write(str(path))
+
+
+def make_ds(tmp: Path, frames: int = 3, layout: str = "blender50") -> Path:
+    ds = tmp / "ds"
+    (ds / "records").mkdir(parents=True)
+    (ds / "images").mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(frames):
+        h, w = 48, 64
+        m = np.zeros((h, w), np.uint16)
+        m[5 + i:20, 3:30] = 1                # box
+        m[10:40, 25 + i:60] = 2              # ball, overlapping box
+        m[30:48, 0:10] = 3                   # cut by the bottom and left borders
+        m[14:17, 40:43] = 0                  # hole in the ball
+        depth = np.where(m > 0, 5.0, 1e10).astype(np.float32)
+        write_exr(ds / "records" / f"{i:06d}.exr", m, depth, layout)
+        rec = {
+            "format": "blender-coco-record", "version": 1, "index": i, "scene_frame": i + 1, "seed": 42,
+            "image": f"{i:06d}.png", "passes": f"{i:06d}.exr", "width": w, "height": h, "blender_version": "5.0.1",
+            "camera": {"name": "Camera"},
+            "categories": [{"name": "box", "supercategory": "thing"}, {"name": "ball"}],
+            "instances": [{"pass_index": 1, "object": "Box", "category": "box"},
+                          {"pass_index": 2, "object": "Ball", "category": "ball"},
+                          {"pass_index": 3, "object": "Box.001", "category": "box"},
+                          {"pass_index": 4, "object": "Hidden", "category": "box"}],
+        }
+        (ds / "records" / f"{i:06d}.json").write_text(json.dumps(rec))
+        _ = rng
+    return ds
+
+
+@pytest.mark.parametrize("layout", ["blender34", "blender50"])
+def test_read_passes_both_layouts(tmp_path, layout):
+    m = np.arange(12, dtype=np.uint16).reshape(3, 4) * 300
+    write_exr(tmp_path / "p.exr", m, np.ones((3, 4), np.float32), layout)
+    mask, depth = read_passes(tmp_path / "p.exr", 4, 3)
+    assert mask.dtype == np.uint16 and np.array_equal(mask, m)
+    assert depth is not None and depth.shape == (3, 4)
+
+
+@pytest.mark.parametrize("mode", ["auto", "polygon", "rle"])
+def test_export_loads_and_self_evaluates_to_one(tmp_path, mode):
+    ds = make_ds(tmp_path)
+    out = export_dataset(ds, ExportConfig(segmentation=mode))
+    assert out == ds / "annotations" / "instances.json"
+    coco = load_coco(out)
+    assert [c["name"] for c in coco.dataset["categories"]] == ["ball", "box"]  # ids 1..n by name
+    assert sorted(coco.imgs) == [1, 2, 3]
+    assert len(coco.anns) == 9  # 3 visible instances per frame; "Hidden" has no pixels
+    assert self_eval(out, "bbox") == pytest.approx(1.0)
+    assert self_eval(out, "segm") == pytest.approx(1.0)
+    ball = [a for a in coco.dataset["annotations"] if a["category_id"] == 1 and a["image_id"] == 1][0]
+    assert isinstance(ball["segmentation"], dict) == (mode != "polygon")  # the hole needs RLE in auto
+
+
+def test_export_is_deterministic_and_jobs_do_not_change_it(tmp_path):
+    ds = make_ds(tmp_path, frames=6)
+    a = export_dataset(ds, out=tmp_path / "a.json").read_bytes()
+    b = export_dataset(ds, jobs=2, out=tmp_path / "b.json").read_bytes()
+    assert a == b
+
+
+def test_export_masks_match_pass(tmp_path):
+    ds = make_ds(tmp_path, frames=1, layout="blender34")
+    data = json.loads(export_dataset(ds, ExportConfig(segmentation="rle")).read_text())
+    mask, _ = read_passes(ds / "records" / "000000.exr")
+    segs = [decode(a["segmentation"], 48, 64) for a in data["annotations"]]
+    assert [a["category_id"] for a in data["annotations"]] == [2, 1, 2]  # pass index order: box, ball, box
+    for label, (ann, seg) in enumerate(zip(data["annotations"], segs), start=1):
+        assert np.array_equal(seg, mask == label)
+        assert seg.sum() == ann["area"]
+
+
+def test_corrupt_exr_and_missing_records_are_one_line_errors(tmp_path):
+    with pytest.raises(UserError, match="no frame records"):
+        export_dataset(tmp_path / "nothing")
+    ds = make_ds(tmp_path, frames=2)
+    (ds / "records" / "000001.exr").write_bytes(b"not an exr at all")
+    with pytest.raises(UserError, match=r"000001\.exr cannot be read"):
+        export_dataset(ds)
+    assert not (ds / "annotations" / "instances.json").exists()
+    r = subprocess.run([sys.executable, "-m", "blender_coco", "export", str(ds)], capture_output=True, text=True)
+    assert r.returncode != 0
+    assert "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "000001.exr" in r.stderr
+
+
+def test_failed_export_keeps_previous_annotations(tmp_path):
+    ds = make_ds(tmp_path, frames=2)
+    good = export_dataset(ds).read_bytes()
+    (ds / "records" / "000000.json").write_text("{ broken")
+    with pytest.raises(UserError, match="not valid JSON"):
+        export_dataset(ds)
+    assert (ds / "annotations" / "instances.json").read_bytes() == good
+    assert [p.name for p in (ds / "annotations").iterdir()] == ["instances.json"]  # no temp files left
