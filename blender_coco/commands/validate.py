@@ -1,0 +1,46 @@
+"""``blender-coco validate``: check a COCO file and list every problem, one line each.
+
+Exit status: 0 when the file is clean, 1 when problems were found, 2 when the file
+cannot be read (missing, not JSON). The problem lines and the summary are the
+command's output, so they go to stdout (also under ``--quiet``), ready for grep.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+EXAMPLE = """example:
+  blender-coco validate ds/annotations/instances.json --images ds/images
+  blender-coco validate person_keypoints_val2017.json | grep 'annotation'
+
+exit status: 0 clean, 1 problems found, 2 unreadable file"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("validate", help="check a COCO file; print every problem, one line each",
+                       description="Check a COCO file's structure and meaning (ids, references, boxes, areas, "
+                                   "polygons, RLE, keypoints, skeletons) and print every problem found.",
+                       epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("file", metavar="FILE.json", help="COCO annotation file")
+    p.add_argument("--images", metavar="DIR", type=Path,
+                   help="image folder: also check each file exists and has the JSON's width and height")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from blender_coco.errors import UserError
+    from blender_coco.io.files import read_json
+    from blender_coco.io.validate import summary, validate_coco
+
+    data = read_json(args.file, "COCO file")
+    if args.images is not None and not args.images.is_dir():
+        raise UserError(f"--images {args.images} is not a folder; pass the folder that holds the image files")
+    problems = validate_coco(data, args.images)
+    out = sys.stdout
+    for problem in problems:
+        out.write(f"{problem}\n")
+    out.write(f"{args.file}: {summary(data, problems)}\n")
+    out.flush()
+    return 1 if problems else 0
