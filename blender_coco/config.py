@@ -28,12 +28,18 @@ class ExportConfig:
     min_area: instances with fewer visible pixels are dropped.
     iscrowd: mark every annotation as crowd (Detectron2 training and COCOeval
         matching ignore crowd annotations; leave off unless you want that).
+    keypoint_tolerance: how far (scene units, metres in a metric scene) the
+        instance's own body (or an unmarked surface) may lie in front of a joint
+        before the joint counts as occluded (v=1). Joints sit inside the mesh,
+        0.03-0.12 m under the skin; a joint hidden by a limb or the torso is
+        0.2-0.4 m behind it. See blender_coco.io.keypoints.
     """
 
     segmentation: str = "auto"
     tolerance: float = 0.3
     min_area: int = 1
     iscrowd: bool = False
+    keypoint_tolerance: float = 0.15
 
     def __post_init__(self) -> None:
         check(self.segmentation in SEGMENTATION_MODES,
@@ -43,6 +49,9 @@ class ExportConfig:
         check(isinstance(self.min_area, int) and self.min_area >= 1,
               f"min_area must be an integer >= 1 (pixels), got {self.min_area!r}")
         check(isinstance(self.iscrowd, bool), f"iscrowd must be true or false, got {self.iscrowd!r}")
+        check(isinstance(self.keypoint_tolerance, (int, float)) and not isinstance(self.keypoint_tolerance, bool)
+              and 0 <= self.keypoint_tolerance < float("inf"),
+              f"keypoint_tolerance must be a distance >= 0 in scene units (e.g. 0.15 m), got {self.keypoint_tolerance!r}")
 
 
 DEVICES = ("CPU", "GPU")
