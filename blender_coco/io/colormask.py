@@ -215,9 +215,9 @@ def unmapped_message(mask_name: str, colors: Iterable[int], counts: Iterable[int
     if len(found) == 1:
         head = f"{mask_name}: color {shown} is not in {source}"
     else:
-        more = ", ..." if len(found) > SHOWN_COLORS else ""
         total = sum(n for n, _ in found)
-        head = f"{mask_name}: {len(found):,} unmapped colors ({total:,} px), e.g. {shown}{more}"
+        listed = f"e.g. {shown}, ..." if len(found) > SHOWN_COLORS else shown
+        head = f"{mask_name}: {len(found):,} unmapped colors ({total:,} px): {listed}"
     if len(found) > ANTIALIASED_COLORS:
         tail = ("this looks anti-aliased: masks must be painted with hard edges (no anti-aliasing, "
                 "nearest-neighbour scaling only); repaint or re-export it, or pass --ignore-unmapped to skip such colors")
