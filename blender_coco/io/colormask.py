@@ -260,7 +260,8 @@ def _matching_image(mask: Path, index: dict[str, list[Path]], images_dir: str | 
 def colormask_to_coco(mask_paths: Iterable[str | os.PathLike], colors_spec: ColorSpec | Mapping | str | os.PathLike,
                       images_dir: str | os.PathLike | None = None, config: ExportConfig = ExportConfig(),
                       ignore_unmapped: bool = False, info: DatasetInfo | None = None) -> CocoDataset:
-    """Color masks -> a COCO dataset (image ids 1..n in order of mask file name).
+    """Color masks -> a COCO dataset (image ids 1..n in order of mask file name; each
+    image's annotations in order of packed color R << 16 | G << 8 | B).
 
     ``colors_spec``: a :class:`ColorSpec`, a parsed colors file (dict) or its path.
     ``images_dir``: when given, each mask's ``file_name`` is the image there with the
