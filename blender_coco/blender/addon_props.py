@@ -1,0 +1,142 @@
+"""The add-on's settings, stored on the scene as ``Scene.blender_coco``.
+
+``BLENDER_COCO_PG_settings`` holds what the panel edits: the category to mark
+with, the keypoint map to apply, and the output settings of a render. The output
+settings become a :class:`blender_coco.config.RenderConfig` in :func:`render_config`,
+the same object the CLI and the ``blender -b`` script build.
+
+(No ``from __future__ import annotations`` here: Blender reads the property
+definitions from the class annotations, which must stay real objects.)
+"""
+
+import bpy
+from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
+from bpy.types import PropertyGroup
+
+from blender_coco.blender import marking
+from blender_coco.config import DEVICES, IMAGE_FORMATS, SEGMENTATION_MODES, ExportConfig, RenderConfig
+from blender_coco.errors import UserError
+
+NO_CATEGORY = "__none__"
+KEYPOINTS_NONE = "__none__"
+KEYPOINTS_CUSTOM = "__custom__"
+DEFAULT_KEYPOINT_PRESETS = ("coco17",)
+
+# Tooltips of the choices RenderConfig accepts (the enums list exactly those).
+_DESCRIPTIONS = {
+    "auto": "Polygons, RLE where a mask has holes",
+    "polygon": "Outer contours only (holes are filled)",
+    "rle": "Compressed RLE, exact",
+    "CPU": "Render on the CPU",
+    "GPU": "Render on the GPU (CUDA/OptiX/HIP/Metal)",
+    "PNG": "Lossless RGB images",
+    "JPEG": "Smaller, lossy RGB images",
+}
+
+# Blender keeps only pointers to the strings a dynamic items callback returns:
+# Python must hold them, or the menu shows garbage (documented in bpy.props.EnumProperty).
+_category_items_cache: list = []
+_keypoint_items_cache: list = []
+
+
+def keypoint_presets() -> tuple:
+    """Preset names that ``coco_keypoints`` accepts instead of a JSON list."""
+    try:
+        from blender_coco.keypoint_presets import PRESETS
+    except ImportError:
+        return DEFAULT_KEYPOINT_PRESETS
+    return tuple(sorted(PRESETS)) or DEFAULT_KEYPOINT_PRESETS
+
+
+def _category_items(self, context):
+    scene = self.id_data if isinstance(self.id_data, bpy.types.Scene) else getattr(context, "scene", None)
+    counts = marking.category_counts(scene) if scene is not None else {}
+    items = [(name, name, f"Mark with category '{name}' ({n} instance(s) in the scene)")
+             for name, n in sorted(counts.items())]
+    if not items:
+        items = [(NO_CATEGORY, "(no categories yet)", "Type a new category name in the field")]
+    _category_items_cache[:] = items
+    return _category_items_cache
+
+
+def _pick_category(self, context):
+    if self.category_pick != NO_CATEGORY:
+        self.category = self.category_pick
+
+
+def _keypoint_items(self, context):
+    items = [(KEYPOINTS_NONE, "None", "No keypoints: remove coco_keypoints from the armature")]
+    items += [(name, name, f"Built-in map '{name}' for common rig namings (Rigify metarig, Mixamo)")
+              for name in keypoint_presets()]
+    items.append((KEYPOINTS_CUSTOM, "Custom JSON", 'A JSON list of [name, bone] or [name, bone, "tail"]'))
+    _keypoint_items_cache[:] = items
+    return _keypoint_items_cache
+
+
+class BLENDER_COCO_PG_settings(PropertyGroup):
+    """Panel state and output settings of blender-coco, one per scene."""
+
+    # Marking
+    category: StringProperty(
+        name="Category", description="COCO category to mark the selected objects with (type a new one or pick)")
+    category_pick: EnumProperty(
+        name="Existing categories", description="Categories already marked in this scene",
+        items=_category_items, update=_pick_category)
+    supercategory: StringProperty(
+        name="Supercategory", description="Optional COCO supercategory (empty: same as the category)")
+
+    # Keypoints
+    keypoint_source: EnumProperty(
+        name="Keypoints", description="Keypoint map to write to the active armature's coco_keypoints",
+        items=_keypoint_items)
+    keypoint_map: StringProperty(
+        name="Map", description='Custom keypoint map, JSON: [["nose", "head", "tail"], ["left_wrist", "hand.L"]]')
+
+    # Output
+    output_dir: StringProperty(
+        name="Folder", subtype="DIR_PATH", default="//coco_dataset/",
+        description="Dataset folder (images/, annotations/, records/ are written inside; // = next to the .blend)")
+    frames: IntProperty(name="Frames", min=1, soft_max=100000, default=10, description="Number of images to render")
+    seed: IntProperty(name="Seed", min=0, default=0, description="Base seed of the randomization (same seed, same dataset)")
+    segmentation: EnumProperty(
+        name="Segmentation", default="auto",
+        items=[(m, m.upper() if m == "rle" else m.title(), _DESCRIPTIONS.get(m, m)) for m in SEGMENTATION_MODES])
+    samples: IntProperty(name="Samples", min=0, soft_max=4096, default=0,
+                         description="Cycles samples per image (0: keep the scene's)")
+    use_resolution: BoolProperty(name="Override resolution", default=False,
+                                 description="Render at the resolution below instead of the scene's")
+    resolution_x: IntProperty(name="Width", min=1, max=65536, default=640, subtype="PIXEL")
+    resolution_y: IntProperty(name="Height", min=1, max=65536, default=480, subtype="PIXEL")
+    device: EnumProperty(
+        name="Device", default="CPU", items=[(d, d, _DESCRIPTIONS.get(d, d)) for d in DEVICES])
+    image_format: EnumProperty(
+        name="Image format", default="PNG", items=[(f, f, _DESCRIPTIONS.get(f, f)) for f in IMAGE_FORMATS])
+    python: StringProperty(
+        name="Export Python", subtype="FILE_PATH",
+        description="Python with blender-coco installed, for the export stage when Blender's own Python lacks "
+                    "its dependencies (empty: $BLENDER_COCO_PYTHON, else python3 on PATH)")
+
+
+def render_config(settings: BLENDER_COCO_PG_settings) -> RenderConfig:
+    """The :class:`RenderConfig` for the settings shown in the panel (UserError if one is bad)."""
+    raw = settings.output_dir.strip()
+    if not raw:
+        raise UserError("COCO > Output > Folder is empty; choose the dataset folder")
+    if raw.startswith("//") and not bpy.data.filepath:
+        raise UserError(f"COCO > Output > Folder {raw!r} is relative to the .blend file, which is not saved yet; "
+                        "save the file or choose an absolute folder")
+    out = bpy.path.abspath(raw)
+    python = bpy.path.abspath(settings.python).strip() if settings.python.strip() else None
+    resolution = (settings.resolution_x, settings.resolution_y) if settings.use_resolution else None
+    return RenderConfig(
+        out=out,
+        scene=None,
+        frames=settings.frames,
+        seed=settings.seed,
+        resolution=resolution,
+        samples=settings.samples or None,
+        device=settings.device,
+        image_format=settings.image_format,
+        export=ExportConfig(segmentation=settings.segmentation),
+        python=python,
+    )

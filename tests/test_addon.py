@@ -1,0 +1,395 @@
+"""The Blender add-on: registration, marking operators, keypoint maps, panels, rendering,
+the add-on zip, and installing it as a 4.2+ extension (bpy 5.0) and as a legacy add-on
+(Debian's Blender 3.4 binary).
+
+bpy state is global, so every Blender check runs in its own subprocess (the ``bpy``
+module of this venv, or ``blender -b``) with HOME pointing at a temporary folder:
+installing an add-on writes into the user's Blender config, which must not be the
+real one. The scripts assert inside Blender and report facts as one JSON line.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import tomllib
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+ASSETS = REPO.parent / "shared" / "assets"
+BLENDER = shutil.which("blender")
+HAS_BPY = importlib.util.find_spec("bpy") is not None
+
+sys.path.insert(0, str(REPO / "scripts"))
+import build_addon  # noqa: E402  (scripts/ is not a package)
+
+needs_bpy = pytest.mark.skipif(not HAS_BPY, reason="the bpy module is not installed (pip install blender-coco[bpy])")
+
+
+def isolated_env(home: Path) -> dict:
+    """Environment whose Blender user folders (config, scripts, extensions) live under ``home``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BLENDER_USER_")}
+    home.mkdir(parents=True, exist_ok=True)
+    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), PYTHONDONTWRITEBYTECODE="1")
+    return env
+
+
+def _result(proc: subprocess.CompletedProcess, what: str) -> dict:
+    output = f"--- stdout\n{proc.stdout[-4000:]}\n--- stderr\n{proc.stderr[-4000:]}"
+    assert proc.returncode == 0, f"{what} failed (exit {proc.returncode})\n{output}"
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    assert lines, f"{what} printed no RESULT line\n{output}"
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+PRELUDE = """\
+import json, sys
+import bpy
+
+def result(**facts):
+    print("RESULT " + json.dumps(facts), flush=True)
+
+def raises(op, **kw):
+    try:
+        op(**kw)
+    except RuntimeError as exc:  # bpy.ops raises on ERROR reports and failed polls
+        return str(exc).strip()
+    raise AssertionError(f"{op} did not fail")
+
+def select(*names):
+    for o in bpy.context.view_layer.objects:
+        o.select_set(o.name in names)
+    bpy.context.view_layer.objects.active = bpy.data.objects[names[0]] if names else None
+
+def draw_panel(cls):
+    # A real UILayout from a popup menu that is never shown (ending it would lay out icons,
+    # which crashes without a GPU). Blender does not raise for a bad property or operator
+    # name in a layout: it prints "rna_uiItem...: ... not found"; the test checks the log.
+    popup = bpy.context.window_manager.popmenu_begin__internal(cls.bl_label, icon="NONE")
+    cls.draw(popup, bpy.context)
+
+ADDON_TYPES = ["BLENDER_COCO_PT_main", "BLENDER_COCO_PT_mark", "BLENDER_COCO_PT_categories",
+               "BLENDER_COCO_PT_keypoints", "BLENDER_COCO_PT_output", "BLENDER_COCO_PT_render",
+               "BLENDER_COCO_OT_mark", "BLENDER_COCO_OT_unmark", "BLENDER_COCO_OT_select_category",
+               "BLENDER_COCO_OT_set_keypoints", "BLENDER_COCO_OT_render", "BLENDER_COCO_OT_render_cancel"]
+
+def registered():
+    return sorted(n for n in ADDON_TYPES if hasattr(bpy.types, n))
+"""
+
+IMPORTS = """\
+import blender_coco
+from blender_coco.blender import marking
+"""
+
+
+def run_bpy(code: str, tmp_path: Path, what: str = "bpy script", timeout: float = 300,
+            imports: str = IMPORTS, log: list | None = None) -> dict:
+    """Run ``code`` (after PRELUDE and ``imports``) in a fresh Python with the bpy module; return its
+    RESULT. ``log`` (a list) receives the process's stdout + stderr."""
+    script = tmp_path / "script.py"
+    script.write_text(PRELUDE + imports + textwrap.dedent(code))
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path,
+                          env=isolated_env(tmp_path / "home"), timeout=timeout)
+    if log is not None:
+        log.append(proc.stdout + proc.stderr)
+    return _result(proc, what)
+
+
+# ----------------------------------------------------------------------------- registration
+
+
+@needs_bpy
+@pytest.mark.blender
+def test_register_unregister_register_leaves_nothing_behind(tmp_path):
+    facts = run_bpy("""
+        before = registered()
+        blender_coco.register()
+        after_register = registered()
+        has_settings = hasattr(bpy.types.Scene, "blender_coco") and bpy.context.scene.blender_coco is not None
+        blender_coco.register()  # a second register is harmless
+        ops = sorted(n for n in dir(bpy.ops.blender_coco))
+        blender_coco.unregister()
+        after_unregister = registered()
+        from blender_coco.blender.addon_props import BLENDER_COCO_PG_settings
+        settings_gone = not hasattr(bpy.types.Scene, "blender_coco") and not BLENDER_COCO_PG_settings.is_registered
+        blender_coco.register()
+        again = registered()
+        # the operators work after a re-register
+        select("Cube")
+        bpy.ops.blender_coco.mark(category="box")
+        blender_coco.unregister()
+        result(before=before, after_register=after_register, has_settings=has_settings, ops=ops,
+               after_unregister=after_unregister, settings_gone=settings_gone, again=again,
+               still_marked=marking.category_of(bpy.data.objects["Cube"]), final=registered())
+    """, tmp_path)
+    assert facts["before"] == []
+    assert len(facts["after_register"]) == 12 and facts["has_settings"]
+    assert facts["ops"] == ["mark", "render", "render_cancel", "select_category", "set_keypoints", "unmark"]
+    assert facts["after_unregister"] == [] and facts["settings_gone"]
+    assert facts["again"] == facts["after_register"]
+    assert facts["still_marked"] == "box"  # the marking is data, it outlives the add-on
+    assert facts["final"] == []
+
+
+def test_bl_info_and_manifest_agree_with_the_package_version():
+    import blender_coco
+
+    manifest = tomllib.loads((REPO / "blender_coco" / "blender_manifest.toml").read_text())
+    assert manifest["version"] == blender_coco.__version__
+    assert ".".join(map(str, blender_coco.bl_info["version"])) == blender_coco.__version__
+    assert blender_coco.bl_info["blender"] == (3, 4, 0)
+    for key, value in {"id": "blender_coco", "schema_version": "1.0.0", "type": "add-on",
+                       "blender_version_min": "4.2.0", "license": ["SPDX:MIT"]}.items():
+        assert manifest[key] == value, key
+    for key in ("name", "tagline", "maintainer"):
+        assert manifest[key].strip(), key
+    assert not manifest["tagline"].endswith((".", "!", "?")) and len(manifest["tagline"]) <= 64
+
+
+# ----------------------------------------------------------------------------- marking
+
+
+@needs_bpy
+@pytest.mark.blender
+def test_mark_unmark_select_and_category_counts(tmp_path):
+    facts = run_bpy("""
+        blender_coco.register()
+        bpy.ops.mesh.primitive_uv_sphere_add(location=(3, 0, 0))
+        bpy.ops.mesh.primitive_cone_add(location=(-3, 0, 0))
+        bpy.ops.mesh.primitive_plane_add(location=(0, 0, -1))
+        settings = bpy.context.scene.blender_coco
+        out = {}
+        select()
+        out["no_selection"] = raises(bpy.ops.blender_coco.mark, category="box")
+        select("Cube", "Sphere")
+        out["mark"] = sorted(bpy.ops.blender_coco.mark(category="box"))
+        out["props"] = {n: marking.category_of(bpy.data.objects[n]) for n in ("Cube", "Sphere", "Cone", "Plane")}
+        out["counts_1"] = marking.category_counts(bpy.context.scene)
+        # the panel's field is used when the operator gets no category; the supercategory too
+        settings.category = "cone"
+        settings.supercategory = "shape"
+        select("Cone")
+        bpy.ops.blender_coco.mark()
+        out["cone"] = [marking.category_of(bpy.data.objects["Cone"]), marking.supercategory_of(bpy.data.objects["Cone"])]
+        out["counts_2"] = marking.category_counts(bpy.context.scene)
+        # the dropdown lists the scene's categories and copies the pick into the field
+        out["enum_items"] = [i.identifier for i in settings.bl_rna.properties["category_pick"].enum_items]
+        settings.category_pick = "box"
+        out["picked"] = settings.category
+        # no category anywhere -> one-line error, nothing marked
+        settings.category = "  "
+        select("Plane")
+        out["empty_error"] = raises(bpy.ops.blender_coco.mark)
+        out["plane_after_error"] = marking.category_of(bpy.data.objects["Plane"])
+        # select by category replaces the selection with that category's objects
+        select("Plane")
+        bpy.ops.blender_coco.select_category(category="box")
+        out["selected"] = sorted(o.name for o in bpy.context.selected_objects)
+        # unmark the selection: Sphere keeps nothing, Cube stays marked
+        select("Sphere", "Plane")
+        bpy.ops.blender_coco.unmark()
+        out["after_unmark"] = {n: marking.category_of(bpy.data.objects[n]) for n in ("Cube", "Sphere", "Cone", "Plane")}
+        out["counts_3"] = marking.category_counts(bpy.context.scene)
+        result(**out)
+    """, tmp_path)
+    assert "Select the objects to mark" in facts["no_selection"]
+    assert facts["mark"] == ["FINISHED"]
+    assert facts["props"] == {"Cube": "box", "Sphere": "box", "Cone": None, "Plane": None}
+    assert facts["counts_1"] == {"box": 2}
+    assert facts["cone"] == ["cone", "shape"]
+    assert facts["counts_2"] == {"box": 2, "cone": 1}
+    assert facts["picked"] == "box"
+    assert "No category" in facts["empty_error"] and "\n" not in facts["empty_error"]
+    assert facts["plane_after_error"] is None
+    assert facts["selected"] == ["Cube", "Sphere"]
+    assert facts["after_unmark"] == {"Cube": "box", "Sphere": None, "Cone": "cone", "Plane": None}
+    assert facts["counts_3"] == {"box": 1, "cone": 1}
+
+
+@needs_bpy
+@pytest.mark.blender
+def test_set_keypoints_writes_validated_maps_on_a_real_rigify_rig(tmp_path):
+    facts = run_bpy("""
+        import addon_utils
+        addon_utils.enable("rigify")
+        blender_coco.register()
+        bpy.ops.object.armature_human_metarig_add()
+        rig = bpy.context.active_object
+        out = {"rig": rig.name}
+        select(rig.name)
+        bpy.ops.blender_coco.set_keypoints(keypoints="coco17")
+        out["preset"] = rig.get("coco_keypoints")
+        custom = '[["left_wrist", "hand.L"], ["nose", "nose.001", "tail"]]'
+        bpy.ops.blender_coco.set_keypoints(keypoints=custom)
+        out["custom"] = rig.get("coco_keypoints")
+        from blender_coco.blender.keypoints import keypoint_definition
+        bpy.ops.blender_coco.mark(category="person")
+        out["definition"] = keypoint_definition(rig)["keypoints"]
+        out["bad_bone"] = raises(bpy.ops.blender_coco.set_keypoints, keypoints='[["nose", "no_such_bone"]]')
+        out["bad_json"] = raises(bpy.ops.blender_coco.set_keypoints, keypoints='[["nose", "head"')
+        out["after_errors"] = rig.get("coco_keypoints")
+        bpy.ops.object.armature_add()  # a one-bone armature: coco17 cannot fit
+        plain = bpy.context.active_object
+        select(plain.name)
+        out["no_fit"] = raises(bpy.ops.blender_coco.set_keypoints, keypoints="coco17")
+        out["plain_prop"] = plain.get("coco_keypoints")
+        select(rig.name)
+        bpy.ops.blender_coco.set_keypoints(keypoints="")
+        out["removed"] = "coco_keypoints" in rig
+        select("Cube")
+        out["not_armature"] = raises(bpy.ops.blender_coco.set_keypoints, keypoints="coco17")
+        result(**out)
+    """, tmp_path)
+    assert facts["preset"] == "coco17"
+    assert json.loads(facts["custom"]) == [["left_wrist", "hand.L"], ["nose", "nose.001", "tail"]]
+    assert facts["definition"] == ["left_wrist", "nose"]
+    assert "no_such_bone" in facts["bad_bone"] and facts["rig"] in facts["bad_bone"]
+    assert "not valid JSON" in facts["bad_json"]
+    assert facts["after_errors"] == facts["custom"]  # a rejected value leaves the previous map
+    assert "coco17" in facts["no_fit"] and facts["plain_prop"] is None
+    assert facts["removed"] is False
+    assert "armature" in facts["not_armature"].lower()
+
+
+@needs_bpy
+@pytest.mark.blender
+def test_every_panel_draws_with_a_real_layout(tmp_path):
+    log = []
+    facts = run_bpy("""
+        from blender_coco.blender import addon_ui
+        blender_coco.register()
+        panels = list(addon_ui.CLASSES)
+        for cls in panels:  # empty scene, mesh active
+            draw_panel(cls)
+        select("Cube")
+        bpy.ops.blender_coco.mark(category="box")
+        bpy.ops.object.armature_add()
+        bpy.ops.blender_coco.set_keypoints(keypoints='[["top", "Bone", "tail"]]')
+        settings = bpy.context.scene.blender_coco
+        for source in ("__none__", "coco17", "__custom__"):
+            settings.keypoint_source = source
+            for cls in panels:
+                draw_panel(cls)
+        result(drawn=[c.__name__ for c in panels])
+    """, tmp_path, log=log)
+    assert len(facts["drawn"]) == 6
+    layout_errors = [ln for ln in log[0].splitlines() if "rna_uiItem" in ln or "not found" in ln or "unknown" in ln]
+    assert layout_errors == []
+
+
+# ----------------------------------------------------------------------------- the zip
+
+
+@pytest.fixture(scope="module")
+def addon_zip(tmp_path_factory) -> Path:
+    return build_addon.build_zip(tmp_path_factory.mktemp("dist"))
+
+
+def test_zip_holds_the_package_without_caches_and_is_reproducible(addon_zip, tmp_path):
+    (REPO / "blender_coco" / "__pycache__").mkdir(exist_ok=True)  # ensure there is a cache to leave out
+    with zipfile.ZipFile(addon_zip) as zf:
+        names = zf.namelist()
+        manifest = tomllib.loads(zf.read("blender_coco/blender_manifest.toml").decode())
+    assert addon_zip.name == f"blender_coco-{manifest['version']}.zip"
+    assert all(n.startswith("blender_coco/") for n in names)
+    for required in ("blender_coco/__init__.py", "blender_coco/blender/addon.py", "blender_coco/config.py",
+                     "blender_coco/blender/marking.py", "blender_coco/blender_manifest.toml"):
+        assert required in names
+    assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".tmp"))]
+    again = build_addon.build_zip(tmp_path)
+    assert again.read_bytes() == addon_zip.read_bytes()
+
+
+@needs_bpy
+def test_zip_passes_blenders_own_extension_validator(addon_zip):
+    spec = importlib.util.find_spec("bpy")
+    tools = sorted(Path(spec.origin).parent.glob("*/scripts/addons_core/bl_pkg/cli/blender_ext.py"))
+    if not tools:
+        pytest.skip("this bpy build ships no blender_ext.py (Blender's extension command-line tool)")
+    proc = subprocess.run([sys.executable, str(tools[-1]), "validate", str(addon_zip)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Success" in proc.stdout
+
+
+def test_build_refuses_a_manifest_version_that_differs_from_the_package(tmp_path):
+    pkg = tmp_path / "blender_coco"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text('__version__ = "9.9.9"\n')
+    (pkg / "blender_manifest.toml").write_text('schema_version = "1.0.0"\nversion = "0.1.0"\n')
+    with pytest.raises(build_addon.BuildError, match="9.9.9"):
+        build_addon.build_zip(tmp_path / "dist", pkg)
+    assert not (tmp_path / "dist").exists() or not list((tmp_path / "dist").iterdir())
+
+
+@needs_bpy
+@pytest.mark.blender
+def test_zip_installs_as_an_extension_in_blender_5(addon_zip, tmp_path):
+    facts = run_bpy(f"""
+        import addon_utils
+        bpy.ops.extensions.package_install_files(filepath={str(addon_zip)!r}, repo="user_default",
+                                                 enable_on_install=True)
+        module = "bl_ext.user_default.blender_coco"
+        from blender_coco.blender import marking
+        out = {{"enabled": module in bpy.context.preferences.addons.keys(), "types": registered()}}
+        # the add-on's code came from the installed extension, not from this checkout
+        out["file"] = sys.modules["blender_coco.blender.addon"].__file__
+        select("Cube")
+        bpy.ops.blender_coco.mark(category="box")
+        out["marked"] = marking.category_of(bpy.data.objects["Cube"])
+        addon_utils.disable(module)
+        out["after_disable"] = registered()
+        out["settings_after_disable"] = hasattr(bpy.types.Scene, "blender_coco")
+        addon_utils.enable(module)
+        out["reenabled"] = registered()
+        result(**out)
+    """, tmp_path, "extension install", imports="")
+    assert facts["enabled"] and len(facts["types"]) == 12
+    assert "/extensions/user_default/blender_coco/" in facts["file"]
+    assert str(tmp_path) in facts["file"]
+    assert facts["marked"] == "box"
+    assert facts["after_disable"] == [] and not facts["settings_after_disable"]
+    assert facts["reenabled"] == facts["types"]
+
+
+@pytest.mark.blender_binary
+def test_zip_installs_as_a_legacy_addon_in_debian_blender_3_4(addon_zip, tmp_path):
+    if BLENDER is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI is set but there is no 'blender' binary on PATH (apt-get install blender)")
+        pytest.skip("no 'blender' binary on PATH (apt-get install blender)")
+    script = tmp_path / "install.py"
+    script.write_text(textwrap.dedent(f"""
+        import json, sys
+        import addon_utils, bpy
+        bpy.ops.preferences.addon_install(filepath={str(addon_zip)!r})
+        addon_utils.enable("blender_coco", default_set=True, handle_error=None)
+        assert hasattr(bpy.types, "BLENDER_COCO_PT_main"), "panel not registered"
+        import blender_coco
+        from blender_coco.blender import marking
+        for o in bpy.context.view_layer.objects:
+            o.select_set(o.name == "Cube")
+        bpy.ops.blender_coco.mark(category="box")
+        facts = {{"version": bpy.app.version_string, "file": blender_coco.__file__,
+                  "marked": marking.category_of(bpy.data.objects["Cube"]),
+                  "counts": marking.category_counts(bpy.context.scene)}}
+        addon_utils.disable("blender_coco", default_set=True)
+        facts["after_disable"] = hasattr(bpy.types, "BLENDER_COCO_PT_main") or hasattr(bpy.types.Scene, "blender_coco")
+        print("RESULT " + json.dumps(facts), flush=True)
+    """))
+    proc = subprocess.run([BLENDER, "-b", "--factory-startup", "--python-exit-code", "1", "--python", str(script)],
+                          capture_output=True, text=True, cwd=tmp_path, env=isolated_env(tmp_path / "home"),
+                          timeout=300)
+    facts = _result(proc, "blender -b add-on install")
+    assert str(tmp_path / "home") in facts["file"] and "/scripts/addons/blender_coco/" in facts["file"]
+    assert facts["marked"] == "box" and facts["counts"] == {"box": 1}
+    assert facts["after_disable"] is False
