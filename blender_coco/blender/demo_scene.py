@@ -1,0 +1,141 @@
+"""The built-in demo scene: what ``blender-coco render`` renders without a .blend.
+
+:func:`build` fills a scene through ``bpy.data`` and ``bmesh`` only, so the same
+builder runs on every Blender from 3.4 to 5.0 (a .blend saved by 5.0 does not open
+in 3.x: ship scenes as builders). It shows five categories and the hard cases of
+instance annotation: objects occluding each other, a ball that moves across the
+others over frames 1-24, a fence split in two by an unmarked post in front of it,
+a table made of five meshes under one marked empty, and a box cut by the right
+border of the frame. Materials are plain colors; the world lights the scene.
+"""
+
+from __future__ import annotations
+
+import math
+
+import bpy  # first: in the bpy module, bmesh and mathutils exist only once bpy is imported
+import bmesh
+from mathutils import Matrix, Vector
+
+from blender_coco.blender.marking import mark
+
+
+def _material(name: str, rgb: tuple[float, float, float]):
+    mat = bpy.data.materials.get(name) or bpy.data.materials.new(name)
+    mat.diffuse_color = (*rgb, 1.0)
+    if mat.node_tree is None:
+        mat.use_nodes = True
+    bsdf = mat.node_tree.nodes.get("Principled BSDF")
+    if bsdf is not None:
+        bsdf.inputs["Base Color"].default_value = (*rgb, 1.0)
+        bsdf.inputs["Roughness"].default_value = 0.6
+    return mat
+
+
+def _object(scene, name: str, make, location, material=None, parent=None, rotation_z: float = 0.0):
+    bm = bmesh.new()
+    make(bm)
+    mesh = bpy.data.meshes.new(name)
+    bm.to_mesh(mesh)
+    bm.free()
+    if material is not None:
+        mesh.materials.append(material)
+    obj = bpy.data.objects.new(name, mesh)
+    scene.collection.objects.link(obj)
+    obj.location = location
+    obj.rotation_euler = (0.0, 0.0, rotation_z)
+    if parent is not None:
+        obj.parent = parent
+    return obj
+
+
+def _box(sx: float, sy: float, sz: float):
+    """A box with its base on z = 0."""
+    m = Matrix.Translation((0.0, 0.0, sz / 2)) @ Matrix.Diagonal((sx, sy, sz, 1.0))
+    return lambda bm: bmesh.ops.create_cube(bm, size=1.0, matrix=m)
+
+
+def _sphere(radius: float):
+    return lambda bm: bmesh.ops.create_uvsphere(bm, u_segments=24, v_segments=12, radius=radius)
+
+
+def _cylinder(radius_bottom: float, radius_top: float, height: float):
+    m = Matrix.Translation((0.0, 0.0, height / 2))
+    return lambda bm: bmesh.ops.create_cone(bm, cap_ends=True, cap_tris=False, segments=24,
+                                            radius1=radius_bottom, radius2=radius_top, depth=height, matrix=m)
+
+
+def build(scene) -> None:
+    """Add the demo objects, camera, light, world and render settings to ``scene``."""
+    red = _material("demo_red", (0.8, 0.1, 0.08))
+    blue = _material("demo_blue", (0.1, 0.25, 0.8))
+    wood = _material("demo_wood", (0.45, 0.28, 0.12))
+    green = _material("demo_green", (0.15, 0.6, 0.2))
+    orange = _material("demo_orange", (0.9, 0.45, 0.05))
+    grey = _material("demo_grey", (0.5, 0.5, 0.5))
+
+    _object(scene, "Ground", _box(30.0, 30.0, 0.02), (0.0, 0.0, -0.02), grey)
+
+    for name, loc, rot in (("Box.001", (-2.3, 0.6, 0.0), 0.35), ("Box.002", (4.9, 1.2, 0.0), -0.2)):
+        mark(_object(scene, name, _box(1.0, 1.0, 1.0), loc, red, rotation_z=rot), "box", "container")
+
+    ball = _object(scene, "Ball", _sphere(0.6), (-2.0, -1.6, 0.6), blue)
+    mark(ball, "ball", "toy")
+    for frame, x in ((1, -2.0), (24, 2.0)):
+        ball.location.x = x
+        ball.keyframe_insert("location", frame=frame)
+    mark(_object(scene, "Ball.001", _sphere(0.45), (-2.9, 1.9, 0.45), blue), "ball", "toy")
+
+    table = bpy.data.objects.new("Table", None)
+    scene.collection.objects.link(table)
+    table.location = (0.6, 2.2, 0.0)
+    mark(table, "table", "furniture")
+    _object(scene, "Table.top", _box(2.0, 1.1, 0.1), (0.0, 0.0, 0.9), wood, parent=table)
+    for i, (x, y) in enumerate(((-0.9, -0.45), (0.9, -0.45), (-0.9, 0.45), (0.9, 0.45))):
+        _object(scene, f"Table.leg{i}", _box(0.1, 0.1, 0.9), (x, y, 0.0), wood, parent=table)
+
+    mark(_object(scene, "Fence", _box(7.0, 0.15, 0.5), (0.0, 4.5, 0.0), green), "fence")
+    _object(scene, "Post", _cylinder(0.25, 0.25, 2.5), (-1.2, 3.4, 0.0), grey)  # unmarked: splits the fence
+
+    mark(_object(scene, "Cone", _cylinder(0.5, 0.0, 1.2), (2.0, -0.4, 0.0), orange), "cone")
+
+    cam_data = bpy.data.cameras.new("Camera")
+    cam_data.lens = 35.0
+    camera = bpy.data.objects.new("Camera", cam_data)
+    scene.collection.objects.link(camera)
+    camera.location = (0.0, -9.5, 4.2)
+    direction = Vector((0.0, 1.5, 0.6)) - camera.location
+    camera.rotation_euler = direction.to_track_quat("-Z", "Y").to_euler()
+    scene.camera = camera
+
+    sun_data = bpy.data.lights.new("Sun", "SUN")
+    sun_data.energy = 3.0
+    sun = bpy.data.objects.new("Sun", sun_data)
+    scene.collection.objects.link(sun)
+    sun.rotation_euler = (math.radians(40), math.radians(10), math.radians(30))
+
+    world = scene.world or bpy.data.worlds.new("World")
+    scene.world = world
+    world.color = (0.3, 0.32, 0.35)
+    if world.node_tree is None:
+        world.use_nodes = True
+    background = world.node_tree.nodes.get("Background")
+    if background is not None:
+        background.inputs["Color"].default_value = (0.3, 0.32, 0.35, 1.0)
+
+    scene.render.engine = "CYCLES"
+    scene.cycles.samples = 16
+    scene.render.resolution_x = 320
+    scene.render.resolution_y = 240
+    scene.render.resolution_percentage = 100
+    scene.frame_start = 1
+    scene.frame_end = 24
+    scene.frame_set(1)
+
+
+def new_scene():
+    """Reset Blender to an empty file and build the demo scene in it; returns the scene."""
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    scene = bpy.context.scene
+    build(scene)
+    return scene

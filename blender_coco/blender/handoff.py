@@ -1,0 +1,98 @@
+"""Hand the rendered frame records to the export stage.
+
+In the ``bpy`` module the exporter's dependencies (numpy, OpenEXR, pycocotools)
+import, so the export runs in process. A stock Blender's Python has none of them,
+so the export runs as ``PYTHON -m blender_coco export DS ...`` in a Python that
+has them: ``--python``, else ``$BLENDER_COCO_PYTHON``, else ``python3`` on PATH if
+it can import the exporter, else a one-line error asking for ``--python``. The user
+still types one command.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import blender_coco
+from blender_coco.config import ExportConfig
+from blender_coco.errors import UserError
+
+log = logging.getLogger(__name__)
+
+PYTHON_ENV = "BLENDER_COCO_PYTHON"
+
+# The folder holding the blender_coco package in use: the export subprocess runs the same code.
+PACKAGE_ROOT = str(Path(blender_coco.__file__).resolve().parents[1])
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("PYTHONHOME", None)  # Blender may point this at its own Python
+    parts = [PACKAGE_ROOT] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env["PYTHONPATH"] = os.pathsep.join(parts)
+    return env
+
+
+def _can_export(python: str) -> bool:
+    try:
+        probe = subprocess.run([python, "-c", "import blender_coco.io.export"], env=_env(),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return probe.returncode == 0
+
+
+def find_python(configured: str | None) -> str:
+    """The Python that runs the export stage out of process (see module docstring)."""
+    if configured:
+        path = shutil.which(configured) or configured
+        if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+            raise UserError(f"--python {configured}: no such executable; pass the path of a Python that has blender-coco installed")
+        return path
+    from_env = os.environ.get(PYTHON_ENV)
+    if from_env:
+        path = shutil.which(from_env) or from_env
+        if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+            raise UserError(f"${PYTHON_ENV}={from_env}: no such executable; set it to a Python that has blender-coco installed")
+        return path
+    py3 = shutil.which("python3")
+    if py3 and _can_export(py3):
+        return py3
+    raise UserError(
+        "this Blender's Python cannot run the export stage (it needs numpy, OpenEXR and pycocotools); "
+        "pass --python /path/to/python of an environment with blender-coco installed (or set BLENDER_COCO_PYTHON)"
+    )
+
+
+def export_command(python: str, out_dir: Path, export: ExportConfig) -> list[str]:
+    """``PYTHON -m blender_coco export DS --segmentation M --tolerance T --min-area N``."""
+    cmd = [python, "-m", "blender_coco", "export", str(out_dir),
+           "--segmentation", export.segmentation, "--tolerance", repr(float(export.tolerance)),
+           "--min-area", str(export.min_area)]
+    if export.iscrowd:
+        cmd.append("--crowd")
+    return cmd
+
+
+def run_export(out_dir: Path, export: ExportConfig, python: str | None = None) -> Path:
+    """Turn ``out_dir``'s frame records into ``annotations/instances.json``; returns its path."""
+    try:
+        from blender_coco.io.export import export_dataset
+    except ImportError as exc:
+        log.info("exporting in a separate Python (%s)", exc)
+    else:
+        return Path(export_dataset(out_dir, export))
+    cmd = export_command(find_python(python), out_dir, export)
+    log.info("running %s", shlex.join(cmd))
+    try:
+        done = subprocess.run(cmd, env=_env())
+    except OSError as exc:
+        raise UserError(f"cannot start the export stage {cmd[0]}: {exc.strerror}; pass a working --python") from None
+    if done.returncode != 0:
+        raise UserError(f"the export stage failed (exit {done.returncode}): {shlex.join(cmd)}; "
+                        "fix the error above and re-run that command (the frames are kept)")
+    return out_dir / "annotations" / "instances.json"

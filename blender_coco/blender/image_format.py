@@ -1,0 +1,57 @@
+"""Switch ``scene.render.image_settings`` between the RGB image and the multilayer EXR.
+
+Both files of a frame come from one render: the pipeline saves the Render Result
+twice with ``Image.save_render``, which follows the scene's image settings (and, for
+8-bit formats, its color management). Blender 5.0 needs ``media_type`` set before
+``file_format`` accepts ``OPEN_EXR_MULTILAYER``; 3.4 and 4.x have no ``media_type``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+log = logging.getLogger(__name__)
+
+_FIELDS = ("media_type", "file_format", "color_mode", "color_depth", "exr_codec", "quality", "compression")
+
+EXTENSIONS = {"PNG": ".png", "JPEG": ".jpg"}
+
+
+def _has(settings, name: str) -> bool:
+    return name in settings.bl_rna.properties
+
+
+def snapshot(settings) -> dict:
+    """The image settings this module changes, to give back to :func:`restore`."""
+    return {name: getattr(settings, name) for name in _FIELDS if _has(settings, name)}
+
+
+def restore(settings, saved: dict) -> None:
+    """Put back a :func:`snapshot` (``media_type`` first: it gates ``file_format``)."""
+    for name in _FIELDS:
+        if name in saved:
+            try:
+                if getattr(settings, name) != saved[name]:
+                    setattr(settings, name, saved[name])
+            except (TypeError, ValueError, AttributeError) as exc:
+                log.debug("could not restore image setting %s: %s", name, exc)
+
+
+def use_rgb(settings, image_format: str) -> None:
+    """8-bit RGB PNG or JPEG (quality 95), color managed by the scene on save."""
+    if _has(settings, "media_type"):
+        settings.media_type = "IMAGE"
+    settings.file_format = image_format
+    settings.color_mode = "RGB"
+    settings.color_depth = "8"
+    if image_format == "JPEG":
+        settings.quality = 95
+
+
+def use_exr_multilayer(settings) -> None:
+    """32-bit float multilayer EXR (ZIP): object indices up to 32767 stay exact."""
+    if _has(settings, "media_type"):
+        settings.media_type = "MULTI_LAYER_IMAGE"
+    settings.file_format = "OPEN_EXR_MULTILAYER"
+    settings.color_depth = "32"
+    settings.exr_codec = "ZIP"

@@ -1,0 +1,149 @@
+"""Which objects are annotated: the ``coco_category`` marking contract.
+
+A custom property ``coco_category`` (a non-empty string) on an object marks that
+object and its descendants as ONE instance of that category. The nearest marked
+ancestor, the object itself first, decides which instance an object belongs to, so
+a marked child of a marked parent is an instance of its own. ``coco_supercategory``
+on the same object is optional. Unmarked objects render and occlude but are never
+annotated. An instance whose marked object is hidden from render (``hide_render``,
+or only in excluded / render-hidden collections) is not annotated.
+
+The add-on edits these same properties, so scripted scenes need no UI.
+"""
+
+from __future__ import annotations
+
+from blender_coco.errors import UserError
+
+CATEGORY_PROP = "coco_category"
+SUPERCATEGORY_PROP = "coco_supercategory"
+KEYPOINTS_PROP = "coco_keypoints"
+
+MAX_INSTANCES = 32767  # Object.pass_index is 0..32767 and 0 is the background
+
+
+def category_of(obj) -> str | None:
+    """The category marked on ``obj`` itself, or None when it is not marked."""
+    value = obj.get(CATEGORY_PROP)
+    if isinstance(value, str) and value.strip():
+        return value
+    return None
+
+
+def supercategory_of(obj) -> str | None:
+    """The optional ``coco_supercategory`` of a marked object (None when unset or blank)."""
+    value = obj.get(SUPERCATEGORY_PROP)
+    if isinstance(value, str) and value.strip():
+        return value
+    return None
+
+
+def mark(obj, category: str, supercategory: str | None = None) -> None:
+    """Mark ``obj`` (and its unmarked descendants) as one instance of ``category``.
+
+    ``supercategory=None`` removes a previous supercategory, so the object ends up
+    marked exactly as asked.
+    """
+    if not isinstance(category, str) or not category.strip():
+        raise UserError(f"object {obj.name!r}: category must be a non-empty name, got {category!r}")
+    if supercategory is not None and (not isinstance(supercategory, str) or not supercategory.strip()):
+        raise UserError(f"object {obj.name!r}: supercategory must be a non-empty name or None, got {supercategory!r}")
+    obj[CATEGORY_PROP] = category
+    if supercategory is None:
+        if SUPERCATEGORY_PROP in obj:
+            del obj[SUPERCATEGORY_PROP]
+    else:
+        obj[SUPERCATEGORY_PROP] = supercategory
+
+
+def unmark(obj) -> None:
+    """Remove ``coco_category`` and ``coco_supercategory`` from ``obj`` (``coco_keypoints`` stays)."""
+    for prop in (CATEGORY_PROP, SUPERCATEGORY_PROP):
+        if prop in obj:
+            del obj[prop]
+
+
+def marked_roots(scene) -> list:
+    """Every marked object of ``scene`` (each is one instance), sorted by name."""
+    return sorted((o for o in scene.objects if category_of(o) is not None), key=lambda o: o.name)
+
+
+def instance_of(obj):
+    """The marked object whose instance ``obj`` belongs to (``obj`` itself first), or None."""
+    while obj is not None:
+        if category_of(obj) is not None:
+            return obj
+        obj = obj.parent
+    return None
+
+
+def category_counts(scene) -> dict[str, int]:
+    """Number of marked instances per category, by category name."""
+    counts: dict[str, int] = {}
+    for root in marked_roots(scene):
+        name = category_of(root)
+        counts[name] = counts.get(name, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def check_marks(scene) -> None:
+    """Raise a one-line :class:`UserError` for a malformed mark in ``scene``.
+
+    Catches a ``coco_category`` that is not a non-empty string, and one category
+    given two different supercategories.
+    """
+    supers: dict[str, tuple[str, str]] = {}
+    for obj in sorted(scene.objects, key=lambda o: o.name):
+        if CATEGORY_PROP not in obj:
+            continue
+        value = obj[CATEGORY_PROP]
+        if not isinstance(value, str) or not value.strip():
+            raise UserError(
+                f"object {obj.name!r}: {CATEGORY_PROP} must be a non-empty text (the category name), got {value!r}; "
+                f"set it to a name such as 'box' or delete the property"
+            )
+        sup = supercategory_of(obj)
+        if sup is None:
+            continue
+        if value in supers and supers[value][0] != sup:
+            other_sup, other = supers[value]
+            raise UserError(
+                f"category {value!r} has supercategory {other_sup!r} on object {other!r} but {sup!r} on "
+                f"object {obj.name!r}; set the same {SUPERCATEGORY_PROP} on both"
+            )
+        supers.setdefault(value, (sup, obj.name))
+
+
+def rendered_objects(view_layer) -> set[str]:
+    """Names of the objects that ``view_layer`` renders: not ``hide_render`` and in at
+    least one collection that is neither excluded from the layer nor hidden from render."""
+    names: set[str] = set()
+    stack = [view_layer.layer_collection]
+    while stack:
+        lc = stack.pop()
+        if lc.exclude or lc.collection.hide_render:
+            continue
+        names.update(o.name for o in lc.collection.objects if not o.hide_render)
+        stack.extend(lc.children)
+    return names
+
+
+def pass_indices(scene) -> dict[str, int]:
+    """Object name -> pass index for every object of ``scene``.
+
+    Marked objects get 1..n in name order; every other object gets the index of its
+    instance (nearest marked ancestor), or 0 when it belongs to none. Raises
+    :class:`UserError` beyond :data:`MAX_INSTANCES` instances.
+    """
+    roots = marked_roots(scene)
+    if len(roots) > MAX_INSTANCES:
+        raise UserError(
+            f"scene {scene.name!r} has {len(roots)} marked objects but the object-index pass holds at most "
+            f"{MAX_INSTANCES} instances; mark fewer objects (parts of one object can share a marked parent)"
+        )
+    index = {root.name: i for i, root in enumerate(roots, start=1)}
+    out: dict[str, int] = {}
+    for obj in scene.objects:
+        root = instance_of(obj)
+        out[obj.name] = index.get(root.name, 0) if root is not None else 0
+    return out

@@ -1,0 +1,331 @@
+"""The render stage: marked scene -> one frame record per frame -> COCO export.
+
+Both front ends (the ``blender-coco render`` command and ``scripts/render_coco.py``)
+and the add-on's operator build a :class:`~blender_coco.config.RenderConfig` and use
+:class:`RenderJob` (step by step, for a modal operator) or :func:`render_dataset`
+(a loop with progress logging).
+
+Per run the job gives each marked object a unique ``pass_index`` 1..n in name order
+(its descendants share it, unmarked objects get 0), enables the object-index and
+depth passes and renders with Cycles once per frame. Frame ``i`` shows scene frame
+``frame_start + i % (frame_end - frame_start + 1)``. Every setting it changes
+(pass indices included) is restored when the job finishes, fails or is aborted;
+the .blend file is never saved.
+
+Randomization plugs in through :class:`FrameHook`: ``before_frame(scene, i, seed)``
+runs after the scene frame is set and before frame ``i`` renders, and must derive
+everything from ``(seed, i)`` alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Callable, Iterable
+
+import bpy
+
+from blender_coco.blender import device, frame_files, image_format, marking
+from blender_coco.blender.guard import SettingsGuard
+from blender_coco.blender.handoff import run_export
+from blender_coco.config import RenderConfig
+from blender_coco.errors import UserError
+from blender_coco.io.files import ensure_dir
+
+log = logging.getLogger(__name__)
+
+
+class FrameHook:
+    """Per-frame scene changes (the randomization layer). Override what you need.
+
+    ``start`` runs once before the first frame, ``before_frame`` before each frame
+    (after the scene frame is set), ``finish`` once at the end, also after an error
+    or a cancel: it must undo whatever ``start``/``before_frame`` changed.
+    """
+
+    def start(self, scene) -> None:
+        pass
+
+    def before_frame(self, scene, index: int, seed: int) -> None:
+        pass
+
+    def finish(self, scene) -> None:
+        pass
+
+
+class _CallableHook(FrameHook):
+    def __init__(self, func: Callable) -> None:
+        self._func = func
+
+    def before_frame(self, scene, index: int, seed: int) -> None:
+        self._func(scene, index, seed)
+
+
+def _as_hook(hook) -> FrameHook:
+    return hook if isinstance(hook, FrameHook) else _CallableHook(hook)
+
+
+def output_size(scene) -> tuple[int, int]:
+    """Pixel size of the rendered image (resolution times percentage, as Blender rounds it)."""
+    r = scene.render
+    return r.resolution_x * r.resolution_percentage // 100, r.resolution_y * r.resolution_percentage // 100
+
+
+def scene_frame(scene, index: int) -> int:
+    """The scene frame that run frame ``index`` shows (the animation loops)."""
+    span = max(1, scene.frame_end - scene.frame_start + 1)
+    return scene.frame_start + index % span
+
+
+def _pick_view_layer(scene):
+    ctx_layer = getattr(bpy.context, "view_layer", None)
+    ctx_scene = getattr(bpy.context, "scene", None)
+    if ctx_layer is not None and ctx_scene is not None and ctx_scene.as_pointer() == scene.as_pointer():
+        return ctx_layer
+    for layer in scene.view_layers:
+        if layer.use:
+            return layer
+    return scene.view_layers[0]
+
+
+class RenderJob:
+    """One render run over ``config.frames`` frames of ``scene``.
+
+    ``start()`` validates and sets up; ``render_next()`` renders one frame and
+    returns True, or returns False (rendering nothing) once all frames are done;
+    ``finish()`` restores the scene and runs the export stage; ``abort()`` only
+    restores the scene (completed frames stay on disk).
+    """
+
+    def __init__(self, config: RenderConfig, scene, hooks: Iterable = ()) -> None:
+        self.config = config
+        self.scene = scene
+        self.total = config.frames
+        self.done = 0
+        self.out_dir = Path(config.out)
+        self.hooks = [_as_hook(h) for h in hooks]
+        self._guard = SettingsGuard()
+        self._started = False
+        self._closed = False
+        self._hooks_started: list[FrameHook] = []
+        self._keypoint_defs: dict[str, dict] = {}
+        self._view_layer = None
+
+    # -- set-up ------------------------------------------------------------
+
+    def start(self) -> None:
+        """Validate the scene, remember its settings, set up passes and pass indices."""
+        if self._started:
+            return
+        if self._closed:
+            raise RuntimeError("this RenderJob has already finished; create a new one")
+        self._started = True
+        try:
+            self._start()
+        except BaseException:
+            self._restore()
+            raise
+
+    def _start(self) -> None:
+        scene, config = self.scene, self.config
+        if scene.camera is None:
+            raise UserError(f"scene {scene.name!r} has no camera; add one or set scene.camera")
+        marking.check_marks(scene)
+        roots = marking.marked_roots(scene)
+        marking.pass_indices(scene)  # fails early beyond 32767 instances
+        if not roots:
+            log.warning("scene %r has no object marked for COCO: set the custom property %r on each object "
+                        "to annotate (the add-on's panel does it); rendering images with no annotations",
+                        scene.name, marking.CATEGORY_PROP)
+        else:
+            counts = marking.category_counts(scene)
+            log.info("%d marked object(s): %s", len(roots), ", ".join(f"{n} {c}" for c, n in counts.items()))
+        ensure_dir(self.out_dir)
+        frame_files.prepare_out_dir(self.out_dir, self.total, config.image_format)
+        self._setup_render(scene, config)
+        self._keypoint_defs = self._keypoint_definitions(roots)
+        for hook in self.hooks:
+            hook.start(scene)
+            self._hooks_started.append(hook)
+
+    def _setup_render(self, scene, config: RenderConfig) -> None:
+        g = self._guard
+        r = scene.render
+        snap = image_format.snapshot(r.image_settings)
+        g.on_restore(lambda: image_format.restore(r.image_settings, snap))
+        frame = scene.frame_current
+        g.on_restore(lambda: scene.frame_set(frame))
+        g.set(r, "engine", "CYCLES")
+        if config.resolution is not None:
+            g.set(r, "resolution_x", config.resolution[0])
+            g.set(r, "resolution_y", config.resolution[1])
+        if config.resolution_percentage is not None:
+            g.set(r, "resolution_percentage", config.resolution_percentage)
+        g.set(r, "use_border", False)
+        if "use_sequencer" in r.bl_rna.properties:
+            g.set(r, "use_sequencer", False)  # a strip would replace the render and no longer match the passes
+        if config.samples is not None:
+            g.set(scene.cycles, "samples", config.samples)
+        layer = self._view_layer = _pick_view_layer(scene)
+        for other in scene.view_layers:
+            g.set(other, "use", other.as_pointer() == layer.as_pointer())
+        g.set(layer, "use_pass_object_index", True)
+        g.set(layer, "use_pass_z", True)
+        backend = device.use_device(scene, config.device, g)
+        device.fix_denoiser(scene, backend, g)
+        width, height = output_size(scene)
+        log.info("rendering %s frame(s) at %dx%d, %d samples, %s -> %s", self.total, width, height,
+                 scene.cycles.samples, backend, self.out_dir)
+
+    def _keypoint_definitions(self, roots) -> dict[str, dict]:
+        defs: dict[str, dict] = {}
+        with_keypoints = [r for r in roots if marking.KEYPOINTS_PROP in r]
+        if not with_keypoints:
+            return defs
+        try:
+            from blender_coco.blender import keypoints
+        except ImportError as exc:
+            raise UserError(f"object {with_keypoints[0].name!r} has {marking.KEYPOINTS_PROP} but keypoint support "
+                            f"failed to load ({exc}); reinstall blender-coco") from None
+        for root in with_keypoints:
+            defs[root.name] = keypoints.keypoint_definition(root)
+        return defs
+
+    # -- frames --------------------------------------------------------------
+
+    def render_next(self) -> bool:
+        """Render the next frame and return True; False (nothing rendered) when all are done."""
+        if not self._started:
+            self.start()
+        if self._closed:
+            raise RuntimeError("this RenderJob has already finished")
+        if self.done >= self.total:
+            return False
+        index = self.done
+        scene = self.scene
+        frame = scene_frame(scene, index)
+        scene.frame_set(frame)
+        for hook in self.hooks:
+            hook.before_frame(scene, index, self.config.seed)
+        sidecar = self._frame_sidecar(index, frame)
+        try:
+            result = bpy.ops.render.render(write_still=False, scene=scene.name)
+        except RuntimeError as exc:
+            raise UserError(f"Blender could not render frame {index} (scene {scene.name!r}, frame {frame}): "
+                            f"{str(exc).strip()}; fix the scene or the render settings") from None
+        if "FINISHED" not in result:
+            raise UserError(f"rendering frame {index} of scene {scene.name!r} was cancelled")
+        frame_files.write_record(scene, self.out_dir, index, self.config.image_format, sidecar)
+        self.done += 1
+        return True
+
+    def _frame_sidecar(self, index: int, frame: int) -> dict:
+        """Set this frame's pass indices and describe the frame (docs/records.md)."""
+        scene = self.scene
+        camera = scene.camera
+        if camera is None:
+            raise UserError(f"scene {scene.name!r} has no camera at frame {frame}; add one or set scene.camera")
+        marking.check_marks(scene)
+        indices = marking.pass_indices(scene)
+        for obj in scene.objects:
+            value = indices[obj.name]
+            if obj.pass_index != value:
+                self._guard.set(obj, "pass_index", value)
+        rendered = marking.rendered_objects(self._view_layer)
+        roots = marking.marked_roots(scene)
+        categories: dict[str, dict] = {}
+        instances = []
+        for root in roots:
+            name = marking.category_of(root)
+            entry = categories.setdefault(name, {"name": name})
+            sup = marking.supercategory_of(root)
+            if sup and "supercategory" not in entry:
+                entry["supercategory"] = sup
+            definition = self._keypoint_defs.get(root.name)
+            if definition is not None and "keypoints" not in entry:
+                entry["keypoints"] = list(definition["keypoints"])
+                entry["skeleton"] = [list(p) for p in definition["skeleton"]]
+            if root.name not in rendered:
+                continue
+            inst = {"pass_index": indices[root.name], "object": root.name, "category": name}
+            if definition is not None:
+                from blender_coco.blender import keypoints
+                inst["keypoints"] = [list(k) for k in keypoints.project_keypoints(scene, camera, root, definition)]
+            instances.append(inst)
+        width, height = output_size(scene)
+        return {
+            "format": frame_files.RECORD_FORMAT,
+            "version": frame_files.RECORD_VERSION,
+            "index": index,
+            "scene_frame": frame,
+            "seed": self.config.seed,
+            "image": frame_files.image_name(index, self.config.image_format),
+            "passes": f"{index:06d}.exr",
+            "width": width,
+            "height": height,
+            "blender_version": bpy.app.version_string,
+            "view_layer": self._view_layer.name,
+            "camera": frame_files.camera_entry(camera),
+            "categories": [categories[n] for n in sorted(categories)],
+            "instances": instances,
+        }
+
+    # -- end -----------------------------------------------------------------
+
+    def _restore(self) -> None:
+        hooks, self._hooks_started = self._hooks_started, []
+        for hook in reversed(hooks):
+            try:
+                hook.finish(self.scene)
+            except Exception as exc:
+                log.warning("a frame hook failed to clean up: %s", exc)
+        self._guard.restore()
+
+    def finish(self) -> Path:
+        """Restore the scene, run the export stage; returns annotations/instances.json."""
+        if self._closed:
+            raise RuntimeError("this RenderJob has already finished")
+        self._closed = True
+        self._restore()
+        if self.done < self.total:
+            log.warning("exporting %d of %d frames (the run stopped early)", self.done, self.total)
+        return run_export(self.out_dir, self.config.export, self.config.python)
+
+    def abort(self) -> None:
+        """Restore the scene without exporting; frames already written stay on disk."""
+        self._closed = True
+        self._restore()
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s" if m else f"{s}s"
+
+
+def render_dataset(config: RenderConfig, scene, progress: Callable[[int, int], None] | None = None,
+                   hooks: Iterable = ()) -> Path:
+    """Render every frame of ``config`` and export; returns annotations/instances.json.
+
+    ``progress(done, total)`` is called after each frame. Progress is also logged
+    (frames done/total, frames per minute, time left) at most every few seconds.
+    """
+    job = RenderJob(config, scene, hooks)
+    try:
+        job.start()
+        t0 = last = time.monotonic()
+        while job.render_next():
+            if progress is not None:
+                progress(job.done, job.total)
+            now = time.monotonic()
+            if job.done in (1, job.total) or now - last >= 5.0:
+                last = now
+                rate = job.done / max(now - t0, 1e-9)
+                log.info("frame %d/%d, %.1f frames/min, %s left", job.done, job.total, rate * 60,
+                         _duration((job.total - job.done) / rate))
+    except BaseException:
+        job.abort()
+        raise
+    return job.finish()
