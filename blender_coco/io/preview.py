@@ -1,0 +1,292 @@
+"""Preview: draw a COCO image's annotations over the image (or a grey canvas) as a PNG.
+
+Per annotation, in this order so that small marks stay on top:
+
+1. the mask (polygons, compressed or uncompressed RLE, decoded as pycocotools'
+   ``annToMask`` does) filled with the category colour at :data:`MASK_ALPHA`;
+2. the bbox outline in the category colour, on the outermost pixels the box covers;
+3. the skeleton: lines only between keypoints with v > 0, solid when both ends are
+   visible (v = 2), thin and dashed when an end is occluded (v = 1);
+4. keypoints: v = 2 a filled :data:`VISIBLE_KEYPOINT` disc with a dark rim, v = 1 a
+   hollow :data:`OCCLUDED_KEYPOINT` ring (the image shows through), v = 0 nothing;
+5. the category name on a tag of the category colour (``crowd`` added for iscrowd=1).
+
+Keypoints use COCO's pixel-index convention (the centre of pixel (c, r) is (c, r)),
+which is also Pillow's, so they are drawn where they are. Colours are a fixed
+function of the category id (:func:`category_color`): the same category looks the
+same in every image and every run. Malformed annotations are skipped piecewise
+with a warning (run ``blender-coco validate`` for the reasons); nothing raises for
+a bad annotation.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import io
+import logging
+import math
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
+
+from blender_coco.errors import UserError
+from blender_coco.io.files import ensure_dir, write_bytes_atomic
+from blender_coco.io.validate import segmentation_error
+
+log = logging.getLogger(__name__)
+
+CANVAS_GREY = (128, 128, 128)
+MASK_ALPHA = 0.45
+VISIBLE_KEYPOINT = (40, 255, 40)
+OCCLUDED_KEYPOINT = (255, 210, 0)
+KEYPOINT_RIM = (0, 0, 0)
+_GOLDEN = 0.6180339887498949
+
+
+def category_color(category_id: Any) -> tuple[int, int, int]:
+    """A saturated colour, a fixed function of the id; neighbouring ids get distant hues."""
+    n = category_id if isinstance(category_id, int) and not isinstance(category_id, bool) else 0
+    hue = (0.05 + n * _GOLDEN) % 1.0
+    r, g, b = colorsys.hsv_to_rgb(hue, 0.8, 1.0 if n % 2 else 0.85)
+    return round(r * 255), round(g * 255), round(b * 255)
+
+
+def _int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def decode_mask(seg: Any, height: int, width: int) -> np.ndarray | None:
+    """Boolean (height, width) mask of a segmentation, as pycocotools' annToMask; None if empty or malformed."""
+    if seg in (None, []) or segmentation_error(seg, height, width):
+        return None
+    from pycocotools import mask as mask_utils
+
+    if isinstance(seg, list):
+        rle = mask_utils.merge(mask_utils.frPyObjects(seg, height, width))
+    elif isinstance(seg["counts"], list):
+        rle = mask_utils.frPyObjects(seg, height, width)
+    else:
+        rle = {"size": seg["size"], "counts": seg["counts"].encode("ascii")}
+    return mask_utils.decode(rle).astype(bool)
+
+
+class _Index:
+    """Images, categories and annotations of one COCO dict, looked up by id."""
+
+    def __init__(self, data: Any) -> None:
+        if not isinstance(data, dict) or not isinstance(data.get("images"), list):
+            raise UserError("the COCO file has no 'images' list; pass a COCO dataset file "
+                            "(blender-coco validate FILE says what is wrong)")
+        self.images: dict[int, dict] = {}
+        for img in data["images"]:
+            if isinstance(img, dict) and _int(img.get("id")) and img["id"] not in self.images:
+                self.images[img["id"]] = img
+        cats = data.get("categories")
+        self.categories = {c["id"]: c for c in cats if isinstance(c, dict) and "id" in c} if isinstance(cats, list) else {}
+        self.annotations: dict[int, list[dict]] = defaultdict(list)
+        anns = data.get("annotations")
+        for ann in anns if isinstance(anns, list) else []:
+            if isinstance(ann, dict) and "segments_info" not in ann:
+                self.annotations[ann.get("image_id")].append(ann)
+
+    def image(self, image_id: Any) -> dict:
+        img = self.images.get(image_id)
+        if img is None:
+            known = sorted(self.images)
+            shown = ", ".join(map(str, known[:8])) + (", ..." if len(known) > 8 else "")
+            raise UserError(f"image id {image_id} is not in the COCO file (its image ids: {shown or 'none'}); "
+                            "pick one of those")
+        w, h = img.get("width"), img.get("height")
+        if not (_int(w) and _int(h) and w > 0 and h > 0):
+            raise UserError(f"image {image_id} has width/height {w!r}/{h!r}, not positive integers; fix the COCO file")
+        return img
+
+
+class _Style:
+    """Sizes that scale with the image, so a 64x48 render and a 640x480 photo both read well."""
+
+    def __init__(self, width: int, height: int) -> None:
+        side = min(width, height)
+        self.line = max(1, round(side / 240))
+        self.radius = max(2, round(side / 110))
+        self.dash = max(2, 2 * self.radius)
+        size = max(8, round(side / 32))
+        try:
+            self.font = ImageFont.load_default(size=size)
+        except (TypeError, OSError):  # Pillow < 10.1 or no FreeType: the fixed bitmap font
+            self.font = ImageFont.load_default()
+
+
+def _base_image(img: dict, images_dir: Path | None) -> Image.Image:
+    w, h = img["width"], img["height"]
+    if images_dir is not None:
+        path = Path(images_dir) / str(img.get("file_name", ""))
+        try:
+            with Image.open(path) as im:
+                im.load()
+                if im.size == (w, h):
+                    return im.convert("RGB")
+                log.warning("image %s: %s is %dx%d but the COCO file says %dx%d; drawing on a grey canvas",
+                            img["id"], path, im.size[0], im.size[1], w, h)
+        except FileNotFoundError:
+            log.warning("image %s: %s not found; drawing on a grey canvas", img["id"], path)
+        except (UnidentifiedImageError, OSError) as exc:
+            log.warning("image %s: cannot read %s (%s); drawing on a grey canvas", img["id"], path, exc.__class__.__name__)
+    return Image.new("RGB", (w, h), CANVAS_GREY)
+
+
+def _box_pixels(bbox: Any, width: int, height: int) -> tuple[int, int, int, int] | None:
+    """Inclusive pixel rectangle (x0, y0, x1, y1) of the pixels a continuous bbox covers."""
+    if not (isinstance(bbox, list) and len(bbox) == 4 and all(_num(v) for v in bbox)) or bbox[2] < 0 or bbox[3] < 0:
+        return None
+    x, y, w, h = bbox
+    x0, y0 = max(0, round(x)), max(0, round(y))
+    x1, y1 = min(width - 1, round(x + w) - 1), min(height - 1, round(y + h) - 1)
+    x1, y1 = max(x0, x1), max(y0, y1)
+    if x0 >= width or y0 >= height:
+        return None
+    return x0, y0, x1, y1
+
+
+def _keypoints(ann: dict) -> list[tuple[float, float, int]]:
+    kps = ann.get("keypoints")
+    if not (isinstance(kps, list) and len(kps) % 3 == 0 and all(_num(v) for v in kps)):
+        return []
+    return [(kps[i], kps[i + 1], int(kps[i + 2])) for i in range(0, len(kps), 3)]
+
+
+def _dashed(draw: ImageDraw.ImageDraw, a: tuple[float, float], b: tuple[float, float], color, dash: int) -> None:
+    length = math.dist(a, b)
+    steps = max(1, int(length // dash))
+    for i in range(0, steps, 2):
+        t0, t1 = i / steps, min(1.0, (i + 1) / steps)
+        draw.line([(a[0] + (b[0] - a[0]) * t0, a[1] + (b[1] - a[1]) * t0),
+                   (a[0] + (b[0] - a[0]) * t1, a[1] + (b[1] - a[1]) * t1)], fill=color, width=1)
+
+
+def _label_tag(draw: ImageDraw.ImageDraw, text: str, box: tuple[int, int, int, int], color, style: _Style,
+               size: tuple[int, int]) -> None:
+    left, top, right, bottom = draw.textbbox((0, 0), text, font=style.font)
+    tw, th = right - left + 2, bottom - top + 2
+    x = min(box[0], max(0, size[0] - tw))
+    y = box[1] - th if box[1] - th >= 0 else box[1] + style.line  # above the box if there is room
+    draw.rectangle([x, y, x + tw - 1, y + th - 1], fill=color)
+    ink = (0, 0, 0) if 0.299 * color[0] + 0.587 * color[1] + 0.114 * color[2] > 140 else (255, 255, 255)
+    draw.text((x + 1 - left, y + 1 - top), text, fill=ink, font=style.font)
+
+
+def _draw(index: _Index, img: dict, images_dir: Path | None) -> Image.Image:
+    w, h = img["width"], img["height"]
+    base = _base_image(img, images_dir)
+    anns = index.annotations.get(img["id"], [])
+    style = _Style(w, h)
+
+    pixels = np.asarray(base, dtype=np.float32).copy()
+    for ann in anns:
+        mask = decode_mask(ann.get("segmentation"), h, w)
+        if mask is None:
+            if ann.get("segmentation") not in (None, []):
+                log.warning("image %s: annotation %s has a malformed segmentation; not drawn (run blender-coco validate)",
+                            img["id"], ann.get("id"))
+            continue
+        color = np.array(category_color(ann.get("category_id")), dtype=np.float32)
+        pixels[mask] = pixels[mask] * (1.0 - MASK_ALPHA) + color * MASK_ALPHA
+    out = Image.fromarray(np.rint(pixels).astype(np.uint8), "RGB")
+    draw = ImageDraw.Draw(out)
+
+    boxes = []
+    for ann in anns:
+        color = category_color(ann.get("category_id"))
+        box = _box_pixels(ann.get("bbox"), w, h)
+        if box is not None:
+            draw.rectangle(box, outline=color, width=style.line)
+        boxes.append(box)
+
+    for ann in anns:
+        kps = _keypoints(ann)
+        if not kps:
+            continue
+        color = category_color(ann.get("category_id"))
+        cat = index.categories.get(ann.get("category_id"), {})
+        skeleton = cat.get("skeleton") if isinstance(cat.get("skeleton"), list) else []
+        for pair in skeleton:
+            if not (isinstance(pair, list) and len(pair) == 2 and all(_int(v) and 1 <= v <= len(kps) for v in pair)):
+                continue
+            (xa, ya, va), (xb, yb, vb) = kps[pair[0] - 1], kps[pair[1] - 1]
+            if va <= 0 or vb <= 0:
+                continue
+            if va == 2 and vb == 2:
+                draw.line([(xa, ya), (xb, yb)], fill=color, width=style.line + 1)
+            else:
+                _dashed(draw, (xa, ya), (xb, yb), color, style.dash)
+
+    r = style.radius
+    for ann in anns:
+        for x, y, v in _keypoints(ann):
+            if v == 2:
+                draw.ellipse([x - r, y - r, x + r, y + r], fill=VISIBLE_KEYPOINT, outline=KEYPOINT_RIM)
+            elif v == 1:
+                draw.ellipse([x - r, y - r, x + r, y + r], outline=OCCLUDED_KEYPOINT, width=max(1, r // 2))
+
+    for ann, box in zip(anns, boxes):
+        if box is None:
+            continue
+        cat = index.categories.get(ann.get("category_id"), {})
+        name = cat.get("name") if isinstance(cat.get("name"), str) and cat.get("name") else f"category {ann.get('category_id')}"
+        text = f"{name} crowd" if ann.get("iscrowd") == 1 else name
+        _label_tag(draw, text, box, category_color(ann.get("category_id")), style, (w, h))
+    return out
+
+
+def render_preview(data: dict, image_id: int, images_dir: Path | None = None) -> Image.Image:
+    """The preview of one image as an RGB image of the image's width x height."""
+    index = _Index(data)
+    return _draw(index, index.image(image_id), images_dir)
+
+
+def preview_names(images: Iterable[dict]) -> dict[int, str]:
+    """Output file name per image id: the image file's stem + ``.png``; ``_<id>`` added where stems collide."""
+    images = list(images)
+    stems = [Path(str(img.get("file_name") or f"image_{img['id']}")).stem for img in images]
+    seen = defaultdict(int)
+    for s in stems:
+        seen[s] += 1
+    return {img["id"]: f"{s}_{img['id']}.png" if seen[s] > 1 else f"{s}.png" for img, s in zip(images, stems)}
+
+
+def write_previews(data: dict, out_dir: Path, images_dir: Path | None = None,
+                   image_ids: Iterable[int] | None = None, limit: int | None = None) -> list[Path]:
+    """Write one preview PNG per image (all, or ``image_ids``, at most ``limit``) into ``out_dir``, atomically.
+
+    Returns the written paths in order.
+    """
+    index = _Index(data)
+    if image_ids is not None:
+        chosen = [index.image(i) for i in dict.fromkeys(image_ids)]
+    else:
+        chosen = list(index.images.values())
+    if limit is not None:
+        if not (_int(limit) and limit > 0):
+            raise UserError(f"--limit must be a positive integer, got {limit!r}")
+        chosen = chosen[:limit]
+    names = preview_names(index.images.values())
+    out = ensure_dir(out_dir)
+    written = []
+    for img in chosen:
+        index.image(img["id"])  # width/height check, with its one-line error
+        picture = _draw(index, img, images_dir)
+        buf = io.BytesIO()
+        picture.save(buf, format="PNG")
+        path = out / names[img["id"]]
+        write_bytes_atomic(path, buf.getvalue())
+        log.debug("wrote %s", path)
+        written.append(path)
+    log.info("wrote %d preview%s to %s", len(written), "" if len(written) == 1 else "s", out)
+    return written
