@@ -22,9 +22,10 @@ class ExportConfig:
         has holes), ``polygon`` (outer contours only: holes are filled) or ``rle``
         (compressed RLE, exact).
     tolerance: Douglas-Peucker tolerance for polygon simplification, in pixels.
-        Up to 0.3 the polygons rasterize back to the exact mask on every mask we
-        measured; larger values give fewer vertices and lower IoU (see
-        docs/benchmarks.md).
+        Contour vertices sit on pixel-edge midpoints, at least 0.354 px from every
+        pixel centre; pycocotools snaps vertices to a 1/5 px grid (up to 0.141 px), so
+        up to 0.2 (the default) the polygons rasterize back to the exact mask. Larger
+        values give fewer vertices and lower IoU (table in docs/benchmarks.md).
     min_area: instances with fewer visible pixels are dropped.
     iscrowd: mark every annotation as crowd (Detectron2 training and COCOeval
         matching ignore crowd annotations; leave off unless you want that).
@@ -36,7 +37,7 @@ class ExportConfig:
     """
 
     segmentation: str = "auto"
-    tolerance: float = 0.3
+    tolerance: float = 0.2
     min_area: int = 1
     iscrowd: bool = False
     keypoint_tolerance: float = 0.15

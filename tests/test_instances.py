@@ -152,7 +152,7 @@ def blob_mask(rng, h=240, w=320, n=12):
     return m
 
 
-@pytest.mark.parametrize("tolerance,mean_min,each_min", [(0.3, 0.999, 0.99), (0.5, 0.99, 0.9)])
+@pytest.mark.parametrize("tolerance,mean_min,each_min", [(0.2, 1.0, 1.0), (0.5, 0.99, 0.75), (1.0, 0.97, 0.0)])
 def test_polygon_iou_targets_on_occluding_blobs(tolerance, mean_min, each_min):
     """Default tolerance: mean IoU >= 0.99 over instances >= 1000 px and >= 0.95 (here 0.99) for each
     >= 64 px; a coarser user tolerance degrades gracefully (docs/benchmarks.md has the table)."""
