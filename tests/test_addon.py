@@ -286,6 +286,150 @@ def test_every_panel_draws_with_a_real_layout(tmp_path):
     assert layout_errors == []
 
 
+# ----------------------------------------------------------------------------- rendering
+
+SCENE = """
+        blender_coco.register()
+        bpy.ops.mesh.primitive_uv_sphere_add(location=(2.5, 0, 0))
+        select("Cube")
+        bpy.ops.blender_coco.mark(category="box")
+        select("Sphere")
+        bpy.ops.blender_coco.mark(category="ball", supercategory="toy")
+        settings = bpy.context.scene.blender_coco
+        settings.frames = 2
+        settings.seed = 7
+        settings.samples = 1
+        settings.use_resolution = True
+        settings.resolution_x, settings.resolution_y = 64, 48
+        settings.segmentation = "rle"
+"""
+
+
+@needs_bpy
+@pytest.mark.blender
+def test_panel_settings_become_the_same_render_config_as_the_cli(tmp_path):
+    facts = run_bpy(SCENE + f"""
+        from blender_coco.blender.addon_props import render_config
+        from blender_coco.config import ExportConfig, RenderConfig
+        from blender_coco.errors import UserError
+        settings.output_dir = {str(tmp_path / "ds")!r}
+        settings.device, settings.image_format, settings.python = "CPU", "JPEG", "/usr/bin/python3"
+        expected = RenderConfig(out={str(tmp_path / "ds")!r}, frames=2, seed=7, resolution=(64, 48), samples=1,
+                                device="CPU", image_format="JPEG", export=ExportConfig(segmentation="rle"),
+                                python="/usr/bin/python3")
+        out = {{"equal": render_config(settings) == expected}}
+        settings.use_resolution, settings.samples, settings.python = False, 0, ""
+        cfg = render_config(settings)
+        out["defaults"] = [cfg.resolution, cfg.samples, cfg.python]
+        errors = {{}}
+        for value in ("", "//relative/"):  # the .blend is not saved: // has no meaning yet
+            settings.output_dir = value
+            try:
+                render_config(settings)
+            except UserError as exc:
+                errors[value] = str(exc)
+        out["errors"] = errors
+        out["operator_error"] = raises(bpy.ops.blender_coco.render)
+        result(**out)
+    """, tmp_path)
+    assert facts["equal"]
+    assert facts["defaults"] == [None, None, None]
+    assert "Folder is empty" in facts["errors"][""]
+    assert "not saved" in facts["errors"]["//relative/"]
+    assert "not saved" in facts["operator_error"] and "\n" not in facts["operator_error"]
+
+
+@needs_bpy
+@pytest.mark.blender
+def test_render_operator_writes_a_dataset_that_pycocotools_loads(tmp_path):
+    from pycocotools.coco import COCO
+
+    ds = tmp_path / "ds"
+    facts = run_bpy(SCENE + f"""
+        settings.output_dir = {str(ds)!r}
+        status = bpy.ops.blender_coco.render()
+        r = bpy.context.scene.render
+        result(status=sorted(status), restored=[r.resolution_x, r.resolution_y, bpy.context.scene.cycles.samples])
+    """, tmp_path, "render operator")
+    assert facts["status"] == ["FINISHED"]
+    assert facts["restored"][:2] == [1920, 1080] and facts["restored"][2] != 1  # the scene is left as it was
+    coco = COCO(str(ds / "annotations" / "instances.json"))
+    cats = {c["name"]: c for c in coco.loadCats(coco.getCatIds())}
+    assert sorted(cats) == ["ball", "box"] and cats["ball"]["supercategory"] == "toy"
+    images = coco.loadImgs(coco.getImgIds())
+    assert len(images) == 2
+    for img in images:
+        assert (img["width"], img["height"]) == (64, 48)
+        assert (ds / "images" / img["file_name"]).is_file()
+        anns = coco.loadAnns(coco.getAnnIds(imgIds=[img["id"]]))
+        assert sorted(coco.cats[a["category_id"]]["name"] for a in anns) == ["ball", "box"]
+        for a in anns:
+            assert isinstance(a["segmentation"], dict)  # the panel asked for RLE
+            assert coco.annToMask(a).sum() == a["area"] > 0
+    assert json.loads((ds / "records" / "000000.json").read_text())["seed"] == 7
+
+
+@needs_bpy
+@pytest.mark.blender
+def test_render_session_steps_frame_by_frame_shows_progress_and_cancels(tmp_path):
+    """The machinery of the modal operator (its timer ticks need a GUI event loop)."""
+    log = []
+    facts = run_bpy(SCENE + f"""
+        from blender_coco.blender import addon_render, addon_ui, pipeline
+        from blender_coco.blender.addon_props import render_config
+        settings.output_dir = {str(tmp_path / "run")!r}
+        settings.frames = 3
+        scene = bpy.context.scene
+        session = addon_render.RenderSession(pipeline.RenderJob(render_config(settings), scene))
+        addon_render._session = session  # what invoke() does
+        poll_running = raises(bpy.ops.blender_coco.render)
+        session.start()
+        states, progress = [], []
+        while session.active:
+            states.append(session.tick())
+            progress.append([session.done, session.total])
+            draw_panel(addon_ui.BLENDER_COCO_PT_render)  # progress bar + Cancel while running
+        draw_panel(addon_ui.BLENDER_COCO_PT_render)  # the finished line
+        out = {{"states": states, "progress": progress, "result": str(session.result), "poll_running": poll_running}}
+
+        settings.output_dir = {str(tmp_path / "cancel")!r}
+        session = addon_render.RenderSession(pipeline.RenderJob(render_config(settings), scene))
+        addon_render._session = session
+        session.start()
+        session.tick()
+        bpy.ops.blender_coco.render_cancel()
+        out["cancel_state"] = session.tick()
+        out["cancel_done"] = session.done
+        out["after_cancel_resolution"] = [scene.render.resolution_x, scene.render.resolution_y]
+        draw_panel(addon_ui.BLENDER_COCO_PT_render)
+        out["cancel_poll_after"] = bpy.ops.blender_coco.render_cancel.poll()
+        result(**out)
+    """, tmp_path, "render session", log=log)
+    assert "already running" in facts["poll_running"]
+    assert facts["states"] == ["RUNNING", "RUNNING", "FINISHED"]
+    assert facts["progress"] == [[1, 3], [2, 3], [3, 3]]
+    assert facts["result"] == str(tmp_path / "run" / "annotations" / "instances.json")
+    assert Path(facts["result"]).is_file()
+    assert facts["cancel_state"] == "CANCELLED" and facts["cancel_done"] == 1
+    assert facts["after_cancel_resolution"] == [1920, 1080]  # abort() restored the scene
+    assert not (tmp_path / "cancel" / "annotations" / "instances.json").exists()
+    assert len(list((tmp_path / "cancel" / "images").iterdir())) == 1  # the finished frame stays
+    assert facts["cancel_poll_after"] is False
+    assert not [ln for ln in log[0].splitlines() if "rna_uiItem" in ln]
+
+
+@needs_bpy
+@pytest.mark.blender
+def test_render_operator_reports_user_errors_in_one_line(tmp_path):
+    facts = run_bpy(SCENE + f"""
+        settings.output_dir = {str(tmp_path / "ds")!r}
+        bpy.data.objects.remove(bpy.data.objects["Camera"])
+        result(error=raises(bpy.ops.blender_coco.render))
+    """, tmp_path)
+    assert "no camera" in facts["error"] and "Traceback" not in facts["error"]
+    assert len(facts["error"].splitlines()) == 1
+
+
 # ----------------------------------------------------------------------------- the zip
 
 
@@ -362,11 +506,15 @@ def test_zip_installs_as_an_extension_in_blender_5(addon_zip, tmp_path):
 
 
 @pytest.mark.blender_binary
-def test_zip_installs_as_a_legacy_addon_in_debian_blender_3_4(addon_zip, tmp_path):
+def test_zip_installs_and_renders_as_a_legacy_addon_in_debian_blender_3_4(addon_zip, tmp_path):
+    """Stock Blender: its Python has no numpy, so the add-on's render hands the export to this venv's Python."""
+    from pycocotools.coco import COCO
+
     if BLENDER is None:
         if os.environ.get("CI"):
             pytest.fail("CI is set but there is no 'blender' binary on PATH (apt-get install blender)")
         pytest.skip("no 'blender' binary on PATH (apt-get install blender)")
+    ds = tmp_path / "ds"
     script = tmp_path / "install.py"
     script.write_text(textwrap.dedent(f"""
         import json, sys
@@ -382,14 +530,34 @@ def test_zip_installs_as_a_legacy_addon_in_debian_blender_3_4(addon_zip, tmp_pat
         facts = {{"version": bpy.app.version_string, "file": blender_coco.__file__,
                   "marked": marking.category_of(bpy.data.objects["Cube"]),
                   "counts": marking.category_counts(bpy.context.scene)}}
+        settings = bpy.context.scene.blender_coco
+        settings.output_dir = {str(ds)!r}
+        settings.frames, settings.samples, settings.use_resolution = 2, 1, True
+        settings.resolution_x, settings.resolution_y = 64, 48
+        settings.python = {sys.executable!r}
+        facts["render"] = sorted(bpy.ops.blender_coco.render())
         addon_utils.disable("blender_coco", default_set=True)
         facts["after_disable"] = hasattr(bpy.types, "BLENDER_COCO_PT_main") or hasattr(bpy.types.Scene, "blender_coco")
         print("RESULT " + json.dumps(facts), flush=True)
     """))
+    env = isolated_env(tmp_path / "home")
+    env["TMPDIR"] = str(tmp_path)  # where Blender writes blender.crash.txt
     proc = subprocess.run([BLENDER, "-b", "--factory-startup", "--python-exit-code", "1", "--python", str(script)],
-                          capture_output=True, text=True, cwd=tmp_path, env=isolated_env(tmp_path / "home"),
-                          timeout=300)
-    facts = _result(proc, "blender -b add-on install")
+                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    assert lines, f"blender -b printed no RESULT (exit {proc.returncode})\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    facts = json.loads(lines[-1][len("RESULT "):])
     assert str(tmp_path / "home") in facts["file"] and "/scripts/addons/blender_coco/" in facts["file"]
     assert facts["marked"] == "box" and facts["counts"] == {"box": 1}
+    assert facts["render"] == ["FINISHED"]
+    coco = COCO(str(ds / "annotations" / "instances.json"))
+    assert [c["name"] for c in coco.loadCats(coco.getCatIds())] == ["box"]
+    assert len(coco.getImgIds()) == 2 and len(coco.getAnnIds()) == 2
     assert facts["after_disable"] is False
+    crash = tmp_path / "blender.crash.txt"
+    if proc.returncode == -11 and crash.is_file() and "disable_all" in crash.read_text(errors="replace"):
+        # Known: Debian's Blender 3.4 segfaults on quit once `multiprocessing` was imported
+        # (its __mp_main__ alias of Blender's __main__); the export hand-off imports it while
+        # probing for an in-process exporter. Everything above already happened.
+        pytest.xfail("Blender 3.4 crashed on quit after the render (multiprocessing imported in Blender)")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

@@ -115,11 +115,9 @@ def _redraw(context) -> None:
 
 
 def _progress_callback(wm):
-    def progress(done, total=None, *_):
-        try:
-            wm.progress_update(done)
-        except Exception:  # progress is cosmetic; never let it stop a render
-            pass
+    """``progress(done, total)`` for :func:`render_dataset`: the window manager's progress."""
+    def progress(done, total):
+        wm.progress_update(done)
     return progress
 
 
@@ -190,7 +188,11 @@ class BLENDER_COCO_OT_render(Operator):
             session.cancel()
         elif event.type != "TIMER" and not session.cancel_requested:
             return {"PASS_THROUGH"}
-        state = session.tick()
+        try:
+            state = session.tick()
+        except BaseException:  # a bug: the job is aborted; stop the timer, keep the traceback
+            self._end(context, {"CANCELLED"})
+            raise
         context.window_manager.progress_update(session.done)
         _redraw(context)
         if state == RUNNING:
