@@ -4,7 +4,7 @@
 builder runs on every Blender from 3.4 to 5.0 (a .blend saved by 5.0 does not open
 in 3.x: ship scenes as builders). It shows five categories and the hard cases of
 instance annotation: objects occluding each other, a ball that moves across the
-others over frames 1-24, a fence split in two by an unmarked post in front of it,
+others over frames 1-12, a fence split in two by an unmarked post in front of it,
 a table made of five meshes under one marked empty, and a box cut by the right
 border of the frame. Materials are plain colors; the world lights the scene.
 """
@@ -76,12 +76,12 @@ def build(scene) -> None:
 
     _object(scene, "Ground", _box(30.0, 30.0, 0.02), (0.0, 0.0, -0.02), grey)
 
-    for name, loc, rot in (("Box.001", (-2.3, 0.6, 0.0), 0.35), ("Box.002", (4.9, 1.2, 0.0), -0.2)):
+    for name, loc, rot in (("Box.001", (-2.3, 0.6, 0.0), 0.35), ("Box.002", (5.6, 1.2, 0.0), -0.2)):
         mark(_object(scene, name, _box(1.0, 1.0, 1.0), loc, red, rotation_z=rot), "box", "container")
 
     ball = _object(scene, "Ball", _sphere(0.6), (-2.0, -1.6, 0.6), blue)
     mark(ball, "ball", "toy")
-    for frame, x in ((1, -2.0), (24, 2.0)):
+    for frame, x in ((1, -2.0), (12, 2.0)):
         ball.location.x = x
         ball.keyframe_insert("location", frame=frame)
     mark(_object(scene, "Ball.001", _sphere(0.45), (-2.9, 1.9, 0.45), blue), "ball", "toy")
@@ -129,7 +129,7 @@ def build(scene) -> None:
     scene.render.resolution_y = 240
     scene.render.resolution_percentage = 100
     scene.frame_start = 1
-    scene.frame_end = 24
+    scene.frame_end = 12
     scene.frame_set(1)
 
 

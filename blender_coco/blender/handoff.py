@@ -78,16 +78,39 @@ def export_command(python: str, out_dir: Path, export: ExportConfig) -> list[str
     return cmd
 
 
-def run_export(out_dir: Path, export: ExportConfig, python: str | None = None) -> Path:
-    """Turn ``out_dir``'s frame records into ``annotations/instances.json``; returns its path."""
+def _exporter():
     try:
         from blender_coco.io.export import export_dataset
     except ImportError as exc:
-        log.info("exporting in a separate Python (%s)", exc)
-    else:
-        return Path(export_dataset(out_dir, export))
-    cmd = export_command(find_python(python), out_dir, export)
-    log.info("running %s", shlex.join(cmd))
+        log.debug("the exporter does not import here: %s", exc)
+        return None
+    return export_dataset
+
+
+def export_python(configured: str | None) -> str | None:
+    """None when the export stage can run in this process; else the Python that will run it.
+
+    Called before the first frame, so that a missing ``--python`` fails in a second,
+    not after hours of rendering.
+    """
+    if _exporter() is not None:
+        return None
+    return find_python(configured)
+
+
+def run_export(out_dir: Path, export: ExportConfig, python: str | None = None) -> Path:
+    """Turn ``out_dir``'s frame records into ``annotations/instances.json``; returns its path.
+
+    ``python`` (from :func:`export_python`) runs the export out of process; None runs
+    it here when the exporter imports, else in the Python :func:`find_python` picks.
+    """
+    if python is None:
+        exporter = _exporter()
+        if exporter is not None:
+            return Path(exporter(out_dir, export))
+        python = find_python(None)
+    cmd = export_command(python, out_dir, export)
+    log.info("exporting in a separate Python: %s", shlex.join(cmd))
     try:
         done = subprocess.run(cmd, env=_env())
     except OSError as exc:

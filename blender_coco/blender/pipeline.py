@@ -28,7 +28,7 @@ import bpy
 
 from blender_coco.blender import device, frame_files, image_format, marking
 from blender_coco.blender.guard import SettingsGuard
-from blender_coco.blender.handoff import run_export
+from blender_coco.blender.handoff import export_python, run_export
 from blender_coco.config import RenderConfig
 from blender_coco.errors import UserError
 from blender_coco.io.files import ensure_dir
@@ -111,6 +111,7 @@ class RenderJob:
         self._hooks_started: list[FrameHook] = []
         self._keypoint_defs: dict[str, dict] = {}
         self._view_layer = None
+        self._export_python: str | None = None
 
     # -- set-up ------------------------------------------------------------
 
@@ -142,6 +143,7 @@ class RenderJob:
             counts = marking.category_counts(scene)
             log.info("%d marked object(s): %s", len(roots), ", ".join(f"{n} {c}" for c, n in counts.items()))
         ensure_dir(self.out_dir)
+        self._export_python = export_python(config.python)
         frame_files.prepare_out_dir(self.out_dir, self.total, config.image_format)
         self._setup_render(scene, config)
         self._keypoint_defs = self._keypoint_definitions(roots)
@@ -251,7 +253,8 @@ class RenderJob:
             inst = {"pass_index": indices[root.name], "object": root.name, "category": name}
             if definition is not None:
                 from blender_coco.blender import keypoints
-                inst["keypoints"] = [list(k) for k in keypoints.project_keypoints(scene, camera, root, definition)]
+                points = keypoints.project_keypoints(scene, camera, root, definition, depsgraph=self._depsgraph())
+                inst["keypoints"] = [list(k) for k in points]
             instances.append(inst)
         width, height = output_size(scene)
         return {
@@ -270,6 +273,14 @@ class RenderJob:
             "categories": [categories[n] for n in sorted(categories)],
             "instances": instances,
         }
+
+    def _depsgraph(self):
+        ctx_scene = getattr(bpy.context, "scene", None)
+        if ctx_scene is not None and ctx_scene.as_pointer() == self.scene.as_pointer():
+            return bpy.context.evaluated_depsgraph_get()
+        depsgraph = self._view_layer.depsgraph
+        depsgraph.update()
+        return depsgraph
 
     # -- end -----------------------------------------------------------------
 
@@ -290,7 +301,7 @@ class RenderJob:
         self._restore()
         if self.done < self.total:
             log.warning("exporting %d of %d frames (the run stopped early)", self.done, self.total)
-        return run_export(self.out_dir, self.config.export, self.config.python)
+        return run_export(self.out_dir, self.config.export, self._export_python)
 
     def abort(self) -> None:
         """Restore the scene without exporting; frames already written stay on disk."""

@@ -1,0 +1,83 @@
+"""``blender-coco render``: render a marked .blend (or the demo scene) into a COCO dataset.
+
+Runs Blender as a Python module (``pip install 'blender-coco[bpy]'``). The same
+arguments drive ``scripts/render_coco.py`` under a stock ``blender -b``:
+:func:`add_render_arguments` and :func:`config_from_args` are shared with it, so the
+two front ends cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from blender_coco.commands._common import add_export_options, export_config_from_args
+from blender_coco.config import DEVICES, IMAGE_FORMATS, RenderConfig, parse_resolution
+from blender_coco.errors import UserError
+
+log = logging.getLogger(__name__)
+
+EXAMPLE = """example:
+  blender-coco render scene.blend --out ds --frames 100 --resolution 640x480 --samples 32
+  blender-coco render --out demo_ds --frames 4      # the built-in demo scene
+stock Blender instead of the bpy module:
+  blender -b scene.blend --python-exit-code 1 -P scripts/render_coco.py -- --out ds --python .venv/bin/python"""
+
+
+def add_render_arguments(p: argparse.ArgumentParser) -> None:
+    """The render options, shared by ``blender-coco render`` and scripts/render_coco.py."""
+    p.add_argument("scene", nargs="?", metavar="SCENE.blend",
+                   help="scene with objects marked by the coco_category property (default: the demo scene)")
+    p.add_argument("--out", required=True, metavar="DS", help="dataset folder (images/, annotations/, records/)")
+    p.add_argument("--frames", type=int, default=1, metavar="N",
+                   help="frames to render; frame i shows scene frame start + i modulo the frame range (default 1)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="base seed for randomization (default 0)")
+    p.add_argument("--resolution", metavar="WxH", help="override the scene's resolution, e.g. 640x480")
+    p.add_argument("--resolution-percentage", type=int, metavar="P", help="override the scene's resolution %%")
+    p.add_argument("--samples", type=int, metavar="N", help="override the scene's Cycles samples")
+    p.add_argument("--device", choices=DEVICES, default="CPU",
+                   help="CPU (default) or GPU (OptiX/CUDA/HIP/Metal/oneAPI, whichever is present)")
+    p.add_argument("--image-format", choices=IMAGE_FORMATS, default="PNG", help="RGB image format (default PNG)")
+    add_export_options(p)
+    p.add_argument("--python", metavar="PATH",
+                   help="Python with blender-coco installed, for the export stage when Blender's own Python "
+                        "lacks numpy (stock Blender); default $BLENDER_COCO_PYTHON, then python3")
+
+
+def config_from_args(args: argparse.Namespace) -> RenderConfig:
+    """A validated :class:`RenderConfig` from parsed arguments (UserError on bad values)."""
+    return RenderConfig(
+        out=args.out,
+        scene=args.scene,
+        frames=args.frames,
+        seed=args.seed,
+        resolution=parse_resolution(args.resolution) if args.resolution else None,
+        resolution_percentage=args.resolution_percentage,
+        samples=args.samples,
+        device=args.device,
+        image_format=args.image_format,
+        export=export_config_from_args(args),
+        python=args.python,
+    )
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("render", help="render a marked scene into a COCO dataset (Blender as a Python module)",
+                       description="Render SCENE.blend (or the built-in demo scene) with Cycles and write a COCO "
+                                   "dataset: DS/images, DS/records (frame records), DS/annotations/instances.json.",
+                       epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_render_arguments(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    try:
+        from blender_coco.blender import session
+    except ImportError as exc:
+        if getattr(exc, "name", None) not in ("bpy", "bmesh", "mathutils"):
+            raise
+        raise UserError("'blender-coco render' needs Blender as a Python module: pip install 'blender-coco[bpy]' "
+                        "(Python 3.11), or use blender -b SCENE.blend -P scripts/render_coco.py -- --out DS") from None
+    session.render(config, demo_when_empty=True)
+    return 0
