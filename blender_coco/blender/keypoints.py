@@ -59,9 +59,8 @@ def _parse_json_prop(obj, prop: str, text: str):
                         f"write it like [[\"nose\", \"head_bone\", \"tail\"], [\"neck\", \"neck_bone\"]]") from None
 
 
-def _parse_map(obj, text: str, bone_names: list) -> list:
-    """JSON map -> [[name, bone or None, end], ...], validated against the armature's bones."""
-    data = _parse_json_prop(obj, PROP_KEYPOINTS, text)
+def _parse_map(obj, data, bone_names: list) -> list:
+    """Parsed JSON map -> [[name, bone or None, end], ...], validated against the armature's bones."""
     where = f"armature {obj.name!r}: {PROP_KEYPOINTS}"
     if not isinstance(data, list) or not data:
         raise UserError(f"{where} must be a non-empty JSON list of [name, bone] or [name, bone, \"tail\"], "
@@ -151,10 +150,15 @@ def keypoint_definition(obj) -> dict:
     bone_names = list(obj.data.bones.keys())
     text = raw.strip()
     preset = None
-    if text.startswith("["):
-        entries = _parse_map(obj, text, bone_names)
+    if text[:1] in ("[", "{", '"'):
+        data = _parse_json_prop(obj, PROP_KEYPOINTS, text)
+        if isinstance(data, str):  # a JSON-quoted preset name
+            preset = data.strip()
+        else:
+            entries = _parse_map(obj, data, bone_names)
     else:
         preset = text
+    if preset is not None:
         try:
             entries = resolve_preset(preset, bone_names)
         except UserError as exc:
