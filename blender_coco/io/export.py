@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +82,9 @@ def export_dataset(ds_dir: str | Path, config: ExportConfig = ExportConfig(), *,
     if jobs == 1:
         per_frame = [annotate_record(r, cat_ids, config) for r in records]
     else:
+        # imported here: importing multiprocessing makes Debian's Blender 3.4 crash on quit
+        from concurrent.futures import ProcessPoolExecutor
+
         size = -(-len(records) // (jobs * 4))
         chunks = [(records[i:i + size], cat_ids, config) for i in range(0, len(records), size)]
         with ProcessPoolExecutor(max_workers=jobs) as pool:
