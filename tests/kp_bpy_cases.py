@@ -457,5 +457,7 @@ def case_gltf(out):
 
 
 if __name__ == "__main__":
-    case, out_dir = sys.argv[1], sys.argv[2]
+    # bpy module: python kp_bpy_cases.py CASE OUT; Blender binary: blender -b -P kp_bpy_cases.py -- CASE OUT
+    argv = sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else sys.argv[1:]
+    case, out_dir = argv[0], argv[1]
     globals()[f"case_{case}"](out_dir)

@@ -30,9 +30,11 @@ pytestmark = [
 ]
 
 
-def run_case(case: str, out_dir: Path) -> dict:
-    r = subprocess.run([sys.executable, str(CASES), case, str(out_dir)], capture_output=True, text=True,
-                       cwd=ROOT, timeout=300)
+def run_case(case: str, out_dir: Path, blender: str | None = None) -> dict:
+    """Run a case with the bpy module, or with a Blender binary (``blender -b -P``) when given."""
+    cmd = ([blender, "-b", "--factory-startup", "--python-exit-code", "1", "-P", str(CASES), "--", case, str(out_dir)]
+           if blender else [sys.executable, str(CASES), case, str(out_dir)])
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert r.returncode == 0, f"case {case} failed:\n{r.stdout[-2000:]}\n{r.stderr[-4000:]}"
     line = next(l for l in r.stdout.splitlines() if l.startswith("KPJSON:"))
     return json.loads(line[len("KPJSON:"):])
@@ -45,6 +47,18 @@ def case(tmp_path_factory):
     def get(name: str) -> dict:
         if name not in cache:
             cache[name] = run_case(name, tmp_path_factory.mktemp(name))
+        return cache[name]
+    return get
+
+
+@pytest.fixture(scope="module")
+def case34(tmp_path_factory, blender_binary):
+    """The same cases in Debian's Blender 3.4 (Python 3.10, no numpy): the Blender layer must run there."""
+    cache: dict[str, dict] = {}
+
+    def get(name: str) -> dict:
+        if name not in cache:
+            cache[name] = run_case(name, tmp_path_factory.mktemp(name + "34"), blender_binary)
         return cache[name]
     return get
 
@@ -108,6 +122,14 @@ def test_projection_matches_numpy_pinhole(case, tag):
     assert_projection(cfg["points"], data["world"], cfg["camera"], tol_px=0.01)
 
 
+@pytest.mark.blender_binary
+def test_projection_matches_numpy_pinhole_in_blender34(case34):
+    data = case34("projection")
+    assert [c["tag"] for c in data["configs"]] == PROJECTION_TAGS
+    for cfg in data["configs"]:
+        assert_projection(cfg["points"], data["world"], cfg["camera"], tol_px=0.01)
+
+
 def test_projection_settings_change_the_result_and_points_behind_the_camera_are_none(case):
     data = case("projection")
     by_tag = {c["tag"]: c for c in data["configs"]}
@@ -155,7 +177,15 @@ def test_depth_is_planar_like_cycles_depth_pass(case):
 
 
 def test_visibility_clear_cases_on_a_render(case):
-    data = case("visibility")
+    check_visibility_render(case("visibility"))
+
+
+@pytest.mark.blender_binary
+def test_visibility_clear_cases_on_a_blender34_render(case34):
+    check_visibility_render(case34("visibility"))
+
+
+def check_visibility_render(data):
     mask, depth = read_passes(data["exr"])
     flat, n = keypoint_visibility(data["points"], 1, mask, depth, 0.15)
     got = dict(zip(data["names"], flat[2::3]))
@@ -292,7 +322,15 @@ def forward_kinematics(bones: dict, object_matrix) -> dict:
 
 
 def test_rigify_metarig_posed_with_coco17(case):
-    data = case("rigify")
+    check_rigify(case("rigify"))
+
+
+@pytest.mark.blender_binary
+def test_rigify_metarig_posed_with_coco17_in_blender34(case34):
+    check_rigify(case34("rigify"))
+
+
+def check_rigify(data):
     d = data["definition"]
     assert data["bone_count"] == 159
     assert d["keypoints"] == list(COCO17_NAMES)
