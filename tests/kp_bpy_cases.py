@@ -216,8 +216,11 @@ def case_depth(out):
     cam = add_camera(scene, (0, 0, 0), (0, 0, 0), lens=30.0)
     definition = keypoint_definition(arm)
     exr = render_exr(scene, Path(out) / "depth.exr")
-    print("KPJSON:" + json.dumps({"exr": exr, "camera": camera_facts(scene, cam),
-                                  "points": project_keypoints(scene, cam, arm, definition)}))
+    result = {"exr": exr, "camera": camera_facts(scene, cam), "points": project_keypoints(scene, cam, arm, definition)}
+    cam.data.type, cam.data.ortho_scale, cam.data.clip_start = "ORTHO", 7.0, 1.0  # depth still from the camera
+    result["ortho"] = {"exr": render_exr(scene, Path(out) / "depth_ortho.exr"), "camera": camera_facts(scene, cam),
+                       "points": project_keypoints(scene, cam, arm, definition)}
+    print("KPJSON:" + json.dumps(result))
 
 
 def case_visibility(out):

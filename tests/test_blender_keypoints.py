@@ -171,6 +171,12 @@ def test_depth_is_planar_like_cycles_depth_pass(case):
         s = float(depth[math.floor(y), math.floor(x)])
         assert abs(s - d) < (1e-3 if i < 3 else 0.08), (i, s, d)
     assert data["points"][0][2] == pytest.approx(6.0, abs=1e-5)  # off-axis point on the wall: planar
+    ortho = data["ortho"]  # orthographic: depth from the camera's origin, not from clip_start
+    _, depth = read_passes(ortho["exr"])
+    assert abs(float(depth[0, 0]) - 6.0) < 1e-4
+    for i, (x, y, d) in enumerate(ortho["points"]):
+        s = float(depth[math.floor(y), math.floor(x)])
+        assert abs(s - d) < (1e-3 if i < 3 else 0.08), (i, s, d)
 
 
 # ---------------------------------------------------------------- visibility on a real render
