@@ -181,6 +181,8 @@ def keypoint_definition(obj) -> dict:
         skeleton = [list(p) for p in PRESET_SKELETONS[preset]]
     else:
         skeleton = _hierarchy_skeleton(obj, entries)
+    log.debug("armature %r: %d keypoints (%s), %d skeleton links", obj.name, len(names),
+              f"preset {preset}" if preset else "custom map", len(skeleton))
     return {"keypoints": names, "skeleton": skeleton, "bones": [[b, end] for _, b, end in entries]}
 
 
