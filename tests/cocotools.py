@@ -60,6 +60,8 @@ def self_eval(path_or_dict, iou_type: str) -> float:
     with contextlib.redirect_stdout(io.StringIO()):
         dt = gt.loadRes(dets)
         ev = COCOeval(gt, dt, iou_type)
+        if iou_type == "keypoints":  # pycocotools needs num_keypoints on every evaluated annotation
+            ev.params.catIds = [c["id"] for c in gt.dataset["categories"] if c.get("keypoints")]
         ev.evaluate()
         ev.accumulate()
         ev.summarize()
