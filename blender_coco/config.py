@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from blender_coco.errors import check
 
 SEGMENTATION_MODES = ("auto", "polygon", "rle")
+#: Annotation files the export stage can write under ``DS/annotations/``.
+TASKS = ("instances", "stuff", "panoptic", "captions")
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,14 @@ class ExportConfig:
         before the joint counts as occluded (v=1). Joints sit inside the mesh,
         0.03-0.12 m under the skin; a joint hidden by a limb or the torso is
         0.2-0.4 m behind it. See blender_coco.io.keypoints.
+    tasks: which files to write (names from :data:`TASKS`), or None (the default):
+        ``instances.json``, plus ``stuff.json`` and ``panoptic.json`` when the scene
+        marks stuff (a category with ``isthing: false`` or a world background).
+    captions_per_image: captions written per image in ``captions.json``.
+    stuff_other: in ``stuff.json``, give unmarked surfaces (pass index 0 with a
+        finite depth) the extra category ``other`` (id n + 1, after every named one).
+    caption_templates: a TOML or JSON file of caption templates, plurals and
+        articles overriding the built-in ones (see blender_coco.io.captions), or None.
     """
 
     segmentation: str = "auto"
@@ -41,6 +51,10 @@ class ExportConfig:
     min_area: int = 1
     iscrowd: bool = False
     keypoint_tolerance: float = 0.15
+    tasks: tuple[str, ...] | None = None
+    captions_per_image: int = 5
+    stuff_other: bool = False
+    caption_templates: str | None = None
 
     def __post_init__(self) -> None:
         check(self.segmentation in SEGMENTATION_MODES,
@@ -53,6 +67,17 @@ class ExportConfig:
         check(isinstance(self.keypoint_tolerance, (int, float)) and not isinstance(self.keypoint_tolerance, bool)
               and 0 <= self.keypoint_tolerance < float("inf"),
               f"keypoint_tolerance must be a distance >= 0 in scene units (e.g. 0.15 m), got {self.keypoint_tolerance!r}")
+        if self.tasks is not None:
+            ok = isinstance(self.tasks, (tuple, list)) and len(self.tasks) > 0 and all(t in TASKS for t in self.tasks)
+            check(ok and len(set(self.tasks)) == len(self.tasks),
+                  f"tasks must be a non-empty list of distinct names from {', '.join(TASKS)}, got {self.tasks!r}")
+            object.__setattr__(self, "tasks", tuple(self.tasks))
+        check(isinstance(self.captions_per_image, int) and not isinstance(self.captions_per_image, bool)
+              and 1 <= self.captions_per_image <= 100,
+              f"captions_per_image must be an integer in 1..100, got {self.captions_per_image!r}")
+        check(isinstance(self.stuff_other, bool), f"stuff_other must be true or false, got {self.stuff_other!r}")
+        check(self.caption_templates is None or (isinstance(self.caption_templates, str) and self.caption_templates != ""),
+              f"caption_templates must be the path of a TOML or JSON file, got {self.caption_templates!r}")
 
 
 DEVICES = ("CPU", "GPU")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from blender_coco.config import SEGMENTATION_MODES, ExportConfig
+from blender_coco.config import SEGMENTATION_MODES, TASKS, ExportConfig
+from blender_coco.errors import UserError
 
 
 def add_export_options(p: argparse.ArgumentParser) -> None:
@@ -23,6 +24,37 @@ def add_export_options(p: argparse.ArgumentParser) -> None:
                    help="mark annotations iscrowd=1 (Detectron2 and COCOeval then ignore them)")
 
 
+def parse_tasks(text: str) -> tuple[str, ...]:
+    """'instances,panoptic' -> ('instances', 'panoptic'); 'all' -> every task."""
+    if text.strip() == "all":
+        return TASKS
+    names = tuple(t.strip() for t in text.split(",") if t.strip())
+    bad = [t for t in names if t not in TASKS]
+    if bad or not names:
+        raise UserError(f"--tasks must be 'all' or a comma-separated list of {', '.join(TASKS)}, got {text!r}")
+    return tuple(dict.fromkeys(names))
+
+
+def add_task_options(p: argparse.ArgumentParser) -> None:
+    """--tasks, --captions-per-image, --caption-templates, --stuff-other: which annotation files to write."""
+    d = ExportConfig()
+    p.add_argument("--tasks", metavar="LIST", default=None,
+                   help=f"files to write: 'all' or a comma-separated list of {', '.join(TASKS)} (default: instances, "
+                        "plus stuff and panoptic when the scene marks stuff)")
+    p.add_argument("--captions-per-image", type=int, default=d.captions_per_image, metavar="N",
+                   help=f"captions per image in captions.json (default {d.captions_per_image})")
+    p.add_argument("--caption-templates", metavar="FILE",
+                   help="TOML or JSON file of caption templates, plurals and articles (see blender_coco.io.captions)")
+    p.add_argument("--stuff-other", action="store_true",
+                   help="in stuff.json, label unmarked surfaces with the extra category 'other'")
+
+
 def export_config_from_args(args: argparse.Namespace, **extra) -> ExportConfig:
+    tasks = getattr(args, "tasks", None)
+    task_options = {}
+    if hasattr(args, "captions_per_image"):
+        task_options = {"tasks": parse_tasks(tasks) if tasks is not None else None,
+                        "captions_per_image": args.captions_per_image, "stuff_other": args.stuff_other,
+                        "caption_templates": args.caption_templates}
     return ExportConfig(segmentation=args.segmentation, tolerance=args.tolerance, min_area=args.min_area,
-                        keypoint_tolerance=args.keypoint_tolerance, iscrowd=args.crowd, **extra)
+                        keypoint_tolerance=args.keypoint_tolerance, iscrowd=args.crowd, **task_options, **extra)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from blender_coco.commands._common import add_export_options, export_config_from_args
+from blender_coco.commands._common import add_export_options, add_task_options, export_config_from_args
 
 EXAMPLE = """example:
   blender-coco export ds --segmentation rle          # re-export ds/records as exact RLE
-  blender-coco export ds --tolerance 1.0 --jobs 2    # coarser polygons, two processes"""
+  blender-coco export ds --tolerance 1.0 --jobs 2    # coarser polygons, two processes
+  blender-coco export ds --tasks all --captions-per-image 5   # + stuff, panoptic, captions"""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,6 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("dataset", metavar="DS", help="dataset folder written by 'blender-coco render'")
     add_export_options(p)
+    add_task_options(p)
     p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--output", metavar="FILE", help="write here instead of DS/annotations/instances.json")
     p.set_defaults(func=run)

@@ -1,4 +1,5 @@
-"""Export stage: frame records -> ``DS/annotations/instances.json``.
+"""Export stage: frame records -> ``DS/annotations/instances.json`` (and stuff.json,
+panoptic.json + panoptic/*.png, captions.json when asked or when the scene marks stuff).
 
 Plain Python (numpy, OpenEXR, pycocotools); never imports bpy. Runs in the render
 process when its dependencies import (Blender as a Python module), otherwise the
@@ -11,24 +12,28 @@ from __future__ import annotations
 import logging
 import os
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from blender_coco.config import ExportConfig
 from blender_coco.errors import UserError
-from blender_coco.io.coco import CocoDataset, DatasetInfo, categories_from_names
+from blender_coco.io.coco import CocoDataset, DatasetInfo
+from blender_coco.io.files import write_json_atomic
 from blender_coco.io.instances import annotate
 from blender_coco.io.records import FrameRecord, list_records, load_record, read_passes
+from blender_coco.io.stuff import SceneCategories, scene_categories, stuff_annotations, stuff_map
 
 log = logging.getLogger(__name__)
 
 
-def annotate_record(rec: FrameRecord, category_ids: dict[str, int], config: ExportConfig) -> list[dict[str, Any]]:
-    """Annotations (without ids) of one frame, ordered by pass index."""
-    mask, depth = read_passes(rec.exr_path, rec.width, rec.height)
+def _thing_annotations(rec: FrameRecord, mask, depth, category_ids: dict[str, int], config: ExportConfig,
+                       stuff: frozenset[str] = frozenset()) -> list[tuple[int, dict[str, Any]]]:
+    """(pass index, annotation) of the frame's things (categories not in ``stuff``), by pass index."""
     by_label = {int(inst["pass_index"]): inst for inst in rec.instances}
     try:
-        labels = {label: category_ids[inst["category"]] for label, inst in by_label.items()}
+        labels = {label: category_ids[inst["category"]] for label, inst in by_label.items()
+                  if inst["category"] not in stuff}
     except KeyError as exc:
         raise UserError(f"{rec.path}: instance category {exc.args[0]!r} is not among the record's categories; "
                         "re-render that frame") from None
@@ -42,12 +47,112 @@ def annotate_record(rec: FrameRecord, category_ids: dict[str, int], config: Expo
                 raise UserError(f"{rec.exr_path} has no depth pass, needed for keypoint visibility; re-render")
             ann["keypoints"], ann["num_keypoints"] = keypoint_visibility(
                 points, label, mask, depth, config.keypoint_tolerance)
-        out.append(ann)
+        out.append((label, ann))
     return out
 
 
-def _annotate_chunk(args: tuple[list[FrameRecord], dict[str, int], ExportConfig]) -> list[list[dict[str, Any]]]:
-    recs, cats, config = args
+@dataclass(frozen=True)
+class FrameTasks:
+    """One frame's outputs: instance and stuff annotations (without ids), panoptic
+    segments (None: not asked) and caption facts (None: not asked)."""
+
+    instances: list[dict[str, Any]]
+    stuff: list[dict[str, Any]]
+    segments: list[dict[str, Any]] | None = None
+    facts: Any = None
+
+
+def resolve_tasks(config: ExportConfig, cats: SceneCategories) -> tuple[str, ...]:
+    """The files to write: ``config.tasks``, or by default instances (plus stuff and
+    panoptic when the scene marks stuff)."""
+    if config.tasks is not None:
+        return config.tasks
+    return ("instances", "stuff", "panoptic") if cats.marks_stuff else ("instances",)
+
+
+def frame_tasks(rec: FrameRecord, mask, depth, things: list[tuple[int, dict[str, Any]]], cats: SceneCategories,
+                config: ExportConfig, tasks: tuple[str, ...], panoptic_dir: Path | None) -> FrameTasks:
+    """Stuff, panoptic and caption outputs of one frame from its passes and its things."""
+    stuff: list[dict[str, Any]] = []
+    smap = None
+    if cats.marks_stuff and {"stuff", "panoptic", "captions"} & set(tasks):
+        smap = stuff_map(mask, depth, rec.instances, cats, rec.raw.get("background"), str(rec.exr_path))
+        stuff = stuff_annotations(smap, config.min_area)
+    segments = None
+    if "panoptic" in tasks:
+        from blender_coco.io.panoptic import png_name, segment_map, write_segment_png
+
+        seg, segments = segment_map(mask, things, smap, stuff, rec.index + 1)
+        write_segment_png(panoptic_dir / png_name(rec.image), seg)
+    facts = None
+    if "captions" in tasks:
+        from blender_coco.io.captions import frame_facts
+
+        names = {c.id: c.name for c in cats.all}
+        by_label = {int(i["pass_index"]): i for i in rec.instances}
+        facts = frame_facts(mask, depth, things, names, by_label, stuff, config.keypoint_tolerance)
+    return FrameTasks([ann for _, ann in things] if "instances" in tasks else [], stuff, segments, facts)
+
+
+def write_task_files(folder: Path, dataset: CocoDataset, records: list[FrameRecord], frames: list[FrameTasks],
+                     cats: SceneCategories, config: ExportConfig, tasks: tuple[str, ...]) -> None:
+    """Write stuff.json, panoptic.json and captions.json (those in ``tasks``) into ``folder``.
+
+    Same info, licenses and images as instances.json; annotation ids in frame order.
+    """
+    base = dataset.to_json()
+    head = {"info": base["info"], "licenses": base["licenses"], "images": base["images"]}
+    if "stuff" in tasks:
+        anns = [{"id": 0, "image_id": rec.index + 1, **ann} for rec, f in zip(records, frames) for ann in f.stuff]
+        for n, ann in enumerate(anns, start=1):
+            ann["id"] = n
+        write_json_atomic(folder / "stuff.json", {**head, "annotations": anns,
+                                                  "categories": [c.to_json() for c in cats.stuff_categories]})
+    if "panoptic" in tasks:
+        from blender_coco.io.panoptic import panoptic_categories, png_name
+
+        anns = [{"image_id": rec.index + 1, "file_name": png_name(rec.image), "segments_info": f.segments}
+                for rec, f in zip(records, frames)]
+        write_json_atomic(folder / "panoptic.json", {**head, "annotations": anns, "categories": panoptic_categories(
+            cats.all, [c.id for c in cats.stuff_categories])})
+    if "captions" in tasks:
+        from blender_coco.io.captions import caption_rng, captions, load_style
+
+        style = load_style(config.caption_templates)
+        anns = []
+        for rec, f in zip(records, frames):
+            for text in captions(f.facts, config.captions_per_image, caption_rng(rec.seed, rec.index + 1), style):
+                anns.append({"id": len(anns) + 1, "image_id": rec.index + 1, "caption": text})
+        write_json_atomic(folder / "captions.json", {**head, "annotations": anns})
+    written = [t for t in tasks if t != "instances"]
+    if written:
+        log.info("wrote %s to %s", ", ".join(f"{t}.json" for t in written), folder)
+
+
+def annotate_record(rec: FrameRecord, category_ids: dict[str, int], config: ExportConfig) -> list[dict[str, Any]]:
+    """Annotations (without ids) of one frame, ordered by pass index."""
+    mask, depth = read_passes(rec.exr_path, rec.width, rec.height)
+    return [ann for _, ann in _thing_annotations(rec, mask, depth, category_ids, config)]
+
+
+def export_frame(rec: FrameRecord, cats: SceneCategories, config: ExportConfig, tasks: tuple[str, ...],
+                 panoptic_dir: Path | None) -> FrameTasks:
+    """Every task's output for one frame, from one read of its passes.
+
+    Instance annotations (things only), stuff annotations, panoptic segments (the
+    segment PNG is written here, into ``panoptic_dir``) and caption facts.
+    """
+    mask, depth = read_passes(rec.exr_path, rec.width, rec.height)
+    instance_config = config if "instances" in tasks else replace(config, segmentation="rle")  # no polygon tracing
+    things = _thing_annotations(rec, mask, depth, cats.ids, instance_config, cats.stuff)
+    return frame_tasks(rec, mask, depth, things, cats, config, tasks, panoptic_dir)
+
+
+def _annotate_chunk(args: tuple) -> list:
+    recs, cats, config, *extra = args
+    if extra:
+        tasks, panoptic_dir = extra
+        return [export_frame(r, cats, config, tasks, panoptic_dir) for r in recs]
     return [annotate_record(r, cats, config) for r in recs]
 
 
@@ -73,28 +178,36 @@ def export_dataset(ds_dir: str | Path, config: ExportConfig = ExportConfig(), *,
     if not paths:
         raise UserError(f"no frame records in {ds / 'records'}; render first (blender-coco render ... --out {ds})")
     records = [load_record(p) for p in paths]
-    categories = categories_from_names(c for r in records for c in r.categories)
+    cats = scene_categories(records, config.stuff_other)
+    tasks = resolve_tasks(config, cats)
+    categories = cats.things  # stuff categories go to stuff.json only; ids stay 1..n over all
     dataset = CocoDataset(info=info or default_info(records), categories=categories)
-    cat_ids = {c.name: c.id for c in categories}
+    panoptic_dir = ds / "annotations" / "panoptic" if "panoptic" in tasks else None
+    if "captions" in tasks:  # a bad templates file fails now, not after every frame
+        from blender_coco.io.captions import load_style
+
+        load_style(config.caption_templates)
 
     t0 = time.perf_counter()
     jobs = max(1, min(jobs, len(records)))
     if jobs == 1:
-        per_frame = [annotate_record(r, cat_ids, config) for r in records]
+        per_frame = [export_frame(r, cats, config, tasks, panoptic_dir) for r in records]
     else:
         # imported here: importing multiprocessing makes Debian's Blender 3.4 crash on quit
         from concurrent.futures import ProcessPoolExecutor
 
         size = -(-len(records) // (jobs * 4))
-        chunks = [(records[i:i + size], cat_ids, config) for i in range(0, len(records), size)]
+        chunks = [(records[i:i + size], cats, config, tasks, panoptic_dir) for i in range(0, len(records), size)]
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            per_frame = [anns for chunk in pool.map(_annotate_chunk, chunks) for anns in chunk]
-    for rec, anns in zip(records, per_frame):
+            per_frame = [frame for chunk in pool.map(_annotate_chunk, chunks) for frame in chunk]
+    for rec, frame in zip(records, per_frame):
         image_id = dataset.add_image(rec.image, rec.width, rec.height, image_id=rec.index + 1)
-        for ann in anns:
+        for ann in frame.instances:
             dataset.add_annotation(image_id, ann)
     out_path = Path(out) if out else ds / "annotations" / "instances.json"
-    dataset.write(out_path)
+    if "instances" in tasks:
+        dataset.write(out_path)
+    write_task_files(ds / "annotations", dataset, records, per_frame, cats, config, tasks)
     dt = time.perf_counter() - t0
     log.info("exported %d images, %d annotations, %d categories to %s (%.2f s, %.1f ms/frame)",
              len(dataset.images), len(dataset.annotations), len(categories), out_path, dt,
