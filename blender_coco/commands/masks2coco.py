@@ -21,7 +21,9 @@ colors.json:
    "masks": {"plant_book_mask.png": {"#0000ff": "book"}}}
 
 Masks: black background, one flat color per object, painted without anti-aliasing.
-In RGBA masks alpha 0 is background. "colors" applies to every mask, "masks" per file."""
+In RGBA masks alpha 0 is background. "colors" applies to every mask, "masks" per file.
+A category with "isthing": 0 is stuff: not in OUT.json, one merged segment per image in
+--panoptic output (blender-coco masks2coco masks/ --colors c.json --out i.json --panoptic pan/)."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,6 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_export_options(p)
     p.add_argument("--ignore-unmapped", action="store_true",
                    help="skip colors the colors file does not map (default: error)")
+    p.add_argument("--panoptic", metavar="DIR_OR_JSON",
+                   help="also write COCO panoptic output: X.json with its PNGs in X/, or a folder D "
+                        "(D/panoptic.json + D/panoptic/*.png)")
     p.set_defaults(func=run)
 
 
@@ -49,7 +54,10 @@ def run(args: argparse.Namespace) -> int:
     config = export_config_from_args(args)
     spec = load_color_spec(args.colors)
     masks = find_mask_files(args.mask_dir)
-    ds = colormask_to_coco(masks, spec, images_dir=args.images, config=config, ignore_unmapped=args.ignore_unmapped)
+    if args.panoptic is not None and Path(args.panoptic).resolve() == out.resolve():
+        raise UserError(f"--panoptic {args.panoptic} is the --out file; give panoptic output its own name")
+    ds = colormask_to_coco(masks, spec, images_dir=args.images, config=config, ignore_unmapped=args.ignore_unmapped,
+                           panoptic=args.panoptic)
     ds.write(str(out))
     log.info("wrote %s: %d images, %d annotations, %d categories",
              out, len(ds.images), len(ds.annotations), len(ds.categories))

@@ -8,12 +8,20 @@ command's output, so they go to stdout (also under ``--quiet``), ready for grep.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
+log = logging.getLogger(__name__)
+
 EXAMPLE = """example:
   blender-coco validate ds/annotations/instances.json --images ds/images
+  blender-coco validate ds/annotations/panoptic.json      # + its PNGs in ds/annotations/panoptic/
   blender-coco validate person_keypoints_val2017.json | grep 'annotation'
+
+Panoptic files are checked with their segment PNGs (default: the folder named after
+the file, as COCO ships panoptic_val2017.json next to panoptic_val2017/); files named
+stuff*.json get the stuff rules; captions files need no categories.
 
 exit status: 0 clean, 1 problems found, 2 unreadable file"""
 
@@ -26,6 +34,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("file", metavar="FILE.json", help="COCO annotation file")
     p.add_argument("--images", metavar="DIR", type=Path,
                    help="image folder: also check each file exists and has the JSON's width and height")
+    p.add_argument("--panoptic-dir", metavar="DIR", type=Path,
+                   help="folder of a panoptic file's segment PNGs (default: FILE without .json, when it exists)")
+    p.add_argument("--stuff", action="store_true",
+                   help="apply the stuff rules (default for files named stuff*.json)")
     p.set_defaults(func=run)
 
 
@@ -37,7 +49,19 @@ def run(args: argparse.Namespace) -> int:
     data = read_json(args.file, "COCO file")
     if args.images is not None and not args.images.is_dir():
         raise UserError(f"--images {args.images} is not a folder; pass the folder that holds the image files")
-    problems = validate_coco(data, args.images)
+    panoptic_dir = args.panoptic_dir
+    is_panoptic = isinstance(data, dict) and isinstance(data.get("annotations"), list) and any(
+        isinstance(a, dict) and "segments_info" in a for a in data["annotations"])
+    if panoptic_dir is not None and not panoptic_dir.is_dir():
+        raise UserError(f"--panoptic-dir {panoptic_dir} is not a folder; pass the folder that holds the segment PNGs")
+    if panoptic_dir is None and is_panoptic:
+        guess = Path(args.file).with_suffix("")
+        if guess.is_dir():
+            panoptic_dir = guess
+        else:
+            log.warning("segment PNGs not checked: no folder %s; pass --panoptic-dir", guess)
+    kind = "stuff" if args.stuff or Path(args.file).name.startswith("stuff") else None
+    problems = validate_coco(data, args.images, panoptic_dir, kind)
     out = sys.stdout
     for problem in problems:
         out.write(f"{problem}\n")

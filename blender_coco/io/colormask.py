@@ -12,7 +12,15 @@ A colors file (``COLORS.json``) says which color is which category::
 
 ``colors`` applies to every mask; ``masks`` overrides or extends it per mask file
 name. A color mapped to ``null`` is skipped (never annotated, never an error).
-Category ids are kept as given.
+Category ids are kept as given. A category entry may say ``"isthing": 0`` (stuff:
+left out of the instances file, merged into one region per image in panoptic
+output) and give a display ``"color": [r, g, b]`` for panoptic output.
+
+Panoptic output (``panoptic=`` / ``--panoptic``): the masks are already segment
+images, so each mapped color keeps its own segment id (R + 256 G + 256^2 B); colors
+mapped to ``null``, ignored unmapped colors and things under ``min_area`` become void
+(0), and the colors of one stuff category are merged under the id of the first
+(smallest) of them. See :mod:`blender_coco.io.panoptic` for the format.
 
 Each mask becomes an ID mask in one vectorized pass (RGB packed into one integer,
 ``np.unique`` with ``return_inverse``) and goes through the same exporter as
@@ -75,6 +83,8 @@ class ColorSpec:
     colors: Mapping[int, str | None] = field(default_factory=dict)
     masks: Mapping[str, Mapping[int, str | None]] = field(default_factory=dict)
     source: str = "colors file"
+    stuff: frozenset[str] = frozenset()
+    display_colors: Mapping[str, tuple[int, int, int]] = field(default_factory=dict)
 
     def category_ids(self, mask_name: str) -> dict[int, int | None]:
         """Packed color -> category id (None: skip) for the mask named ``mask_name``."""
@@ -98,6 +108,8 @@ def color_spec_from_json(obj: Any, source: str = "colors file") -> ColorSpec:
         raise fail('"categories" must be a non-empty list of {"id": 1, "name": "...", "supercategory": "..."}')
     categories: list[Category] = []
     by_id: dict[int, str] = {}
+    stuff: set[str] = set()
+    display: dict[str, tuple[int, int, int]] = {}
     for n, entry in enumerate(cats):
         if not isinstance(entry, dict):
             raise fail(f"categories[{n}] must be an object with id and name, got {entry!r}")
@@ -114,6 +126,17 @@ def color_spec_from_json(obj: Any, source: str = "colors file") -> ColorSpec:
             raise fail(f"category name {name!r} appears twice; category names must be unique")
         by_id[cid] = name
         categories.append(Category(id=cid, name=name, supercategory=sup))
+        isthing = entry.get("isthing", 1)
+        if isthing not in (0, 1):  # True/False compare equal to 1/0
+            raise fail(f"categories[{n}] ({name!r}): isthing must be 1 (thing) or 0 (stuff), got {isthing!r}")
+        if not isthing:
+            stuff.add(name)
+        if "color" in entry:
+            col = entry["color"]
+            if not (isinstance(col, list) and len(col) == 3 and all(isinstance(v, int) and not isinstance(v, bool)
+                                                                    and 0 <= v <= 255 for v in col)):
+                raise fail(f"categories[{n}] ({name!r}): color must be [r, g, b] with integers 0..255, got {col!r}")
+            display[name] = tuple(col)
     known = [c.name for c in categories]
 
     def color_map(raw: Any, where: str) -> dict[int, str | None]:
@@ -142,7 +165,7 @@ def color_spec_from_json(obj: Any, source: str = "colors file") -> ColorSpec:
     masks = {str(name): color_map(m, f'"masks" -> {name!r}') for name, m in raw_masks.items()}
     if not colors and not any(masks.values()):
         raise fail('maps no colors; add "colors" (for every mask) or "masks" (per mask file)')
-    return ColorSpec(tuple(categories), colors, masks, source)
+    return ColorSpec(tuple(categories), colors, masks, source, frozenset(stuff), display)
 
 
 def load_color_spec(path: str | os.PathLike) -> ColorSpec:
@@ -257,11 +280,49 @@ def _matching_image(mask: Path, index: dict[str, list[Path]], images_dir: str | 
     return image.name
 
 
+def _panoptic_segments(ids: np.ndarray, colors: np.ndarray, label_cat: dict[int, int], stuff_ids: set[int],
+                       min_area: int, iscrowd: int) -> tuple[np.ndarray, list[dict]]:
+    """Segment-id image and segments_info of one mask (see the module docstring)."""
+    from blender_coco.io.instances import analyze
+
+    lut = np.zeros(colors.size, np.uint32)
+    cat_of: dict[int, int] = {}
+    stuff_seg: dict[int, int] = {}
+    for label in sorted(label_cat, key=lambda k: int(colors[k])):
+        packed = int(colors[label])
+        sid = ((packed >> 16) & 255) + 256 * ((packed >> 8) & 255) + 65536 * (packed & 255)
+        cat = label_cat[label]
+        if cat in stuff_ids:
+            sid = stuff_seg.setdefault(cat, sid)
+        lut[label] = sid
+        cat_of[sid] = cat
+    seg = lut[ids]
+    runs = analyze(seg)
+    segments, void = [], []
+    for i, sid in enumerate(runs.labels.tolist()):
+        if runs.areas[i] < min_area:
+            void.append(sid)
+            continue
+        x0, y0, x1, y1 = (int(v) for v in runs.boxes[i])
+        cat = cat_of[sid]
+        segments.append({"id": int(sid), "category_id": cat, "area": int(runs.areas[i]),
+                         "bbox": [x0, y0, x1 - x0, y1 - y0], "iscrowd": 0 if cat in stuff_ids else iscrowd})
+    if void:
+        seg[np.isin(seg, void)] = 0
+    return seg, segments
+
+
 def colormask_to_coco(mask_paths: Iterable[str | os.PathLike], colors_spec: ColorSpec | Mapping | str | os.PathLike,
                       images_dir: str | os.PathLike | None = None, config: ExportConfig = ExportConfig(),
-                      ignore_unmapped: bool = False, info: DatasetInfo | None = None) -> CocoDataset:
+                      ignore_unmapped: bool = False, info: DatasetInfo | None = None,
+                      panoptic: str | os.PathLike | None = None) -> CocoDataset:
     """Color masks -> a COCO dataset (image ids 1..n in order of mask file name; each
     image's annotations in order of packed color R << 16 | G << 8 | B).
+
+    Stuff categories (``isthing: 0``) are left out of it. ``panoptic``: also write
+    COCO panoptic output there (``X.json`` + ``X/``, or a folder D: D/panoptic.json +
+    D/panoptic/; see :func:`blender_coco.io.panoptic.panoptic_paths`), the PNGs as the
+    masks are read and the JSON last, all atomically.
 
     ``colors_spec``: a :class:`ColorSpec`, a parsed colors file (dict) or its path.
     ``images_dir``: when given, each mask's ``file_name`` is the image there with the
@@ -287,7 +348,13 @@ def colormask_to_coco(mask_paths: Iterable[str | os.PathLike], colors_spec: Colo
     index = _image_index(images_dir) if images_dir is not None else None
 
     ds = CocoDataset(info=info or DatasetInfo(description="blender-coco masks2coco: color masks"),
-                     categories=sorted(spec.categories, key=lambda c: c.id))
+                     categories=sorted((c for c in spec.categories if c.name not in spec.stuff), key=lambda c: c.id))
+    stuff_ids = {c.id for c in spec.categories if c.name in spec.stuff}
+    if panoptic is not None:
+        from blender_coco.io.panoptic import panoptic_paths, png_name, write_segment_png
+
+        pan_json, pan_dir = panoptic_paths(panoptic)
+        pan_anns: list[dict] = []
     problems: list[str] = []
     for path in paths:
         ids, colors, counts = index_colors(read_color_mask(path))
@@ -311,11 +378,27 @@ def colormask_to_coco(mask_paths: Iterable[str | os.PathLike], colors_spec: Colo
         height, width = ids.shape
         file_name = path.name if index is None else _matching_image(path, index, images_dir, (width, height))
         image_id = ds.add_image(file_name, width, height)
-        anns = annotate(ids, label_cat, config)
+        anns = annotate(ids, {k: v for k, v in label_cat.items() if v not in stuff_ids}, config)
         for _, ann in anns:
             ds.add_annotation(image_id, ann)
+        if panoptic is not None:
+            seg, segments = _panoptic_segments(ids, colors, label_cat, stuff_ids, config.min_area, int(config.iscrowd))
+            write_segment_png(pan_dir / png_name(file_name), seg)
+            pan_anns.append({"image_id": image_id, "file_name": png_name(file_name), "segments_info": segments})
         log.debug("%s: %d colors, %d annotations", path.name, colors.size - 1, len(anns))
     if problems:
         more = "" if len(problems) == 1 else f" ({len(problems) - 1} more masks have unmapped colors)"
         raise UserError(problems[0] + more)
+    if panoptic is not None:
+        from blender_coco.io.files import write_json_atomic
+        from blender_coco.io.panoptic import panoptic_categories
+
+        cats = panoptic_categories(spec.categories, stuff_ids)
+        for c in cats:
+            if c["name"] in spec.display_colors:
+                c["color"] = list(spec.display_colors[c["name"]])
+        base = ds.to_json()
+        write_json_atomic(pan_json, {"info": base["info"], "licenses": base["licenses"], "images": base["images"],
+                                     "annotations": pan_anns, "categories": cats})
+        log.info("wrote %s and %d segment PNGs in %s", pan_json, len(pan_anns), pan_dir)
     return ds

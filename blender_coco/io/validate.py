@@ -43,6 +43,16 @@ What is checked (see :mod:`blender_coco.io.coco` for the format's rules):
   ``skeleton`` pairs of 1-based indices in 1..K.
 * With ``images_dir``: each image file exists and its header's size equals
   ``width`` x ``height`` (only the header is read, with Pillow).
+* Panoptic files (annotations with ``segments_info``): categories carry ``isthing``;
+  one annotation per image, PNG names unique. With ``panoptic_dir`` the PNGs are
+  checked as panopticapi's ``pq_compute`` reads them: the file exists, is RGB (a
+  palette PNG decodes to palette indices, not segment ids), has the image's size;
+  the ids in the PNG (0 = void) are exactly the ``segments_info`` ids, and each
+  segment's ``area`` is its pixel count (segments cannot overlap in one PNG).
+* Stuff files (``kind="stuff"``; the CLI assumes it for files named ``stuff*.json``):
+  at most one annotation per (image, category), and regions of one image do not
+  overlap.
+* Captions (annotations with ``caption``): a non-empty string on a known image.
 """
 
 from __future__ import annotations
@@ -208,9 +218,12 @@ def area_matches(area: float, refs: list[float], *, allow_smaller: bool = False)
 class _Checker:
     """Accumulates problems while walking one COCO dict."""
 
-    def __init__(self, data: Any, images_dir: Path | None) -> None:
+    def __init__(self, data: Any, images_dir: Path | None, panoptic_dir: Path | None = None,
+                 kind: str | None = None) -> None:
         self.data = data
         self.images_dir = images_dir
+        self.panoptic_dir = panoptic_dir
+        self.kind = kind
         self.problems: list[Problem] = []
         self.images: dict[int, dict] = {}
         self.categories: dict[int, dict] = {}
@@ -259,6 +272,10 @@ class _Checker:
             self._check_annotation(ann_id, ann, check_cats, kp_lengths)
         for ann in panoptic:
             self._check_panoptic(ann, check_cats)
+        if panoptic:
+            self._check_panoptic_file(panoptic)
+        if self.kind == "stuff":
+            self._check_stuff(by_id)
         for cat_id, lengths in sorted(kp_lengths.items()):
             if len(lengths) > 1:
                 seen = ", ".join(f"{n} values x{c}" for n, c in sorted(lengths.items()))
@@ -406,6 +423,8 @@ class _Checker:
         instance = any(k in ann for k in _INSTANCE_KEYS)
         if "caption" in ann and not isinstance(ann["caption"], str):
             self.add(where, f"'caption' must be a string, got {type(ann['caption']).__name__}")
+        elif "caption" in ann and not ann["caption"].strip():
+            self.add(where, "'caption' is empty; write a sentence or drop the annotation")
 
         cat_id = ann.get("category_id")
         known_cat = False
@@ -536,12 +555,111 @@ class _Checker:
                 self.add(swhere, f"iscrowd must be 0 or 1, got {_short(s['iscrowd'])}")
 
 
-def validate_coco(data: Any, images_dir: Path | None = None) -> list[Problem]:
+    # -- panoptic PNGs, stuff
+
+    def _check_panoptic_file(self, panoptic: list[dict]) -> None:
+        for cat_id, cat in self.categories.items():
+            if cat.get("isthing") not in (0, 1):
+                self.add(f"category {cat_id}", f"panoptic categories need 'isthing' 0 or 1 (pq_compute reads it), "
+                                               f"got {_short(cat.get('isthing'))}")
+        per_image: dict[Any, int] = Counter(a.get("image_id") for a in panoptic)
+        for img_id, n in per_image.items():
+            if n > 1:
+                self.add(f"image {_short(img_id)}", f"has {n} panoptic annotations; give each image exactly one")
+        names = Counter(a.get("file_name") for a in panoptic if isinstance(a.get("file_name"), str))
+        for name, n in names.items():
+            if n > 1:
+                self.add("file", f"panoptic PNG {name!r} is used by {n} annotations; each image needs its own PNG")
+        if self.panoptic_dir is None:
+            return
+        for ann in panoptic:
+            if isinstance(ann.get("file_name"), str) and ann["file_name"] and isinstance(ann.get("segments_info"), list):
+                self._check_panoptic_png(ann)
+
+    def _check_panoptic_png(self, ann: dict) -> None:
+        import numpy as np
+        from PIL import Image, UnidentifiedImageError
+
+        img_id = ann.get("image_id")
+        where = f"panoptic annotation (image {_short(img_id)})"
+        path = self.panoptic_dir / ann["file_name"]
+        if not path.is_file():
+            self.add(where, f"segment PNG {path} does not exist")
+            return
+        try:
+            with Image.open(path) as im:
+                mode = im.mode
+                pixels = np.asarray(im) if mode == "RGB" else None
+        except (UnidentifiedImageError, OSError) as exc:
+            self.add(where, f"segment PNG {path} cannot be read ({exc.__class__.__name__})")
+            return
+        if pixels is None:
+            what = "a palette PNG: its pixels decode to palette indices, not segment ids" if mode == "P" else f"mode {mode}"
+            self.add(where, f"segment PNG {path} is {what}; save it as RGB (id = R + 256 G + 256^2 B)")
+            return
+        size = self._image_size(img_id)
+        if size is not None and pixels.shape[:2] != size:
+            self.add(where, f"segment PNG {path} is {pixels.shape[1]}x{pixels.shape[0]} but the image is {size[1]}x{size[0]}")
+            return
+        rgb = pixels.astype(np.uint32)
+        ids, counts = np.unique(rgb[..., 0] + 256 * rgb[..., 1] + 65536 * rgb[..., 2], return_counts=True)
+        in_png = {int(i): int(c) for i, c in zip(ids, counts) if i != 0}
+        segs = {s["id"]: s for s in ann["segments_info"] if isinstance(s, dict) and _int(s.get("id"))}
+        missing = sorted(set(in_png) - set(segs))
+        if missing:
+            self.add(where, f"ids {_short(missing)} are in {path.name} but not in segments_info (0 is void)")
+        unused = sorted(set(segs) - set(in_png))
+        if unused:
+            self.add(where, f"segments_info ids {_short(unused)} have no pixels in {path.name}")
+        for sid, seg in segs.items():
+            area = seg.get("area")
+            if sid in in_png and _num(area) and area != in_png[sid]:
+                self.add(f"segment {sid} (image {_short(img_id)})", f"area {area:g} but {in_png[sid]} pixels in {path.name}")
+
+    def _check_stuff(self, by_id: dict[int, dict]) -> None:
+        import numpy as np
+
+        from blender_coco.io.preview import decode_mask
+
+        groups: dict[tuple[Any, Any], list[int]] = defaultdict(list)
+        per_image: dict[Any, list[int]] = defaultdict(list)
+        for ann_id, ann in by_id.items():
+            groups[(ann.get("image_id"), ann.get("category_id"))].append(ann_id)
+            per_image[ann.get("image_id")].append(ann_id)
+        for (img_id, cat_id), ids in groups.items():
+            if len(ids) > 1:
+                self.add(f"annotation {ids[1]} (image {_short(img_id)})",
+                         f"stuff category {_short(cat_id)} already has annotation {ids[0]} in this image; "
+                         "stuff is one region per image and category: merge them")
+        for img_id, ids in per_image.items():
+            size = self._image_size(img_id)
+            if size is None or len(ids) < 2:
+                continue
+            count = np.zeros(size, np.int32)
+            owner = np.zeros(size, np.int64)
+            for ann_id in ids:
+                m = decode_mask(by_id[ann_id].get("segmentation"), *size)
+                if m is None:
+                    continue
+                clash = m & (count > 0)
+                if clash.any():
+                    other = int(owner[clash][0])
+                    self.add(f"annotation {ann_id} (image {_short(img_id)})",
+                             f"overlaps stuff annotation {other} on {int(clash.sum())} pixels; a pixel has one stuff class")
+                count += m
+                owner[m & (owner == 0)] = ann_id
+
+
+def validate_coco(data: Any, images_dir: Path | None = None, panoptic_dir: Path | None = None,
+                  kind: str | None = None) -> list[Problem]:
     """Every problem in a loaded COCO file, in file order per kind; ``[]`` when it is clean.
 
     ``images_dir``: also check that each image file exists there and has the JSON's size.
+    ``panoptic_dir``: the folder of a panoptic file's segment PNGs, checked against it.
+    ``kind``: ``"stuff"`` adds the stuff rules (others are recognised by their content).
     """
-    return _Checker(data, Path(images_dir) if images_dir is not None else None).run()
+    return _Checker(data, Path(images_dir) if images_dir is not None else None,
+                    Path(panoptic_dir) if panoptic_dir is not None else None, kind).run()
 
 
 def summary(data: Any, problems: list[Problem]) -> str:
