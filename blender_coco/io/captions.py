@@ -66,7 +66,7 @@ DEFAULT_TEMPLATES: tuple[str, ...] = (
     "A picture of {objects} {context}.",
     "A view of {stuff} with {objects}.",
     "{Main} {context}, together with {others}.",
-    "{Main} next to {others}.",
+    "{Main}, along with {others}.",
     "A close look at {main}.",
     "{Main} in a rendered scene.",
     "{Objects}, and {relation}.",
@@ -82,7 +82,7 @@ DEFAULT_EMPTY_TEMPLATES: tuple[str, ...] = (
     "A rendered scene with no objects in it.",
     "Empty frame: no objects in view.",
     "A scene without any objects.",
-    "A view of {stuff} and nothing else.",
+    "A view of {stuff}, and nothing else.",
     "An image of {stuff} with no objects.",
     "Nothing to see but {stuff}.",
     "{Stuff}, empty of objects.",
@@ -534,17 +534,25 @@ class _Phrases:
             return None
         return join([f"the {display_name(n)}" for n in names])
 
+    def preposition(self, name: str) -> str:
+        """The phrase template placing things relative to stuff ``name`` (user's first, then built in)."""
+        words = re.findall(r"[a-z]+", name.lower())
+        for table in (self.style.prepositions, PREPOSITIONS):
+            if name in table:
+                return table[name]
+            found = next((table[w] for w in reversed(words) if w in table), None)
+            if found is not None:
+                return found
+        return DEFAULT_PREPOSITION
+
     def context(self) -> str | None:
+        """Where the things are: the largest ground-like stuff ("on the floor"), else the largest stuff."""
         if not self.f.stuff:
             return None
-        name = self.f.stuff[0][0]
-        words = re.findall(r"[a-z]+", name.lower())
-        template = self.style.prepositions.get(name)
-        if template is None:
-            template = next((self.style.prepositions[w] for w in reversed(words) if w in self.style.prepositions), None)
-        if template is None:
-            template = next((PREPOSITIONS[w] for w in reversed(words) if w in PREPOSITIONS), DEFAULT_PREPOSITION)
-        return template.replace("{stuff}", f"the {display_name(name)}")
+        names = [n for n, _ in self.f.stuff]
+        grounds = [n for n in names if self.preposition(n).startswith("on ")]
+        name = grounds[0] if grounds else names[0]
+        return self.preposition(name).replace("{stuff}", f"the {display_name(name)}")
 
     def values(self) -> dict[str, str | None]:
         values: dict[str, str | None] = dict.fromkeys(PLACEHOLDERS)
