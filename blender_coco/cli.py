@@ -16,7 +16,7 @@ import sys
 from blender_coco import __version__
 from blender_coco.errors import UserError
 
-COMMANDS = ("render", "export", "masks2coco", "validate", "preview")
+COMMANDS = ("render", "export", "masks2coco", "validate", "preview", "stats")
 
 log = logging.getLogger("blender_coco")
 
