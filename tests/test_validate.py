@@ -497,3 +497,50 @@ def test_cli_unreadable_input_is_one_line_exit_2(tmp_path):
         assert len(res.stderr.strip().splitlines()) == 1, res.stderr
         assert str(path) in res.stderr
     assert "not valid JSON (line 1" in cli(str(broken)).stderr
+
+
+# --------------------------------------------------------------------------- stuff, captions, panoptic PNGs
+
+
+def test_exported_stuff_and_captions_are_clean_and_stuff_rules_bite(tmp_path):
+    from blender_coco.io.export import export_dataset
+    from test_stuff import make_stuff_ds
+
+    ds = make_stuff_ds(tmp_path, frames=3, seed=1)
+    export_dataset(ds, ExportConfig(tasks=("instances", "stuff", "panoptic", "captions")))
+    ann = ds / "annotations"
+    for name in ("instances.json", "stuff.json", "captions.json", "panoptic.json"):
+        res = cli(str(ann / name), "--images", str(ds / "images"))
+        assert res.returncode == 0 and "OK: no problems" in res.stdout, (name, res.stdout, res.stderr)
+    stuff = load(ann / "stuff.json")
+    assert validate_coco(stuff, kind="stuff") == []
+    first = next(a for a in stuff["annotations"] if a["image_id"] == 1)
+    dup = dict(first, id=999)  # the same region again: a duplicate and an overlap
+    stuff["annotations"].append(dup)
+    got = lines(validate_coco(stuff, kind="stuff"))
+    assert any("annotation 999 (image 1): stuff category" in g and "already has annotation" in g for g in got), got
+    assert any(g.startswith("annotation 999 (image 1): overlaps stuff annotation") for g in got), got
+    assert validate_coco(stuff) == []  # without the stuff rules the file is a fine instances file
+    bad = tmp_path / "stuff_bad.json"
+    bad.write_text(json.dumps(stuff))
+    res = cli(str(bad))  # named stuff*.json: the stuff rules apply by themselves
+    assert res.returncode == 1 and "overlaps stuff annotation" in res.stdout
+    caps = load(ann / "captions.json")
+    assert "categories" not in caps
+    caps["annotations"][0]["caption"] = "  "
+    caps["annotations"][1]["image_id"] = 77
+    got = lines(validate_coco(caps))
+    assert len(got) == 2 and "'caption' is empty" in got[0] and "image_id 77 is not an image" in got[1], got
+
+
+@needs_assets
+def test_real_panoptic_files_with_their_pngs_are_clean():
+    assert validate_coco(load(COCO_DIR / "panopticapi" / "panoptic_examples.json"),
+                         panoptic_dir=COCO_DIR / "panopticapi" / "panoptic_examples") == []
+    for split in ("train", "val"):
+        assert validate_coco(load(DATUMARO / f"panoptic_{split}.json"), panoptic_dir=DATUMARO / f"panoptic_{split}") == []
+    data = load(COCO_DIR / "panopticapi" / "panoptic_examples.json")
+    for c in data["categories"]:
+        c.pop("isthing")
+    got = lines(validate_coco(data))
+    assert len(got) == len(data["categories"]) and "need 'isthing'" in got[0]
