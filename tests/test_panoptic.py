@@ -20,7 +20,7 @@ from blender_coco.io.colormask import colormask_to_coco
 from blender_coco.io.export import export_dataset
 from blender_coco.io.validate import validate_coco
 from cocotools import load_coco
-from test_stuff import FLOOR, H, W, frame_passes, make_stuff_ds
+from test_stuff import FLOOR, frame_passes, make_stuff_ds
 
 REPO = Path(__file__).resolve().parents[1]
 PANOPTIC = REPO.parent / "shared" / "assets" / "coco" / "panopticapi"
