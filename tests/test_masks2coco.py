@@ -21,7 +21,6 @@ from PIL import Image
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
-sys.modules.setdefault("bpy", None)
 
 from blender_coco.cli import main  # noqa: E402
 from blender_coco.config import ExportConfig  # noqa: E402

@@ -23,7 +23,6 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from scipy.ndimage import binary_fill_holes
 
-sys.modules.setdefault("bpy", None)
 
 from blender_coco.config import ExportConfig  # noqa: E402
 from blender_coco.io.colormask import colormask_to_coco  # noqa: E402
