@@ -134,6 +134,22 @@ res["no_camera"] = error(lambda: pipeline.RenderJob(RenderConfig(out=str(out / "
 scene.camera = cam
 res["no_camera_wrote"] = (out / "nocam").exists()
 
+# collection instances: the copies take the instancer's index; one source copied by two instances cannot
+assets = bpy.data.collections.new("Assets"); scene.collection.children.link(assets)
+bpy.context.view_layer.layer_collection.children["Assets"].exclude = True    # the usual asset set-up
+plane("Asset", 0.0, 0.0, 0.4, 0.3, collection=assets)                          # 4x3 pixels at the origin
+def instancer(name, x):
+    e = bpy.data.objects.new(name, None); e.instance_type = "COLLECTION"; e.instance_collection = assets
+    e.location = (x, 0.0, 0.0); scene.collection.objects.link(e); return e
+first = instancer("CopyA", 0.5)
+marking.mark(first, "asset")
+res["instanced"] = str(pipeline.render_dataset(RenderConfig(out=str(out / "instanced")), scene))
+res["asset_pass_index_after"] = bpy.data.objects["Asset"].pass_index
+second = instancer("CopyB", -1.5)
+marking.mark(second, "asset")
+res["instanced_twice"] = str(pipeline.render_dataset(RenderConfig(out=str(out / "instanced_twice")), scene))
+bpy.data.objects.remove(first); bpy.data.objects.remove(second)
+
 # no marked object: a warning naming the property, and an empty dataset
 marking.unmark(bpy.data.objects["Mover"])
 res["unmarked_path"] = str(pipeline.render_dataset(RenderConfig(out=str(out / "unmarked")), scene))
@@ -235,3 +251,18 @@ def test_no_marked_object_warns_and_writes_an_empty_dataset(result):
     assert any("no object marked" in m and "'coco_category'" in m for m in warnings)
     coco = load_coco(result["unmarked_path"])
     assert len(coco.dataset["images"]) == 1 and coco.dataset["annotations"] == []
+
+
+def test_collection_instances_are_annotated_as_their_instancer(result):
+    coco = load_coco(result["instanced"])
+    boxes = {coco.cats[a["category_id"]]["name"]: a["bbox"] for a in coco.dataset["annotations"]}
+    assert boxes == {"thing": [6, 12, 5, 5], "asset": [21, 9, 4, 3]}  # copy at x = 0.5: column 16 + 5
+    assert result["asset_pass_index_after"] == 0
+
+
+def test_one_source_copied_by_two_instances_is_not_annotated_and_says_why(result):
+    coco = load_coco(result["instanced_twice"])
+    assert [coco.cats[a["category_id"]]["name"] for a in coco.dataset["annotations"]] == ["thing"]
+    warnings = [m for level, m in result["logs"] if level == "WARNING" and "'Asset'" in m]
+    assert len(warnings) == 1 and "'CopyA'" in warnings[0] and "'CopyB'" in warnings[0]
+    assert "Make Instances Real" in warnings[0]

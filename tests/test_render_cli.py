@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 
+import numpy as np
 import pytest
 from cocotools import load_coco, self_eval
 from PIL import Image
@@ -97,3 +98,26 @@ def test_without_the_bpy_module_render_says_what_to_install(tmp_path, run):
     proc = run([sys.executable, "-c", code, tmp_path / "ds"], "render without bpy", ok=False)
     line = _one_error_line(proc)
     assert "pip install 'blender-coco[bpy]'" in line and "scripts/render_coco.py" in line
+
+
+def test_rgb_image_is_color_managed_exactly_like_blenders_own_render(tmp_path, run_bpy):
+    code = r"""
+import sys
+import bpy
+from blender_coco.blender import demo_scene, pipeline
+from blender_coco.config import RenderConfig
+scene = demo_scene.new_scene()
+r = scene.render
+r.resolution_x, r.resolution_y, scene.cycles.samples = 64, 48, 2
+scene.view_settings.exposure = 1.5      # a non-default look: the saved image must follow the scene
+r.image_settings.color_mode = "RGB"
+r.filepath = sys.argv[1] + "/bare.png"
+bpy.ops.render.render(write_still=True)
+pipeline.render_dataset(RenderConfig(out=sys.argv[1] + "/ds"), scene)
+"""
+    run_bpy(code, str(tmp_path), what="bare render vs pipeline")
+    bare = np.asarray(Image.open(tmp_path / "bare.png"))
+    ours = np.asarray(Image.open(tmp_path / "ds" / "images" / "000000.png"))
+    assert ours.shape == (48, 64, 3)
+    assert np.array_equal(ours, bare)
+    assert ours.mean() > 100  # exposure +1.5 applied, not a dark linear dump

@@ -49,9 +49,16 @@ def use_rgb(settings, image_format: str) -> None:
 
 
 def use_exr_multilayer(settings) -> None:
-    """32-bit float multilayer EXR (ZIP): object indices up to 32767 stay exact."""
+    """32-bit float multilayer EXR: object indices up to 32767 stay exact.
+
+    DWAA compresses only channels named R, G, B (the Combined and Noisy Image
+    passes, which the exporter never reads: the RGB image is the PNG/JPEG) lossily
+    and every other channel (object index, depth, alpha) losslessly; checked
+    bit-exact on Blender 3.4 and 5.0. At 640x480 a record is ~0.7 MB instead of
+    ~5.6 MB with ZIP, for ~40 ms more per frame.
+    """
     if _has(settings, "media_type"):
         settings.media_type = "MULTI_LAYER_IMAGE"
     settings.file_format = "OPEN_EXR_MULTILAYER"
     settings.color_depth = "32"
-    settings.exr_codec = "ZIP"
+    settings.exr_codec = "DWAA"

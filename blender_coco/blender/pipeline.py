@@ -112,6 +112,7 @@ class RenderJob:
         self._keypoint_defs: dict[str, dict] = {}
         self._view_layer = None
         self._export_python: str | None = None
+        self._warned: set[str] = set()
 
     # -- set-up ------------------------------------------------------------
 
@@ -235,6 +236,19 @@ class RenderJob:
             if obj.pass_index != value:
                 self._guard.set(obj, "pass_index", value)
         rendered = marking.rendered_objects(self._view_layer)
+        sources, problems = marking.collection_instance_indices(scene, indices, rendered)
+        for obj, value in sources:
+            if obj.pass_index != value:
+                try:
+                    self._guard.set(obj, "pass_index", value)
+                except (AttributeError, TypeError):  # linked from a library: read-only
+                    problems.append(f"object {obj.name!r} is linked from a library, so its pass index cannot be "
+                                    f"set for the collection instance that copies it; make the instance real "
+                                    f"(Object > Apply > Make Instances Real) or use a library override")
+        for message in problems:
+            if message not in self._warned:
+                self._warned.add(message)
+                log.warning("%s", message)
         roots = marking.marked_roots(scene)
         categories: dict[str, dict] = {}
         instances = []
