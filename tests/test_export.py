@@ -11,8 +11,12 @@ from pathlib import Path
 import numpy as np
 import OpenEXR
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from blender_coco.config import ExportConfig
+from blender_coco.cli import build_parser
+from blender_coco.commands._common import export_argv, export_config_from_args
+from blender_coco.config import SEGMENTATION_MODES, TASKS, ExportConfig
 from blender_coco.errors import UserError
 from blender_coco.io.export import export_dataset
 from blender_coco.io.records import read_passes
@@ -123,3 +127,23 @@ def test_failed_export_keeps_previous_annotations(tmp_path):
         export_dataset(ds)
     assert (ds / "annotations" / "instances.json").read_bytes() == good
     assert [p.name for p in (ds / "annotations").iterdir()] == ["instances.json"]  # no temp files left
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.builds(
+    ExportConfig,
+    segmentation=st.sampled_from(SEGMENTATION_MODES),
+    tolerance=st.floats(0, 10, allow_nan=False),
+    min_area=st.integers(1, 10**6),
+    iscrowd=st.booleans(),
+    keypoint_tolerance=st.floats(0, 1e6, allow_nan=False),
+    tasks=st.one_of(st.none(), st.lists(st.sampled_from(TASKS), min_size=1, max_size=4, unique=True).map(tuple)),
+    captions_per_image=st.integers(1, 100),
+    stuff_other=st.booleans(),
+    caption_templates=st.one_of(st.none(), st.just("my templates.toml")),
+))
+def test_export_flags_round_trip_every_setting(config):
+    """The flags the render stage passes to an out-of-process export rebuild the exact same config."""
+    parser = build_parser()
+    args = parser.parse_args(["export", "ds", *export_argv(config)])
+    assert export_config_from_args(args) == config

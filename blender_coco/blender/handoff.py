@@ -69,13 +69,10 @@ def find_python(configured: str | None) -> str:
 
 
 def export_command(python: str, out_dir: Path, export: ExportConfig) -> list[str]:
-    """``PYTHON -m blender_coco export DS --segmentation M --tolerance T --min-area N``."""
-    cmd = [python, "-m", "blender_coco", "export", str(out_dir),
-           "--segmentation", export.segmentation, "--tolerance", repr(float(export.tolerance)),
-           "--min-area", str(export.min_area)]
-    if export.iscrowd:
-        cmd.append("--crowd")
-    return cmd
+    """``PYTHON -m blender_coco export DS`` with flags that rebuild every field of ``export``."""
+    from blender_coco.commands._common import export_argv
+
+    return [python, "-m", "blender_coco", "export", str(out_dir), *export_argv(export)]
 
 
 def _exporter():

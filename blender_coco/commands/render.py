@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from blender_coco.commands._common import add_export_options, export_config_from_args
+from blender_coco.commands._common import add_export_options, add_task_options, export_config_from_args
 from blender_coco.config import DEVICES, IMAGE_FORMATS, RenderConfig, parse_resolution
 from blender_coco.errors import UserError
 
@@ -39,6 +39,7 @@ def add_render_arguments(p: argparse.ArgumentParser) -> None:
                    help="CPU (default) or GPU (OptiX/CUDA/HIP/Metal/oneAPI, whichever is present)")
     p.add_argument("--image-format", choices=IMAGE_FORMATS, default="PNG", help="RGB image format (default PNG)")
     add_export_options(p)
+    add_task_options(p)
     p.add_argument("--python", metavar="PATH",
                    help="Python with blender-coco installed, for the export stage when Blender's own Python "
                         "lacks numpy (stock Blender); default $BLENDER_COCO_PYTHON, then python3")
