@@ -37,7 +37,7 @@ class ExportConfig:
         0.03-0.12 m under the skin; a joint hidden by a limb or the torso is
         0.2-0.4 m behind it. See blender_coco.io.keypoints.
     tasks: which files to write (names from :data:`TASKS`), or None (the default):
-        ``instances.json``, plus ``stuff.json`` and ``panoptic.json`` when the scene
+        ``instances.json`` and ``captions.json``, plus ``stuff.json`` and ``panoptic.json`` when the scene
         marks stuff (a category with ``isthing: false`` or a world background).
     captions_per_image: captions written per image in ``captions.json``.
     stuff_other: in ``stuff.json``, give unmarked surfaces (pass index 0 with a

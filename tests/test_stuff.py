@@ -116,7 +116,8 @@ def test_stuff_json_is_one_exact_region_per_image_and_category(tmp_path):
     ds = make_stuff_ds(tmp_path, frames=4)
     export_dataset(ds)
     ann_dir = ds / "annotations"
-    assert sorted(p.name for p in ann_dir.iterdir()) == ["instances.json", "panoptic", "panoptic.json", "stuff.json"]
+    assert sorted(p.name for p in ann_dir.iterdir()) == ["captions.json", "instances.json", "panoptic", "panoptic.json",
+                                                         "stuff.json"]
     stuff = load_coco(ann_dir / "stuff.json")
     inst = load_coco(ann_dir / "instances.json")
     ids = IDS

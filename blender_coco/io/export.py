@@ -63,11 +63,11 @@ class FrameTasks:
 
 
 def resolve_tasks(config: ExportConfig, cats: SceneCategories) -> tuple[str, ...]:
-    """The files to write: ``config.tasks``, or by default instances (plus stuff and
-    panoptic when the scene marks stuff)."""
+    """The files to write: ``config.tasks``, or by default instances and captions, plus
+    stuff and panoptic when the scene marks stuff (so one render yields every task)."""
     if config.tasks is not None:
         return config.tasks
-    return ("instances", "stuff", "panoptic") if cats.marks_stuff else ("instances",)
+    return ("instances", "stuff", "panoptic", "captions") if cats.marks_stuff else ("instances", "captions")
 
 
 def frame_tasks(rec: FrameRecord, mask, depth, things: list[tuple[int, dict[str, Any]]], cats: SceneCategories,
