@@ -18,6 +18,7 @@ alternate and the fastest run of each counts (the machine may be shared).
 from __future__ import annotations
 
 import argparse
+import resource
 import subprocess
 import sys
 import tempfile
@@ -49,13 +50,16 @@ for i in range(frames):
 """
 
 
-def _timed(cmd: list[str]) -> float:
+def _timed(cmd: list[str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one child process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     elapsed = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         sys.exit(f"benchmark run failed ({' '.join(cmd[:4])} ...):\n{proc.stderr[-2000:]}")
-    return elapsed
+    return elapsed, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, default=1, help="runs per variant; the fastest counts (default 1)")
     args = p.parse_args(argv)
     width, height = (int(v) for v in args.resolution.lower().split("x"))
-    best = {"bare": float("inf"), "full": float("inf")}
+    best = {"bare": (float("inf"), float("inf")), "full": (float("inf"), float("inf"))}
     with tempfile.TemporaryDirectory(prefix="render_overhead_") as tmp:
         for rep in range(args.repeat):
             for variant in (("bare", "full") if rep % 2 == 0 else ("full", "bare")):
@@ -81,16 +85,20 @@ def main(argv: list[str] | None = None) -> int:
                     cmd = [sys.executable, "-m", "blender_coco", "-q", "render", *([args.scene] if args.scene else []),
                            "--out", str(out), "--resolution", f"{width}x{height}", "--samples", str(args.samples),
                            "--frames", str(args.frames)]
-                best[variant] = min(best[variant], _timed(cmd))
-    bare, full = best["bare"] / args.frames, best["full"] / args.frames
-    print(f"scene: {args.scene or 'demo'}, {width}x{height}, {args.samples} samples, CPU, "
-          f"best of {args.repeat} run(s) per variant")
+                wall, cpu = _timed(cmd)
+                best[variant] = (min(best[variant][0], wall), min(best[variant][1], cpu))
+    n = args.frames
+    (bare_wall, bare_cpu), (full_wall, full_cpu) = best["bare"], best["full"]
+    print(f"scene: {args.scene or 'demo'}, {width}x{height}, {args.samples} samples, CPU, {n} frames, "
+          f"best of {args.repeat} run(s) per variant (whole processes: import, scene, frames, export)")
     print()
-    print("| variant | frames | total s | s/frame | overhead |")
-    print("|---|---:|---:|---:|---:|")
-    print(f"| bare bpy.ops.render.render(write_still=True), PNG only | {args.frames} | {best['bare']:.2f} | {bare:.3f} | - |")
-    print(f"| blender-coco render (passes, PNG + EXR + sidecar, export) | {args.frames} | {best['full']:.2f} | "
-          f"{full:.3f} | {100 * (full - bare) / bare:+.1f}% |")
+    print("| variant | frames | wall s/frame | CPU s/frame |")
+    print("|---|---:|---:|---:|")
+    print(f"| bare `bpy.ops.render.render(write_still=True)`, PNG only | {n} | {bare_wall / n:.3f} | {bare_cpu / n:.3f} |")
+    print(f"| `blender-coco render` (passes, PNG + EXR + sidecar, export) | {n} | {full_wall / n:.3f} | "
+          f"{full_cpu / n:.3f} |")
+    print(f"| overhead | | {100 * (full_wall - bare_wall) / bare_wall:+.1f}% | "
+          f"{100 * (full_cpu - bare_cpu) / bare_cpu:+.1f}% |")
     return 0
 
 

@@ -101,6 +101,8 @@ class Shift(pipeline.FrameHook):
     def before_frame(self, scene, index, seed):
         bpy.data.objects["Mover"].location.x = self.x + 0.1 * index + seed
         res["hook"].append(["frame", index, seed])
+    def record(self, scene, index, seed):
+        return {"randomize": {"shift_px": index}}
     def finish(self, scene):
         bpy.data.objects["Mover"].location.x = self.x
         res["hook"].append("finish")
@@ -209,6 +211,7 @@ def test_render_next_renders_one_frame_per_call_then_reports_done(result):
 def test_frames_loop_over_the_scene_range_and_hooks_change_each_frame(result):
     records = [json.loads((result["out"] / "job" / "records" / f"{i:06d}.json").read_text()) for i in range(3)]
     assert [r["scene_frame"] for r in records] == [1, 2, 1]
+    assert [r["randomize"] for r in records] == [{"shift_px": 0}, {"shift_px": 1}, {"shift_px": 2}]  # hook.record
     coco = load_coco(result["finish"])
     boxes = [a["bbox"] for a in coco.dataset["annotations"]]
     assert boxes == [[6, 12, 5, 5], [7, 12, 5, 5], [8, 12, 5, 5]]  # the hook moved it one pixel per frame

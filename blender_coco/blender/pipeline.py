@@ -40,8 +40,10 @@ class FrameHook:
     """Per-frame scene changes (the randomization layer). Override what you need.
 
     ``start`` runs once before the first frame, ``before_frame`` before each frame
-    (after the scene frame is set), ``finish`` once at the end, also after an error
-    or a cancel: it must undo whatever ``start``/``before_frame`` changed.
+    (after the scene frame is set), ``record`` right after it to add fields to the
+    frame's sidecar (e.g. ``{"randomize": {...}}``; the contract's own fields cannot
+    be replaced), ``finish`` once at the end, also after an error or a cancel: it
+    must undo whatever ``start``/``before_frame`` changed.
     """
 
     def start(self, scene) -> None:
@@ -49,6 +51,9 @@ class FrameHook:
 
     def before_frame(self, scene, index: int, seed: int) -> None:
         pass
+
+    def record(self, scene, index: int, seed: int) -> dict:
+        return {}
 
     def finish(self, scene) -> None:
         pass
@@ -212,6 +217,11 @@ class RenderJob:
         for hook in self.hooks:
             hook.before_frame(scene, index, self.config.seed)
         sidecar = self._frame_sidecar(index, frame)
+        for hook in self.hooks:
+            for key, value in (hook.record(scene, index, self.config.seed) or {}).items():
+                if key in sidecar:
+                    raise ValueError(f"frame hook {type(hook).__name__} cannot replace the sidecar field {key!r}")
+                sidecar[key] = value
         try:
             result = bpy.ops.render.render(write_still=False, scene=scene.name)
         except RuntimeError as exc:
