@@ -6,7 +6,10 @@ in 3.x: ship scenes as builders). It shows five categories and the hard cases of
 instance annotation: objects occluding each other, a ball that moves across the
 others over frames 1-12, a fence split in two by an unmarked post in front of it,
 a table made of five meshes under one marked empty, and a box cut by the right
-border of the frame. Materials are plain colors; the world lights the scene.
+border of the frame. The ground is stuff ("floor", ``coco_stuff``) and the world
+background is stuff too ("sky", the scene's ``coco_background``), so one render
+yields instances, stuff, panoptic and captions. Materials are plain colors; the
+world lights the scene.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import bpy  # first: in the bpy module, bmesh and mathutils exist only once bpy 
 import bmesh
 from mathutils import Matrix, Vector
 
-from blender_coco.blender.marking import mark
+from blender_coco.blender.marking import BACKGROUND_PROP, STUFF_PROP, mark
 
 
 def _material(name: str, rgb: tuple[float, float, float]):
@@ -74,7 +77,10 @@ def build(scene) -> None:
     orange = _material("demo_orange", (0.9, 0.45, 0.05))
     grey = _material("demo_grey", (0.5, 0.5, 0.5))
 
-    _object(scene, "Ground", _box(30.0, 30.0, 0.02), (0.0, 0.0, -0.02), grey)
+    ground = _object(scene, "Ground", _box(30.0, 30.0, 0.02), (0.0, 0.0, -0.02), grey)
+    mark(ground, "floor", "ground")
+    ground[STUFF_PROP] = True  # stuff: one region per image in stuff.json and panoptic
+    scene[BACKGROUND_PROP] = "sky"  # the world background is stuff too
 
     for name, loc, rot in (("Box.001", (-2.3, 0.6, 0.0), 0.35), ("Box.002", (5.6, 1.2, 0.0), -0.2)):
         mark(_object(scene, name, _box(1.0, 1.0, 1.0), loc, red, rotation_z=rot), "box", "container")

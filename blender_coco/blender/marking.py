@@ -18,6 +18,8 @@ from blender_coco.errors import UserError
 CATEGORY_PROP = "coco_category"
 SUPERCATEGORY_PROP = "coco_supercategory"
 KEYPOINTS_PROP = "coco_keypoints"
+STUFF_PROP = "coco_stuff"  # on a marked object: its category is stuff (floor, wall, grass)
+BACKGROUND_PROP = "coco_background"  # on the scene: the stuff category of the world background
 
 MAX_INSTANCES = 32767  # Object.pass_index is 0..32767 and 0 is the background
 
@@ -35,6 +37,55 @@ def supercategory_of(obj) -> str | None:
     value = obj.get(SUPERCATEGORY_PROP)
     if isinstance(value, str) and value.strip():
         return value
+    return None
+
+
+def is_stuff(obj) -> bool:
+    """True when the marked ``obj`` has ``coco_stuff`` set (True, 1, or "true"/"yes"/"1")."""
+    value = obj.get(STUFF_PROP)
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "yes", "1")
+    return bool(value)
+
+
+def background_category(scene) -> str | None:
+    """The stuff category given to the world background (scene property ``coco_background``), or None."""
+    value = scene.get(BACKGROUND_PROP)
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    return None
+
+
+def _srgb(c: float) -> float:
+    c = min(max(float(c), 0.0), 1.0)
+    return 12.92 * c if c <= 0.0031308 else 1.055 * c ** (1 / 2.4) - 0.055
+
+
+def instance_color(root) -> list[float] | None:
+    """sRGB base colour (0..1) of the instance's first material, for captions; None if unknown.
+
+    Reads the Principled BSDF's unlinked Base Color, else the material's viewport colour.
+    """
+    stack = [root]
+    while stack:
+        obj = stack.pop(0)
+        for slot in getattr(obj, "material_slots", ()):
+            mat = slot.material
+            if mat is None:
+                continue
+            color = None
+            if mat.use_nodes and mat.node_tree is not None:
+                for node in mat.node_tree.nodes:
+                    socket = node.inputs.get("Base Color") if node.type == "BSDF_PRINCIPLED" else None
+                    if socket is not None and not socket.is_linked:
+                        color = socket.default_value
+                        break
+                    if socket is not None:
+                        return None  # textured: no single colour
+            if color is None:
+                color = mat.diffuse_color
+            return [round(_srgb(v), 4) for v in tuple(color)[:3]]
+        stack.extend(sorted(obj.children, key=lambda o: o.name))
     return None
 
 
@@ -89,10 +140,12 @@ def category_counts(scene) -> dict[str, int]:
 def check_marks(scene) -> None:
     """Raise a one-line :class:`UserError` for a malformed mark in ``scene``.
 
-    Catches a ``coco_category`` that is not a non-empty string, and one category
-    given two different supercategories.
+    Catches a ``coco_category`` that is not a non-empty string, one category given
+    two different supercategories, and one category that is stuff on one object and
+    a thing on another.
     """
     supers: dict[str, tuple[str, str]] = {}
+    kinds: dict[str, tuple[bool, str]] = {}
     for obj in sorted(scene.objects, key=lambda o: o.name):
         if CATEGORY_PROP not in obj:
             continue
@@ -102,6 +155,15 @@ def check_marks(scene) -> None:
                 f"object {obj.name!r}: {CATEGORY_PROP} must be a non-empty text (the category name), got {value!r}; "
                 f"set it to a name such as 'box' or delete the property"
             )
+        stuff = is_stuff(obj)
+        if value in kinds and kinds[value][0] != stuff:
+            was_stuff, other = kinds[value]
+            stuff_obj, thing_obj = (other, obj.name) if was_stuff else (obj.name, other)
+            raise UserError(
+                f"category {value!r} is stuff on object {stuff_obj!r} ({STUFF_PROP} set) but a thing on object "
+                f"{thing_obj!r}; set {STUFF_PROP} on both or on neither"
+            )
+        kinds.setdefault(value, (stuff, obj.name))
         sup = supercategory_of(obj)
         if sup is None:
             continue

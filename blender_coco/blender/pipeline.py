@@ -265,6 +265,8 @@ class RenderJob:
         for root in roots:
             name = marking.category_of(root)
             entry = categories.setdefault(name, {"name": name})
+            if marking.is_stuff(root):
+                entry["isthing"] = False
             sup = marking.supercategory_of(root)
             if sup and "supercategory" not in entry:
                 entry["supercategory"] = sup
@@ -275,13 +277,23 @@ class RenderJob:
             if root.name not in rendered:
                 continue
             inst = {"pass_index": indices[root.name], "object": root.name, "category": name}
+            color = marking.instance_color(root)
+            if color is not None:
+                inst["color"] = color
             if definition is not None:
                 from blender_coco.blender import keypoints
                 points = keypoints.project_keypoints(scene, camera, root, definition, depsgraph=self._depsgraph())
                 inst["keypoints"] = [list(k) for k in points]
             instances.append(inst)
+        background = marking.background_category(scene)
+        if background is not None:
+            entry = categories.setdefault(background, {"name": background})
+            if entry.get("isthing", True) and background in {marking.category_of(r) for r in roots}:
+                raise UserError(f"scene {scene.name!r}: {marking.BACKGROUND_PROP} {background!r} names a thing "
+                                f"category; use a stuff category name (e.g. 'sky') or set {marking.STUFF_PROP} on its objects")
+            entry["isthing"] = False
         width, height = output_size(scene)
-        return {
+        record = {
             "format": frame_files.RECORD_FORMAT,
             "version": frame_files.RECORD_VERSION,
             "index": index,
@@ -297,6 +309,9 @@ class RenderJob:
             "categories": [categories[n] for n in sorted(categories)],
             "instances": instances,
         }
+        if background is not None:
+            record["background"] = background
+        return record
 
     def _depsgraph(self):
         ctx_scene = getattr(bpy.context, "scene", None)
