@@ -217,6 +217,73 @@ def test_mark_unmark_select_and_category_counts(tmp_path):
 
 @needs_bpy
 @pytest.mark.blender
+def test_stuff_checkbox_marks_and_clears_coco_stuff_and_background_field_is_the_scene_property(tmp_path):
+    log = []
+    facts = run_bpy("""
+        from blender_coco.blender.addon_props import stuff_categories
+        blender_coco.register()
+        bpy.ops.mesh.primitive_plane_add(size=20, location=(0, 0, -1))
+        bpy.ops.mesh.primitive_plane_add(size=4, location=(0, 6, 0))
+        scene = bpy.context.scene
+        settings = scene.blender_coco
+        out = {}
+        # the panel's checkbox: Mark writes coco_stuff on every selected object
+        settings.category, settings.stuff = "floor", True
+        select("Plane", "Plane.001")
+        out["mark"] = sorted(bpy.ops.blender_coco.mark())
+        out["stuff_props"] = [bool(bpy.data.objects[n].get("coco_stuff")) for n in ("Plane", "Plane.001", "Cube")]
+        out["is_stuff"] = [marking.is_stuff(bpy.data.objects[n]) for n in ("Plane", "Plane.001", "Cube")]
+        # marking a thing with the checkbox off leaves no coco_stuff
+        settings.category, settings.stuff = "box", False
+        select("Cube")
+        bpy.ops.blender_coco.mark()
+        out["cube_prop"] = "coco_stuff" in bpy.data.objects["Cube"]
+        out["stuff_categories"] = sorted(stuff_categories(scene))
+        # picking an existing category copies whether it is stuff into the checkbox
+        settings.category_pick = "floor"
+        out["pick_floor"] = [settings.category, settings.stuff]
+        settings.category_pick = "box"
+        out["pick_box"] = [settings.category, settings.stuff]
+        # re-marking with the checkbox off clears coco_stuff; the operator's own stuff= wins over the panel
+        select("Plane.001")
+        settings.category, settings.stuff = "floor", False
+        print("MIXED-BEGIN", flush=True)
+        out["mixed_status"] = sorted(bpy.ops.blender_coco.mark())  # floor: stuff on Plane, thing here -> warning
+        print("MIXED-END", flush=True)
+        out["cleared"] = "coco_stuff" in bpy.data.objects["Plane.001"]
+        bpy.ops.blender_coco.mark(category="floor", stuff=True)
+        out["operator_arg"] = marking.is_stuff(bpy.data.objects["Plane.001"])
+        # unmark removes the stuff flag with the category
+        bpy.ops.blender_coco.unmark()
+        out["unmarked"] = [marking.category_of(bpy.data.objects["Plane.001"]), "coco_stuff" in bpy.data.objects["Plane.001"]]
+        # the world background field is the scene's coco_background, both ways
+        out["bg_default"] = [settings.background, "coco_background" in scene]
+        settings.background = " sky "
+        out["bg_set"] = [scene.get("coco_background"), marking.background_category(scene), settings.background]
+        scene["coco_background"] = "clouds"  # set by a script: the panel shows it
+        out["bg_script"] = settings.background
+        settings.background = ""
+        out["bg_cleared"] = "coco_background" in scene
+        result(**out)
+    """, tmp_path, log=log)
+    assert facts["mark"] == ["FINISHED"]
+    assert facts["stuff_props"] == [True, True, False] and facts["is_stuff"] == [True, True, False]
+    assert facts["cube_prop"] is False
+    assert facts["stuff_categories"] == ["floor"]
+    assert facts["pick_floor"] == ["floor", True] and facts["pick_box"] == ["box", False]
+    assert facts["mixed_status"] == ["FINISHED"] and facts["cleared"] is False
+    mixed = log[0].split("MIXED-BEGIN", 1)[1].split("MIXED-END", 1)[0]
+    assert "Warning" in mixed and "'floor' is stuff on object 'Plane'" in mixed  # the render would refuse it
+    assert facts["operator_arg"] is True
+    assert facts["unmarked"] == [None, False]
+    assert facts["bg_default"] == ["", False]
+    assert facts["bg_set"] == ["sky", "sky", "sky"]
+    assert facts["bg_script"] == "clouds"
+    assert facts["bg_cleared"] is False
+
+
+@needs_bpy
+@pytest.mark.blender
 def test_set_keypoints_writes_validated_maps_on_a_real_rigify_rig(tmp_path):
     facts = run_bpy("""
         import addon_utils
@@ -234,6 +301,14 @@ def test_set_keypoints_writes_validated_maps_on_a_real_rigify_rig(tmp_path):
         from blender_coco.blender.keypoints import keypoint_definition
         bpy.ops.blender_coco.mark(category="person")
         out["definition"] = keypoint_definition(rig)["keypoints"]
+        # null bone: "this rig has no such bone" (always v=0), as the render stage's parser accepts it
+        with_null = '[["left_wrist", "hand.L"], ["left_ear", null], ["nose", "nose.001", "tail"]]'
+        out["null_status"] = sorted(bpy.ops.blender_coco.set_keypoints(keypoints=with_null))
+        out["null_stored"] = rig.get("coco_keypoints")
+        out["null_bones"] = keypoint_definition(rig)["bones"]
+        from blender_coco.blender.addon_ops import describe_keypoints
+        out["null_described"] = describe_keypoints(rig)
+        bpy.ops.blender_coco.set_keypoints(keypoints=custom)
         out["bad_bone"] = raises(bpy.ops.blender_coco.set_keypoints, keypoints='[["nose", "no_such_bone"]]')
         out["bad_json"] = raises(bpy.ops.blender_coco.set_keypoints, keypoints='[["nose", "head"')
         out["after_errors"] = rig.get("coco_keypoints")
@@ -252,6 +327,10 @@ def test_set_keypoints_writes_validated_maps_on_a_real_rigify_rig(tmp_path):
     assert facts["preset"] == "coco17"
     assert json.loads(facts["custom"]) == [["left_wrist", "hand.L"], ["nose", "nose.001", "tail"]]
     assert facts["definition"] == ["left_wrist", "nose"]
+    assert facts["null_status"] == ["FINISHED"]
+    assert json.loads(facts["null_stored"]) == [["left_wrist", "hand.L"], ["left_ear", None], ["nose", "nose.001", "tail"]]
+    assert facts["null_bones"] == [["hand.L", "head"], [None, "head"], ["nose.001", "tail"]]
+    assert facts["null_described"] == "3 keypoint(s), custom map, 1 with no bone (always v=0)"
     assert "no_such_bone" in facts["bad_bone"] and facts["rig"] in facts["bad_bone"]
     assert "not valid JSON" in facts["bad_json"]
     assert facts["after_errors"] == facts["custom"]  # a rejected value leaves the previous map
@@ -273,12 +352,17 @@ def test_every_panel_draws_with_a_real_layout(tmp_path):
         select("Cube")
         bpy.ops.blender_coco.mark(category="box")
         bpy.ops.object.armature_add()
-        bpy.ops.blender_coco.set_keypoints(keypoints='[["top", "Bone", "tail"]]')
+        bpy.ops.blender_coco.set_keypoints(keypoints='[["top", "Bone", "tail"], ["ear", null]]')
         settings = bpy.context.scene.blender_coco
-        for source in ("__none__", "coco17", "__custom__"):
-            settings.keypoint_source = source
+        bpy.ops.mesh.primitive_plane_add(size=20, location=(0, 0, -1))
+        bpy.ops.blender_coco.mark(category="floor", stuff=True)
+        for source, background in (("__none__", ""), ("coco17", "sky"), ("__custom__", "box")):
+            settings.keypoint_source, settings.background = source, background
             for cls in panels:
                 draw_panel(cls)
+        select("Armature")
+        for cls in panels:
+            draw_panel(cls)
         result(drawn=[c.__name__ for c in panels])
     """, tmp_path, log=log)
     assert len(facts["drawn"]) == 6
@@ -330,6 +414,21 @@ def test_panel_settings_become_the_same_render_config_as_the_cli(tmp_path):
                 errors[value] = str(exc)
         out["errors"] = errors
         out["operator_error"] = raises(bpy.ops.blender_coco.render)
+        # the pipeline's export-stage errors speak of --python; the panel's user reads the field's name
+        import os
+        from pathlib import Path
+        from blender_coco.blender import handoff
+        from blender_coco.blender.addon_render import panel_message
+        os.environ.pop("BLENDER_COCO_PYTHON", None)
+        os.environ["PATH"] = ""  # no python3 to fall back to
+        raw = []
+        for call in (lambda: handoff.find_python("/nonexistent/python3"), lambda: handoff.find_python(None),
+                     lambda: handoff.run_export(Path({str(tmp_path)!r}), ExportConfig(), "/nonexistent/python3")):
+            try:
+                call()
+            except UserError as exc:
+                raw.append(str(exc))
+        out["python_errors"] = [[m, panel_message(m)] for m in raw]
         result(**out)
     """, tmp_path)
     assert facts["equal"]
@@ -337,6 +436,13 @@ def test_panel_settings_become_the_same_render_config_as_the_cli(tmp_path):
     assert "Folder is empty" in facts["errors"][""]
     assert "not saved" in facts["errors"]["//relative/"]
     assert "not saved" in facts["operator_error"] and "\n" not in facts["operator_error"]
+    assert len(facts["python_errors"]) == 3
+    for raw, shown in facts["python_errors"]:
+        assert "--python" in raw and "--python" not in shown and "COCO > Output > Export Python" in shown
+    (_, missing), (_, none_found), (_, cannot_start) = facts["python_errors"]
+    assert missing.startswith("COCO > Output > Export Python /nonexistent/python3: no such executable")
+    assert "set COCO > Output > Export Python to the Python of an environment with blender-coco" in none_found
+    assert cannot_start.endswith("set COCO > Output > Export Python to a working Python")
 
 
 @needs_bpy
@@ -367,6 +473,74 @@ def test_render_operator_writes_a_dataset_that_pycocotools_loads(tmp_path):
             assert isinstance(a["segmentation"], dict)  # the panel asked for RLE
             assert coco.annToMask(a).sum() == a["area"] > 0
     assert json.loads((ds / "records" / "000000.json").read_text())["seed"] == 7
+
+
+@needs_bpy
+@pytest.mark.blender
+def test_render_operator_with_a_stuff_floor_writes_stuff_and_panoptic(tmp_path):
+    """Marked in the panel: a stuff floor, the world as 'sky', a box, and a rig whose map has a null bone."""
+    from test_panoptic import panoptic_to_detection, panopticapi_checks, same_annotations
+
+    from cocotools import load_coco, self_eval
+
+    ds = tmp_path / "ds"
+    facts = run_bpy(f"""
+        blender_coco.register()
+        settings = bpy.context.scene.blender_coco
+        bpy.ops.mesh.primitive_plane_add(size=20, location=(0, 0, -1))
+        settings.category, settings.stuff = "floor", True
+        select("Plane")
+        bpy.ops.blender_coco.mark()
+        settings.stuff = False
+        select("Cube")
+        bpy.ops.blender_coco.mark(category="box")
+        bpy.ops.object.armature_add(location=(0, -2.5, 0))
+        rig = bpy.context.active_object
+        bpy.ops.mesh.primitive_cone_add(location=(0, -2.5, 0))  # the rig's body; its apex is the bone's tail
+        bpy.context.active_object.parent = rig
+        bpy.context.active_object.matrix_parent_inverse = rig.matrix_world.inverted()
+        select(rig.name)
+        bpy.ops.blender_coco.set_keypoints(keypoints='[["top", "Bone", "tail"], ["ear", null]]')
+        bpy.ops.blender_coco.mark(category="stick")
+        settings.background = "sky"
+        settings.output_dir = {str(ds)!r}
+        settings.frames, settings.samples, settings.use_resolution = 1, 1, True
+        settings.resolution_x, settings.resolution_y = 64, 48
+        result(status=sorted(bpy.ops.blender_coco.render()))
+    """, tmp_path, "render operator with stuff")
+    assert facts["status"] == ["FINISHED"]
+    ann_dir = ds / "annotations"
+    assert {"instances.json", "stuff.json", "panoptic.json"} <= {p.name for p in ann_dir.iterdir()}
+    instances, stuff = load_coco(ann_dir / "instances.json"), load_coco(ann_dir / "stuff.json")
+    ids = {c["name"]: c["id"] for c in instances.dataset["categories"] + stuff.dataset["categories"]}
+    assert ids == {"box": 1, "floor": 2, "sky": 3, "stick": 4}  # 1..n by name over things and stuff
+    assert sorted(c["name"] for c in stuff.dataset["categories"]) == ["floor", "sky"]
+    assert sorted(stuff.cats[a["category_id"]]["name"] for a in stuff.dataset["annotations"]) == ["floor", "sky"]
+    for a in stuff.dataset["annotations"]:
+        assert stuff.annToMask(a).sum() == a["area"] > 0
+    assert self_eval(ann_dir / "stuff.json", "segm") == pytest.approx(1.0)
+    (stick,) = instances.loadAnns(instances.getAnnIds(catIds=[ids["stick"]]))
+    assert stick["keypoints"][2] > 0 and stick["keypoints"][3:] == [0, 0, 0] and stick["num_keypoints"] == 1
+    pan = json.loads((ann_dir / "panoptic.json").read_text())
+    panopticapi_checks(pan, ann_dir / "panoptic")
+    assert {c["name"]: c["isthing"] for c in pan["categories"]} == {"box": 1, "floor": 0, "sky": 0, "stick": 1}
+    (segments,) = panoptic_to_detection(pan, ann_dir / "panoptic").values()
+    assert sum(s["area"] for s in segments) == 64 * 48  # every pixel is floor, sky, box or stick
+    same_annotations([s for s in segments if s["isthing"]], instances, 1)
+    same_annotations([s for s in segments if not s["isthing"]], stuff, 1)
+    # the panoptic segments, loaded as a detection dataset, are judged by pycocotools too
+    as_coco = {"images": pan["images"], "categories": pan["categories"], "annotations": [
+        {"id": i, "image_id": 1, "category_id": s["category_id"], "iscrowd": s["iscrowd"], "area": s["area"],
+         "bbox": s["bbox"], "segmentation": _rle(s["mask"])} for i, s in enumerate(segments, start=1)]}
+    assert self_eval(as_coco, "segm") == pytest.approx(1.0)
+
+
+def _rle(mask) -> dict:
+    import numpy as np
+    from pycocotools import mask as mask_utils
+
+    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    return {"size": rle["size"], "counts": rle["counts"].decode("ascii")}
 
 
 @needs_bpy
@@ -534,6 +708,12 @@ def test_zip_installs_and_renders_as_a_legacy_addon_in_debian_blender_3_4(addon_
         settings.output_dir = {str(ds)!r}
         settings.frames, settings.samples, settings.use_resolution = 2, 1, True
         settings.resolution_x, settings.resolution_y = 64, 48
+        settings.python = "/nonexistent/python3"  # the export stage cannot run here: the error names the field
+        try:
+            bpy.ops.blender_coco.render()
+            facts["bad_python"] = None
+        except RuntimeError as exc:
+            facts["bad_python"] = str(exc).strip()
         settings.python = {sys.executable!r}
         facts["render"] = sorted(bpy.ops.blender_coco.render())
         addon_utils.disable("blender_coco", default_set=True)
@@ -549,6 +729,8 @@ def test_zip_installs_and_renders_as_a_legacy_addon_in_debian_blender_3_4(addon_
     facts = json.loads(lines[-1][len("RESULT "):])
     assert str(tmp_path / "home") in facts["file"] and "/scripts/addons/blender_coco/" in facts["file"]
     assert facts["marked"] == "box" and facts["counts"] == {"box": 1}
+    assert "COCO > Output > Export Python /nonexistent/python3: no such executable" in facts["bad_python"]
+    assert "--python" not in facts["bad_python"] and len(facts["bad_python"].splitlines()) == 1
     assert facts["render"] == ["FINISHED"]
     coco = COCO(str(ds / "annotations" / "instances.json"))
     assert [c["name"] for c in coco.loadCats(coco.getCatIds())] == ["box"]

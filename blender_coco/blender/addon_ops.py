@@ -1,9 +1,9 @@
 """Add-on operators that edit the marking: mark, unmark, select by category, keypoint maps.
 
 They only write the custom properties of the marking contract (``coco_category``,
-``coco_supercategory`` through :mod:`blender_coco.blender.marking`, and
-``coco_keypoints``), so a scene marked in the UI and one marked by a script are the
-same scene to the render stage.
+``coco_supercategory`` through :mod:`blender_coco.blender.marking`, ``coco_stuff``
+and ``coco_keypoints``), so a scene marked in the UI and one marked by a script are
+the same scene to the render stage.
 """
 
 import json
@@ -19,6 +19,7 @@ from blender_coco.errors import UserError
 log = logging.getLogger(__name__)
 
 KEYPOINTS_PROP = marking.KEYPOINTS_PROP
+STUFF_PROP = marking.STUFF_PROP
 
 
 def _settings(context):
@@ -34,6 +35,8 @@ class BLENDER_COCO_OT_mark(Operator):
 
     category: StringProperty(name="Category", description="Category name (empty: the one in the COCO panel)")
     supercategory: StringProperty(name="Supercategory", description="Optional supercategory (empty: the panel's)")
+    stuff: BoolProperty(name="Stuff", description="The category is stuff (floor, wall, sky): sets coco_stuff, "
+                                                  "or clears it when off (not given: the panel's checkbox)")
 
     @classmethod
     def poll(cls, context):
@@ -49,21 +52,40 @@ class BLENDER_COCO_OT_mark(Operator):
         if not category:
             self.report({"ERROR"}, "No category: type one in COCO > Mark > Category (or pass category=...)")
             return {"CANCELLED"}
+        if self.properties.is_property_set("stuff"):
+            stuff = self.stuff
+        else:
+            stuff = bool(settings.stuff) if settings is not None else False
         objects = sorted(context.selected_objects, key=lambda o: o.name)
         try:
             for obj in objects:
                 marking.mark(obj, category, supercategory or None)
+                set_stuff(obj, stuff)
         except UserError as err:
             self.report({"ERROR"}, str(err))
             return {"CANCELLED"}
         if settings is not None and settings.category != category:
             settings.category = category
-        self.report({"INFO"}, f"Marked {len(objects)} object(s) as '{category}'")
+        kind = " (stuff)" if stuff else ""
+        try:
+            marking.check_marks(context.scene)
+        except UserError as err:  # e.g. the category is still a thing on other objects: the render would refuse
+            self.report({"WARNING"}, f"Marked {len(objects)} object(s) as '{category}'{kind}, but {err}")
+            return {"FINISHED"}
+        self.report({"INFO"}, f"Marked {len(objects)} object(s) as '{category}'{kind}")
         return {"FINISHED"}
 
 
+def set_stuff(obj, stuff: bool) -> None:
+    """Set ``coco_stuff`` on ``obj`` (its category is stuff), or remove it when ``stuff`` is false."""
+    if stuff:
+        obj[STUFF_PROP] = True
+    elif STUFF_PROP in obj:
+        del obj[STUFF_PROP]
+
+
 class BLENDER_COCO_OT_unmark(Operator):
-    """Remove the COCO category from the selected objects"""
+    """Remove the COCO category (and stuff flag) from the selected objects"""
 
     bl_idname = "blender_coco.unmark"
     bl_label = "Unmark selected"
@@ -80,6 +102,7 @@ class BLENDER_COCO_OT_unmark(Operator):
         marked = [obj for obj in context.selected_objects if marking.CATEGORY_PROP in obj]
         for obj in marked:
             marking.unmark(obj)
+            set_stuff(obj, False)
         if not marked:
             self.report({"WARNING"}, "None of the selected objects carries a COCO category")
             return {"CANCELLED"}
@@ -147,6 +170,26 @@ def apply_keypoints(obj, text: str) -> str:
     return text
 
 
+def describe_keypoints(obj) -> str:
+    """One line on ``obj``'s keypoint map, read by the render stage's parser: count, source, unmapped bones."""
+    from blender_coco.blender.keypoints import keypoint_definition
+
+    value = obj.get(KEYPOINTS_PROP)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return "no keypoints"
+    try:
+        definition = keypoint_definition(obj)
+    except UserError:
+        return "invalid keypoint map (re-apply one)"
+    n = len(definition["keypoints"])
+    custom = isinstance(value, str) and value.strip().startswith("[")
+    text = f"{n} keypoint(s), " + ("custom map" if custom else f"preset {str(value).strip()}")
+    missing = sum(1 for bone, _ in definition["bones"] if bone is None)
+    if missing:
+        text += f", {missing} with no bone (always v=0)"
+    return text
+
+
 class BLENDER_COCO_OT_set_keypoints(Operator):
     """Write the keypoint map (coco_keypoints) of the active armature"""
 
@@ -156,8 +199,8 @@ class BLENDER_COCO_OT_set_keypoints(Operator):
 
     keypoints: StringProperty(
         name="Keypoints",
-        description='Preset name (e.g. "coco17"), JSON list of [name, bone] / [name, bone, "tail"], '
-                    "or empty to remove the map")
+        description='Preset name (e.g. "coco17"), JSON list of [name, bone] / [name, bone, "tail"] '
+                    '(bone null: this rig has no such bone), or empty to remove the map')
 
     @classmethod
     def poll(cls, context):
@@ -179,7 +222,7 @@ class BLENDER_COCO_OT_set_keypoints(Operator):
         elif marking.category_of(obj) is None:
             self.report({"WARNING"}, f"'{obj.name}' has keypoints but no coco_category: mark it for them to be exported")
         else:
-            self.report({"INFO"}, f"Keypoint map of '{obj.name}' set")
+            self.report({"INFO"}, f"Keypoint map of '{obj.name}' set: {describe_keypoints(obj)}")
         return {"FINISHED"}
 
 

@@ -1,9 +1,13 @@
 """The add-on's settings, stored on the scene as ``Scene.blender_coco``.
 
 ``BLENDER_COCO_PG_settings`` holds what the panel edits: the category to mark
-with, the keypoint map to apply, and the output settings of a render. The output
-settings become a :class:`blender_coco.config.RenderConfig` in :func:`render_config`,
-the same object the CLI and the ``blender -b`` script build.
+with (and whether it is stuff), the keypoint map to apply, and the output settings
+of a render. The output settings become a :class:`blender_coco.config.RenderConfig`
+in :func:`render_config`, the same object the CLI and the ``blender -b`` script build.
+
+``background`` is not stored in the group: it reads and writes the scene's own
+``coco_background`` property (the marking contract), so a scene set up by a script
+and one set up in the panel are the same scene.
 
 (No ``from __future__ import annotations`` here: Blender reads the property
 definitions from the class annotations, which must stay real objects.)
@@ -59,16 +63,36 @@ def _category_items(self, context):
     return _category_items_cache
 
 
+def stuff_categories(scene) -> set:
+    """Names of the categories that are stuff in ``scene`` (some marked object has ``coco_stuff``)."""
+    return {marking.category_of(root) for root in marking.marked_roots(scene) if marking.is_stuff(root)}
+
+
 def _pick_category(self, context):
     if self.category_pick != NO_CATEGORY:
         self.category = self.category_pick
+        self.stuff = self.category_pick in stuff_categories(self.id_data)
+
+
+def _get_background(self) -> str:
+    return marking.background_category(self.id_data) or ""
+
+
+def _set_background(self, value: str) -> None:
+    scene = self.id_data
+    value = value.strip()
+    if value:
+        scene[marking.BACKGROUND_PROP] = value
+    elif marking.BACKGROUND_PROP in scene:
+        del scene[marking.BACKGROUND_PROP]
 
 
 def _keypoint_items(self, context):
     items = [(KEYPOINTS_NONE, "None", "No keypoints: remove coco_keypoints from the armature")]
     items += [(name, name, f"Built-in map '{name}' for common rig namings (Rigify metarig, Mixamo)")
               for name in keypoint_presets()]
-    items.append((KEYPOINTS_CUSTOM, "Custom JSON", 'A JSON list of [name, bone] or [name, bone, "tail"]'))
+    items.append((KEYPOINTS_CUSTOM, "Custom JSON",
+                  'A JSON list of [name, bone] or [name, bone, "tail"] (bone null: no such bone on this rig)'))
     _keypoint_items_cache[:] = items
     return _keypoint_items_cache
 
@@ -84,13 +108,22 @@ class BLENDER_COCO_PG_settings(PropertyGroup):
         items=_category_items, update=_pick_category)
     supercategory: StringProperty(
         name="Supercategory", description="Optional COCO supercategory (empty: same as the category)")
+    stuff: BoolProperty(
+        name="Stuff", default=False,
+        description="The category is stuff (floor, wall, grass): no instances, one region per image in "
+                    "stuff.json and panoptic.json (writes coco_stuff on the marked objects)")
+    background: StringProperty(
+        name="World background", get=_get_background, set=_set_background,
+        description="Stuff category of the pixels that show the world (e.g. sky); empty: unlabelled "
+                    "(the scene's coco_background property)")
 
     # Keypoints
     keypoint_source: EnumProperty(
         name="Keypoints", description="Keypoint map to write to the active armature's coco_keypoints",
         items=_keypoint_items)
     keypoint_map: StringProperty(
-        name="Map", description='Custom keypoint map, JSON: [["nose", "head", "tail"], ["left_wrist", "hand.L"]]')
+        name="Map", description='Custom keypoint map, JSON: [["nose", "head", "tail"], ["left_wrist", "hand.L"]]; '
+                                'a null bone, ["left_ear", null], means this rig has no such bone (always v=0)')
 
     # Output
     output_dir: StringProperty(
@@ -115,6 +148,9 @@ class BLENDER_COCO_PG_settings(PropertyGroup):
         name="Export Python", subtype="FILE_PATH",
         description="Python with blender-coco installed, for the export stage when Blender's own Python lacks "
                     "its dependencies (empty: $BLENDER_COCO_PYTHON, else python3 on PATH)")
+    randomize: StringProperty(
+        name="Randomization config", subtype="FILE_PATH",
+        description="TOML file of per-frame randomization (empty: render the scene as it is)")
 
 
 def render_config(settings: BLENDER_COCO_PG_settings) -> RenderConfig:

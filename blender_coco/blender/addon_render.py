@@ -10,10 +10,12 @@
   between frames and Esc or the panel's Cancel button stop the run.
 
 Errors the user can fix (:class:`UserError`) become one ``ERROR`` report; anything
-else is a bug and keeps its traceback.
+else is a bug and keeps its traceback. The pipeline's messages speak of command-line
+flags (``--python``); :func:`panel_message` names the panel field instead.
 """
 
 import logging
+import re
 
 import bpy
 from bpy.types import Operator
@@ -76,7 +78,7 @@ class RenderSession:
                 self.result = self.job.finish()
                 self.state = FINISHED
         except UserError as err:
-            self.error = str(err)
+            self.error = panel_message(str(err))
             self._abort(FAILED)
         except BaseException:
             self._abort(FAILED)
@@ -89,6 +91,23 @@ class RenderSession:
             self.job.abort()
         except Exception:  # the original state (cancel, error) is what the user must see
             log.exception("aborting the render job failed")
+
+
+PYTHON_FIELD = "COCO > Output > Export Python"
+
+# The pipeline's advice for the CLI -> the same advice for the panel (first match wins per phrase).
+_PANEL_WORDING = (
+    (re.compile(r"\bpass --python /path/to/python of\b"), f"set {PYTHON_FIELD} to the Python of"),
+    (re.compile(r"\bpass a working --python\b"), f"set {PYTHON_FIELD} to a working Python"),
+    (re.compile(r"(?<![\w-])--python(?![\w-])"), PYTHON_FIELD),
+)
+
+
+def panel_message(text: str) -> str:
+    """A pipeline error as the panel's user must read it: ``--python`` becomes the Export Python field."""
+    for pattern, replacement in _PANEL_WORDING:
+        text = pattern.sub(replacement, text)
+    return text
 
 
 _session = None  # the interactive run the panel shows, if any
@@ -155,7 +174,7 @@ class BLENDER_COCO_OT_render(Operator):
             finally:
                 wm.progress_end()
         except UserError as err:
-            self.report({"ERROR"}, str(err))
+            self.report({"ERROR"}, panel_message(str(err)))
             return {"CANCELLED"}
         self.report({"INFO"}, f"COCO dataset written: {path}")
         return {"FINISHED"}
@@ -170,7 +189,7 @@ class BLENDER_COCO_OT_render(Operator):
             session = RenderSession(pipeline.RenderJob(self._config(context), context.scene))
             session.start()
         except UserError as err:
-            self.report({"ERROR"}, str(err))
+            self.report({"ERROR"}, panel_message(str(err)))
             return {"CANCELLED"}
         _session = self._session = session
         wm = context.window_manager

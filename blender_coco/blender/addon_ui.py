@@ -4,13 +4,11 @@ Panels only draw: every change goes through an operator (``addon_ops``,
 ``addon_render``) or a property of ``Scene.blender_coco`` (``addon_props``).
 """
 
-import json
-
-import bpy
 from bpy.types import Panel
 
 from blender_coco.blender import marking
-from blender_coco.blender.addon_props import KEYPOINTS_CUSTOM, KEYPOINTS_NONE
+from blender_coco.blender.addon_ops import describe_keypoints
+from blender_coco.blender.addon_props import KEYPOINTS_CUSTOM, KEYPOINTS_NONE, stuff_categories
 from blender_coco.blender.addon_render import FAILED, FINISHED, RUNNING, current_session
 
 
@@ -46,10 +44,12 @@ class BLENDER_COCO_PT_mark(_CocoSubPanel, Panel):
         row.prop(settings, "category", text="Category")
         row.prop(settings, "category_pick", text="", icon_only=True, icon="DOWNARROW_HLT")
         layout.prop(settings, "supercategory")
+        layout.prop(settings, "stuff", text="Stuff (one region per image, no instances)")
         row = layout.row(align=True)
         op = row.operator("blender_coco.mark", icon="ADD")
         op.category = settings.category
         op.supercategory = settings.supercategory
+        op.stuff = settings.stuff
         row.operator("blender_coco.unmark", icon="REMOVE")
         obj = context.active_object
         if obj is not None:
@@ -58,7 +58,14 @@ class BLENDER_COCO_PT_mark(_CocoSubPanel, Panel):
                 layout.label(text=f"{obj.name}: not annotated", icon="OBJECT_DATA")
             else:
                 part = "" if root == obj else f" (part of {root.name})"
-                layout.label(text=f"{obj.name}: {marking.category_of(root)}{part}", icon="CHECKMARK")
+                kind = " (stuff)" if marking.is_stuff(root) else ""
+                layout.label(text=f"{obj.name}: {marking.category_of(root)}{kind}{part}", icon="CHECKMARK")
+        layout.separator()
+        layout.prop(settings, "background", icon="WORLD")
+        background = marking.background_category(context.scene)
+        if background is not None and background in marking.category_counts(context.scene) \
+                and background not in stuff_categories(context.scene):
+            layout.label(text=f"'{background}' is a thing category: pick a stuff one", icon="ERROR")
 
 
 class BLENDER_COCO_PT_categories(_CocoSubPanel, Panel):
@@ -66,17 +73,22 @@ class BLENDER_COCO_PT_categories(_CocoSubPanel, Panel):
 
     def draw(self, context):
         layout = self.layout
-        counts = marking.category_counts(context.scene)
-        if not counts:
+        scene = context.scene
+        counts = marking.category_counts(scene)
+        background = marking.background_category(scene)
+        if not counts and background is None:
             layout.label(text="No objects marked yet")
             return
+        stuff = stuff_categories(scene)
         col = layout.column(align=True)
         for name, n in sorted(counts.items()):
             row = col.row(align=True)
-            row.label(text=name)
-            row.label(text=str(n))
+            row.label(text=f"{name} (stuff)" if name in stuff else name)
+            row.label(text=f"{n} object(s)" if name in stuff else f"{n} instance(s)")
             op = row.operator("blender_coco.select_category", text="", icon="RESTRICT_SELECT_OFF")
             op.category = name
+        if background is not None:
+            col.label(text=f"{background} (stuff): world background", icon="WORLD")
 
 
 class BLENDER_COCO_PT_keypoints(_CocoSubPanel, Panel):
@@ -90,8 +102,7 @@ class BLENDER_COCO_PT_keypoints(_CocoSubPanel, Panel):
             layout.label(text="Make an armature active to map its bones", icon="INFO")
             return
         settings = context.scene.blender_coco
-        current = obj.get(marking.KEYPOINTS_PROP)
-        layout.label(text=f"{obj.name}: {_describe_keypoints(current)}", icon="ARMATURE_DATA")
+        layout.label(text=f"{obj.name}: {describe_keypoints(obj)}", icon="ARMATURE_DATA")
         layout.prop(settings, "keypoint_source")
         if settings.keypoint_source == KEYPOINTS_CUSTOM:
             layout.prop(settings, "keypoint_map")
@@ -101,17 +112,6 @@ class BLENDER_COCO_PT_keypoints(_CocoSubPanel, Panel):
         else:
             value = settings.keypoint_source
         layout.operator("blender_coco.set_keypoints", text="Apply to armature").keypoints = value
-
-
-def _describe_keypoints(value) -> str:
-    if not value:
-        return "no keypoints"
-    if isinstance(value, str) and value.startswith("["):
-        try:
-            return f"{len(json.loads(value))} keypoint(s), custom map"
-        except ValueError:
-            return "invalid keypoint JSON"
-    return f"preset {value}"
 
 
 class BLENDER_COCO_PT_output(_CocoSubPanel, Panel):
@@ -136,6 +136,7 @@ class BLENDER_COCO_PT_output(_CocoSubPanel, Panel):
         layout.prop(settings, "device")
         layout.prop(settings, "image_format")
         layout.prop(settings, "python")
+        layout.prop(settings, "randomize")
 
 
 class BLENDER_COCO_PT_render(_CocoSubPanel, Panel):
