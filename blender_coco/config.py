@@ -102,6 +102,14 @@ class RenderConfig:
     export: how masks become annotations.
     python: Python with blender-coco installed, for the export stage when Blender's
         own Python lacks numpy (stock Blender); None = ``python3`` on PATH.
+    randomize: randomization config file (TOML or JSON, docs/randomize.md); None uses
+        the scene's own (custom property ``coco_randomize``) if it has one; ``"off"``
+        renders the scene as it is.
+    shard: ``(i, n)``: render only frames ``k`` with ``k % n == i`` (same global frame
+        numbers as an unsharded run); None renders every frame.
+    resume: keep the frames of this run that are already complete and render the rest.
+    overwrite: render every frame of this run again (its old frame files are deleted).
+        With neither, an output folder that already holds frames of this run is an error.
     """
 
     out: str
@@ -115,9 +123,24 @@ class RenderConfig:
     image_format: str = "PNG"
     export: ExportConfig = ExportConfig()
     python: str | None = None
+    randomize: str | None = None
+    shard: tuple[int, int] | None = None
+    resume: bool = False
+    overwrite: bool = False
 
     def __post_init__(self) -> None:
         check(isinstance(self.out, str) and self.out != "", f"out must be a folder path, got {self.out!r}")
+        check(self.randomize is None or (isinstance(self.randomize, str) and self.randomize.strip() != ""),
+              f"randomize must be the path of a TOML/JSON config, 'off' or None, got {self.randomize!r}")
+        if self.shard is not None:
+            ok = (isinstance(self.shard, (tuple, list)) and len(self.shard) == 2
+                  and all(isinstance(v, int) and not isinstance(v, bool) for v in self.shard)
+                  and 0 <= self.shard[0] < self.shard[1])
+            check(ok, f"shard must be I/N with 0 <= I < N (e.g. 0/4), got {self.shard!r}")
+            object.__setattr__(self, "shard", tuple(self.shard))
+        check(isinstance(self.resume, bool) and isinstance(self.overwrite, bool),
+              f"resume and overwrite must be true or false, got {self.resume!r}, {self.overwrite!r}")
+        check(not (self.resume and self.overwrite), "resume and overwrite exclude each other; pick one")
         check(isinstance(self.frames, int) and self.frames >= 1, f"frames must be an integer >= 1, got {self.frames!r}")
         check(isinstance(self.seed, int) and 0 <= self.seed < 2**63, f"seed must be an integer in [0, 2^63), got {self.seed!r}")
         if self.resolution is not None:
