@@ -125,7 +125,7 @@ res["after_abort"] = [bpy.data.objects["Mover"].pass_index, scene.render.engine]
 pipeline.render_dataset(RenderConfig(out=str(out / "small"), frames=3), scene)
 calls = []
 pipeline.render_dataset(RenderConfig(out=str(out / "small"), frames=1, resolution=(40, 30), resolution_percentage=50,
-                                     image_format="JPEG"), scene, hooks=[lambda s, i, seed: calls.append(i)])
+                                     image_format="JPEG", overwrite=True), scene, hooks=[lambda s, i, seed: calls.append(i)])
 res["callable_hook"] = calls
 
 # early errors leave the scene untouched

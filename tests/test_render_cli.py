@@ -113,7 +113,7 @@ scene.view_settings.exposure = 1.5      # a non-default look: the saved image mu
 r.image_settings.color_mode = "RGB"
 r.filepath = sys.argv[1] + "/bare.png"
 bpy.ops.render.render(write_still=True)
-pipeline.render_dataset(RenderConfig(out=sys.argv[1] + "/ds"), scene)
+pipeline.render_dataset(RenderConfig(out=sys.argv[1] + "/ds", randomize="off"), scene)  # the demo's own randomization off
 """
     run_bpy(code, str(tmp_path), what="bare render vs pipeline")
     bare = np.asarray(Image.open(tmp_path / "bare.png"))

@@ -10,10 +10,17 @@ border of the frame. The ground is stuff ("floor", ``coco_stuff``) and the world
 background is stuff too ("sky", the scene's ``coco_background``), so one render
 yields instances, stuff, panoptic and captions. Materials are plain colors; the
 world lights the scene.
+
+The scene carries its own randomization (:data:`DEMO_RANDOMIZE` in the scene property
+``coco_randomize``): every frame gets other lights, sky and material shades, so
+``blender-coco render --out ds --frames 20`` gives 20 different images
+(``--no-randomize`` renders the scene as built). The camera stays put, so that the
+hard cases above stay as described.
 """
 
 from __future__ import annotations
 
+import json
 import math
 
 import bpy  # first: in the bpy module, bmesh and mathutils exist only once bpy is imported
@@ -21,6 +28,19 @@ import bmesh
 from mathutils import Matrix, Vector
 
 from blender_coco.blender.marking import BACKGROUND_PROP, STUFF_PROP, mark
+from blender_coco.randomize_config import SCENE_PROP
+
+#: The demo's own randomization (docs/randomize.md). The camera stays put, so that the
+#: demo's hard cases (the box cut by the border, the ball rolling right) stay as built;
+#: scenes/randomize_demo.toml also orbits the camera and moves the objects.
+DEMO_RANDOMIZE = {
+    "lights": {"count": [1, 2], "types": ["SUN", "POINT", "AREA"], "sun_strength": [1.5, 3.5],
+               "energy": [800.0, 3000.0], "temperature": [3500.0, 8000.0], "target": [0.0, 1.0, 0.0],
+               "distance": [6.0, 10.0], "azimuth": [-90.0, 90.0], "elevation": [30.0, 75.0], "size": [0.2, 1.5]},
+    "world": {"hue": [0.5, 0.65], "saturation": [0.05, 0.4], "value": [0.3, 0.8], "strength": [0.6, 1.3]},
+    "materials": [{"materials": ["demo_red", "demo_blue", "demo_wood", "demo_green", "demo_orange"],
+                   "hue": [-0.03, 0.03], "saturation": [0.8, 1.1], "value": [0.75, 1.15], "roughness": [0.3, 0.9]}],
+}
 
 
 def _material(name: str, rgb: tuple[float, float, float]):
@@ -137,6 +157,7 @@ def build(scene) -> None:
     scene.frame_start = 1
     scene.frame_end = 12
     scene.frame_set(1)
+    scene[SCENE_PROP] = json.dumps(DEMO_RANDOMIZE)
 
 
 def new_scene():

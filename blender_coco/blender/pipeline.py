@@ -14,11 +14,19 @@ the .blend file is never saved.
 
 Randomization plugs in through :class:`FrameHook`: ``before_frame(scene, i, seed)``
 runs after the scene frame is set and before frame ``i`` renders, and must derive
-everything from ``(seed, i)`` alone.
+everything from ``(seed, i)`` alone. The job adds the randomizer of
+``config.randomize`` (or of the scene's own ``coco_randomize``) itself, so every
+front end gets it (:mod:`blender_coco.blender.randomizers`).
+
+Production runs: ``config.shard = (i, n)`` renders frames ``k % n == i`` with their
+global numbers; ``config.resume`` keeps complete frames; a frame's files are
+written atomically, sidecar last, so a killed run loses at most the frame in flight
+(:func:`blender_coco.blender.frame_files.prepare_out_dir`).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from pathlib import Path
@@ -32,6 +40,7 @@ from blender_coco.blender.handoff import export_python, run_export
 from blender_coco.config import RenderConfig
 from blender_coco.errors import UserError
 from blender_coco.io.files import ensure_dir
+from blender_coco.progress import Progress, duration
 
 log = logging.getLogger(__name__)
 
@@ -106,10 +115,18 @@ class RenderJob:
     def __init__(self, config: RenderConfig, scene, hooks: Iterable = ()) -> None:
         self.config = config
         self.scene = scene
-        self.total = config.frames
+        first, step = config.shard or (0, 1)
+        #: the global frame indices this job renders (all, or its shard's share)
+        self.indices = list(range(first, config.frames, step))
+        self.total = len(self.indices)
+        #: frames complete: kept from an interrupted run (``resume``) plus rendered
         self.done = 0
+        self.kept = 0
+        self.rendered = 0
         self.out_dir = Path(config.out)
         self.hooks = [_as_hook(h) for h in hooks]
+        self.randomizer = None
+        self._todo: list[int] = list(self.indices)
         self._guard = SettingsGuard()
         self._started = False
         self._closed = False
@@ -150,12 +167,30 @@ class RenderJob:
             log.info("%d marked object(s): %s", len(roots), ", ".join(f"{n} {c}" for c, n in counts.items()))
         ensure_dir(self.out_dir)
         self._export_python = export_python(config.python)
-        frame_files.prepare_out_dir(self.out_dir, self.total, config.image_format)
+        from blender_coco.blender import randomizers  # imports this module
+
+        self.randomizer = randomizers.for_run(config.randomize, scene, python=self._export_python)
+        if self.randomizer is not None:
+            self.hooks.insert(0, self.randomizer)
         self._setup_render(scene, config)
         self._keypoint_defs = self._keypoint_definitions(roots)
         for hook in self.hooks:
             hook.start(scene)
             self._hooks_started.append(hook)
+        mode = "resume" if config.resume else "overwrite" if config.overwrite else "new"
+        kept = frame_files.prepare_out_dir(self.out_dir, config.frames, config.image_format, self.indices, mode,
+                                           self._expected_record())
+        self._todo = [i for i in self.indices if i not in kept]
+        self.done = self.kept = len(kept)
+
+    def _expected_record(self) -> dict:
+        """Sidecar fields every frame of this run shares: a resumed run or a sibling shard must match."""
+        width, height = output_size(self.scene)
+        expect = {"seed": self.config.seed, "width": width, "height": height}
+        if len(self.hooks) == (1 if self.randomizer is not None else 0):  # no caller hook adds "randomize"
+            expect["randomize"] = self.randomizer.record(self.scene, 0, self.config.seed)["randomize"] \
+                if self.randomizer is not None else None
+        return expect
 
     def _setup_render(self, scene, config: RenderConfig) -> None:
         g = self._guard
@@ -208,9 +243,10 @@ class RenderJob:
             self.start()
         if self._closed:
             raise RuntimeError("this RenderJob has already finished")
-        if self.done >= self.total:
+        position = self.done - self.kept
+        if position >= len(self._todo):
             return False
-        index = self.done
+        index = self._todo[position]
         scene = self.scene
         frame = scene_frame(scene, index)
         scene.frame_set(frame)
@@ -231,6 +267,7 @@ class RenderJob:
             raise UserError(f"rendering frame {index} of scene {scene.name!r} was cancelled")
         frame_files.write_record(scene, self.out_dir, index, self.config.image_format, sidecar)
         self.done += 1
+        self.rendered += 1
         return True
 
     def _frame_sidecar(self, index: int, frame: int) -> dict:
@@ -340,7 +377,13 @@ class RenderJob:
         self._restore()
         if self.done < self.total:
             log.warning("exporting %d of %d frames (the run stopped early)", self.done, self.total)
-        return run_export(self.out_dir, self.config.export, self._export_python)
+        path = run_export(self.out_dir, self.config.export, self._export_python)
+        if self.config.shard is not None:
+            i, n = self.config.shard
+            log.info("shard %d/%d done; once every shard has finished, 'blender-coco export %s' (one folder) or "
+                     "'blender-coco merge DS1 DS2 ... --out DS' (one folder per shard) gives the whole dataset",
+                     i, n, self.out_dir)
+        return path
 
     def abort(self) -> None:
         """Restore the scene without exporting; frames already written stay on disk."""
@@ -348,34 +391,50 @@ class RenderJob:
         self._restore()
 
 
-def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s" if m else f"{s}s"
+def summarize(job: RenderJob, path: Path, seconds: float) -> None:
+    """Log what the run did: frames, render time per frame, annotations per category, where the output is."""
+    per_frame = seconds / job.rendered if job.rendered else 0.0
+    kept = f" ({job.kept} kept from an earlier run)" if job.kept else ""
+    log.info("rendered %d frame(s)%s in %s, %.2f s per frame", job.rendered, kept, duration(seconds), per_frame)
+    try:
+        with open(path, "rb") as fh:
+            data = json.load(fh)
+        names = {c["id"]: c["name"] for c in data.get("categories", [])}
+        counts: dict[str, int] = {}
+        for ann in data.get("annotations", []):
+            name = names.get(ann.get("category_id"), "?")
+            counts[name] = counts.get(name, 0) + 1
+        log.info("dataset: %d image(s), %d annotation(s)%s", len(data.get("images", [])), sum(counts.values()),
+                 ": " + ", ".join(f"{n} {c}" for c, n in sorted(counts.items())) if counts else "")
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    log.info("output: %s (images/, records/, annotations/)", job.out_dir.resolve())
 
 
 def render_dataset(config: RenderConfig, scene, progress: Callable[[int, int], None] | None = None,
                    hooks: Iterable = ()) -> Path:
-    """Render every frame of ``config`` and export; returns annotations/instances.json.
+    """Render every frame of ``config`` (its shard's share) and export; returns annotations/instances.json.
 
-    ``progress(done, total)`` is called after each frame. Progress is also logged
-    (frames done/total, frames per minute, time left) at most every few seconds.
+    ``progress(done, total)`` is called after each frame. Progress is shown too: an
+    updating bar when stderr is a terminal, else a log line every few seconds (frames
+    done/total, frames per minute, time left); a summary follows at the end.
     """
     job = RenderJob(config, scene, hooks)
     try:
         job.start()
-        t0 = last = time.monotonic()
-        while job.render_next():
-            if progress is not None:
-                progress(job.done, job.total)
-            now = time.monotonic()
-            if job.done in (1, job.total) or now - last >= 5.0:
-                last = now
-                rate = job.done / max(now - t0, 1e-9)
-                log.info("frame %d/%d, %.1f frames/min, %s left", job.done, job.total, rate * 60,
-                         _duration((job.total - job.done) / rate))
+        bar = Progress(job.total, done=job.done)
+        t0 = time.monotonic()
+        try:
+            while job.render_next():
+                if progress is not None:
+                    progress(job.done, job.total)
+                bar.update(job.done)
+        finally:
+            bar.close()
+        seconds = time.monotonic() - t0
     except BaseException:
         job.abort()
         raise
-    return job.finish()
+    path = job.finish()
+    summarize(job, path, seconds)
+    return path

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import sys
 
+from blender_coco import randomize_config
 from blender_coco.commands._common import add_export_options, add_task_options, export_config_from_args
 from blender_coco.config import DEVICES, IMAGE_FORMATS, RenderConfig, parse_resolution
 from blender_coco.errors import UserError
@@ -19,9 +22,37 @@ log = logging.getLogger(__name__)
 
 EXAMPLE = """example:
   blender-coco render scene.blend --out ds --frames 100 --resolution 640x480 --samples 32
-  blender-coco render --out demo_ds --frames 4      # the built-in demo scene
+  blender-coco render --out demo_ds --frames 20     # the built-in demo scene, randomized
+  blender-coco render scene.blend --out ds --frames 1000 --seed 7 --config scenes/randomize_tabletop.toml
+production runs (frames i with i % N == I; same frame numbers as one run):
+  blender-coco render scene.blend --out ds --frames 100000 --config r.toml --shard 0/4 [--resume]
+  blender-coco export ds              # after every shard wrote into ds (or: blender-coco merge DS0 DS1 ... --out ds)
 stock Blender instead of the bpy module:
   blender -b scene.blend --python-exit-code 1 -P scripts/render_coco.py -- --out ds --python .venv/bin/python"""
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """'1/4' -> (1, 4), with a one-line error otherwise (0 <= I < N)."""
+    parts = text.split("/")
+    ok = len(parts) == 2 and all(p.strip().isdigit() for p in parts) and 0 <= int(parts[0]) < int(parts[1])
+    if not ok:
+        raise UserError(f"--shard must be I/N with 0 <= I < N (e.g. 0/4 for the first of four shards), got {text!r}")
+    return int(parts[0]), int(parts[1])
+
+
+def randomize_from_args(args: argparse.Namespace) -> str | None:
+    """``--config FILE`` / ``--no-randomize`` -> RenderConfig.randomize; a bad config fails now
+    (before Blender loads the scene) when this Python can read it (TOML needs Python 3.11)."""
+    if getattr(args, "no_randomize", False):
+        if args.config:
+            raise UserError("--config and --no-randomize exclude each other; pick one")
+        return randomize_config.OFF
+    path = args.config
+    if not path or path == randomize_config.OFF:
+        return path
+    if sys.version_info >= (3, 11) or path.lower().endswith(".json"):
+        randomize_config.load(path)
+    return os.path.abspath(path)
 
 
 def add_render_arguments(p: argparse.ArgumentParser) -> None:
@@ -38,6 +69,18 @@ def add_render_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=DEVICES, default="CPU",
                    help="CPU (default) or GPU (OptiX/CUDA/HIP/Metal/oneAPI, whichever is present)")
     p.add_argument("--image-format", choices=IMAGE_FORMATS, default="PNG", help="RGB image format (default PNG)")
+    p.add_argument("--config", metavar="FILE",
+                   help="randomization config (TOML or JSON; docs/randomize.md): camera, lights, world, objects, "
+                        "materials, armatures drawn per frame from (seed, frame). Default: the scene's own "
+                        "(property coco_randomize; the demo scene has one), else none")
+    p.add_argument("--no-randomize", action="store_true", help="render the scene as it is, even if it has its own "
+                                                                 "randomization")
+    p.add_argument("--shard", metavar="I/N", help="render only frames k with k %% N == I (several machines or "
+                                                  "processes, one output folder or one each)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run: keep complete frames, render the missing or half-written ones")
+    p.add_argument("--overwrite", action="store_true",
+                   help="render every frame again when --out already holds frames of a run (default: an error)")
     add_export_options(p)
     add_task_options(p)
     p.add_argument("--python", metavar="PATH",
@@ -59,6 +102,10 @@ def config_from_args(args: argparse.Namespace) -> RenderConfig:
         image_format=args.image_format,
         export=export_config_from_args(args),
         python=args.python,
+        randomize=randomize_from_args(args),
+        shard=parse_shard(args.shard) if args.shard else None,
+        resume=args.resume,
+        overwrite=args.overwrite,
     )
 
 
