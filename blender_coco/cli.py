@@ -16,7 +16,7 @@ import sys
 from blender_coco import __version__
 from blender_coco.errors import UserError
 
-COMMANDS = ("render", "export", "masks2coco", "validate", "preview", "stats")
+COMMANDS = ("render", "export", "masks2coco", "validate", "preview", "stats", "merge")
 
 log = logging.getLogger("blender_coco")
 
