@@ -398,15 +398,24 @@ def test_panel_settings_become_the_same_render_config_as_the_cli(tmp_path):
         from blender_coco.errors import UserError
         settings.output_dir = {str(tmp_path / "ds")!r}
         settings.device, settings.image_format, settings.python = "CPU", "JPEG", "/usr/bin/python3"
+        settings.randomize = {str(tmp_path / "random.toml")!r}
         expected = RenderConfig(out={str(tmp_path / "ds")!r}, frames=2, seed=7, resolution=(64, 48), samples=1,
                                 device="CPU", image_format="JPEG", export=ExportConfig(segmentation="rle"),
-                                python="/usr/bin/python3")
+                                python="/usr/bin/python3", randomize={str(tmp_path / "random.toml")!r})
         out = {{"equal": render_config(settings) == expected}}
-        settings.use_resolution, settings.samples, settings.python = False, 0, ""
+        settings.use_resolution, settings.samples, settings.python, settings.randomize = False, 0, "", "  "
         cfg = render_config(settings)
-        out["defaults"] = [cfg.resolution, cfg.samples, cfg.python]
+        out["defaults"] = [cfg.resolution, cfg.samples, cfg.python, cfg.randomize]
+        settings.randomize = "off"
+        out["randomize_off"] = render_config(settings).randomize
         errors = {{}}
-        for value in ("", "//relative/"):  # the .blend is not saved: // has no meaning yet
+        settings.randomize = "//random.toml"  # the .blend is not saved: // has no meaning yet
+        try:
+            render_config(settings)
+        except UserError as exc:
+            errors["randomize"] = str(exc)
+        settings.randomize = ""
+        for value in ("", "//relative/"):
             settings.output_dir = value
             try:
                 render_config(settings)
@@ -414,6 +423,8 @@ def test_panel_settings_become_the_same_render_config_as_the_cli(tmp_path):
                 errors[value] = str(exc)
         out["errors"] = errors
         out["operator_error"] = raises(bpy.ops.blender_coco.render)
+        out["path_warnings"] = bpy.app.version < (4, 5, 0) or all(
+            settings.bl_rna.properties[n].is_path_supports_blend_relative for n in ("output_dir", "python", "randomize"))
         # the pipeline's export-stage errors speak of --python; the panel's user reads the field's name
         import os
         from pathlib import Path
@@ -429,10 +440,20 @@ def test_panel_settings_become_the_same_render_config_as_the_cli(tmp_path):
             except UserError as exc:
                 raw.append(str(exc))
         out["python_errors"] = [[m, panel_message(m)] for m in raw]
+        # once the .blend is saved, // paths resolve next to it
+        bpy.ops.wm.save_as_mainfile(filepath={str(tmp_path / "scene.blend")!r})
+        settings.randomize, settings.output_dir = "//random.toml", "//ds/"
+        cfg = render_config(settings)
+        out["relative"] = [cfg.out, cfg.randomize]
         result(**out)
     """, tmp_path)
     assert facts["equal"]
-    assert facts["defaults"] == [None, None, None]
+    assert facts["defaults"] == [None, None, None, None]  # randomize None: the scene's own coco_randomize, if any
+    assert facts["randomize_off"] == "off"
+    assert "Randomization config '//random.toml'" in facts["errors"]["randomize"]
+    assert "not saved" in facts["errors"]["randomize"]
+    assert facts["relative"] == [str(tmp_path / "ds") + "/", str(tmp_path / "random.toml")]
+    assert facts["path_warnings"] is True  # Blender 4.5+: "//" paths are valid in these fields
     assert "Folder is empty" in facts["errors"][""]
     assert "not saved" in facts["errors"]["//relative/"]
     assert "not saved" in facts["operator_error"] and "\n" not in facts["operator_error"]

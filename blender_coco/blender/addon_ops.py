@@ -9,7 +9,6 @@ the same scene to the render stage.
 import json
 import logging
 
-import bpy
 from bpy.props import BoolProperty, StringProperty
 from bpy.types import Operator
 

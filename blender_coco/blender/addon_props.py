@@ -37,6 +37,10 @@ _DESCRIPTIONS = {
     "JPEG": "Smaller, lossy RGB images",
 }
 
+# Blender 4.5+ marks a "//" (blend-relative) path invalid unless the property says it supports one;
+# older versions have no such option (and reject unknown ones).
+PATH_OPTIONS = {"PATH_SUPPORTS_BLEND_RELATIVE"} if bpy.app.version >= (4, 5, 0) else set()
+
 # Blender keeps only pointers to the strings a dynamic items callback returns:
 # Python must hold them, or the menu shows garbage (documented in bpy.props.EnumProperty).
 _category_items_cache: list = []
@@ -127,7 +131,7 @@ class BLENDER_COCO_PG_settings(PropertyGroup):
 
     # Output
     output_dir: StringProperty(
-        name="Folder", subtype="DIR_PATH", default="//coco_dataset/",
+        name="Folder", subtype="DIR_PATH", default="//coco_dataset/", options=PATH_OPTIONS,
         description="Dataset folder (images/, annotations/, records/ are written inside; // = next to the .blend)")
     frames: IntProperty(name="Frames", min=1, soft_max=100000, default=10, description="Number of images to render")
     seed: IntProperty(name="Seed", min=0, default=0, description="Base seed of the randomization (same seed, same dataset)")
@@ -145,12 +149,13 @@ class BLENDER_COCO_PG_settings(PropertyGroup):
     image_format: EnumProperty(
         name="Image format", default="PNG", items=[(f, f, _DESCRIPTIONS.get(f, f)) for f in IMAGE_FORMATS])
     python: StringProperty(
-        name="Export Python", subtype="FILE_PATH",
+        name="Export Python", subtype="FILE_PATH", options=PATH_OPTIONS,
         description="Python with blender-coco installed, for the export stage when Blender's own Python lacks "
                     "its dependencies (empty: $BLENDER_COCO_PYTHON, else python3 on PATH)")
     randomize: StringProperty(
-        name="Randomization config", subtype="FILE_PATH",
-        description="TOML file of per-frame randomization (empty: render the scene as it is)")
+        name="Randomization config", subtype="FILE_PATH", options=PATH_OPTIONS,
+        description="TOML (or JSON) file of per-frame randomization, see docs/randomize.md (empty: the scene's "
+                    "own coco_randomize property if it has one; 'off': render the scene as it is)")
 
 
 def render_config(settings: BLENDER_COCO_PG_settings) -> RenderConfig:
@@ -164,6 +169,12 @@ def render_config(settings: BLENDER_COCO_PG_settings) -> RenderConfig:
     out = bpy.path.abspath(raw)
     python = bpy.path.abspath(settings.python).strip() if settings.python.strip() else None
     resolution = (settings.resolution_x, settings.resolution_y) if settings.use_resolution else None
+    randomize = settings.randomize.strip() or None
+    if randomize is not None and randomize.startswith("//"):
+        if not bpy.data.filepath:
+            raise UserError(f"COCO > Output > Randomization config {randomize!r} is relative to the .blend file, "
+                            "which is not saved yet; save the file or choose an absolute path")
+        randomize = bpy.path.abspath(randomize)
     return RenderConfig(
         out=out,
         scene=None,
@@ -175,4 +186,5 @@ def render_config(settings: BLENDER_COCO_PG_settings) -> RenderConfig:
         image_format=settings.image_format,
         export=ExportConfig(segmentation=settings.segmentation),
         python=python,
+        randomize=randomize,
     )

@@ -11,7 +11,7 @@
 
 Errors the user can fix (:class:`UserError`) become one ``ERROR`` report; anything
 else is a bug and keeps its traceback. The pipeline's messages speak of command-line
-flags (``--python``); :func:`panel_message` names the panel field instead.
+flags (``--python``, ``--config``); :func:`panel_message` names the panel fields instead.
 """
 
 import logging
@@ -94,17 +94,19 @@ class RenderSession:
 
 
 PYTHON_FIELD = "COCO > Output > Export Python"
+RANDOMIZE_FIELD = "COCO > Output > Randomization config"
 
 # The pipeline's advice for the CLI -> the same advice for the panel (first match wins per phrase).
 _PANEL_WORDING = (
     (re.compile(r"\bpass --python /path/to/python of\b"), f"set {PYTHON_FIELD} to the Python of"),
     (re.compile(r"\bpass a working --python\b"), f"set {PYTHON_FIELD} to a working Python"),
     (re.compile(r"(?<![\w-])--python(?![\w-])"), PYTHON_FIELD),
+    (re.compile(r"(?<![\w-])--config(?![\w-])"), RANDOMIZE_FIELD),
 )
 
 
 def panel_message(text: str) -> str:
-    """A pipeline error as the panel's user must read it: ``--python`` becomes the Export Python field."""
+    """A pipeline error as the panel's user reads it: ``--python`` / ``--config`` become the panel's fields."""
     for pattern, replacement in _PANEL_WORDING:
         text = pattern.sub(replacement, text)
     return text
