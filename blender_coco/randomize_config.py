@@ -96,9 +96,10 @@ class Range:
             return
         if self.distribution not in DISTRIBUTIONS:
             _fail(where, f"distribution must be one of {', '.join(DISTRIBUTIONS)}, got {_show(self.distribution)}")
+        shown = self.min if self.min == self.max else [self.min, self.max]
         for v in (self.min, self.max):
             if v is not None:
-                self._check_value(v, [self.min, self.max])
+                self._check_value(v, shown)
         if self.distribution == "normal":
             if not _is_number(self.mean) or not _is_number(self.std) or self.std < 0:
                 _fail(where, f"with distribution 'normal' needs a number mean and a std >= 0, got mean "
@@ -516,7 +517,8 @@ class ObjectsConfig:
     shown with probability ``visibility`` (the rest are hidden from render), then
     turned (``rotation``, absolute degrees), scaled (``scale``, a factor on its own
     scale) and placed: its origin uniformly in ``region``, or standing on
-    ``surface`` (an object's upward faces, found by ray casting). Placed objects keep
+    ``surface`` (an object's upward faces, found by ray casting; with ``region`` too,
+    only where the region's x/y range lies over the surface). Placed objects keep
     their bounding spheres ``spacing`` apart from every object placed before them in
     the frame (rejection sampling, ``max_tries`` draws, else the object is hidden).
     ``distractor`` objects are never annotated (their ``coco_category`` is lifted
@@ -542,8 +544,6 @@ class ObjectsConfig:
     def __post_init__(self) -> None:
         if self.collection is None and not self.objects:
             _fail(f"{self.name}", "needs collection = \"Name\" or objects = [\"Name\", ...] (which objects to randomize)")
-        if self.region is not None and self.surface is not None:
-            _fail(f"{self.name}.region", "and surface cannot both be set; place within a region or on a surface")
         if not _is_number(self.spacing) or self.spacing < 0:
             _fail(f"{self.name}.spacing", f"must be a distance >= 0, got {_show(self.spacing)}")
         if not isinstance(self.max_tries, int) or isinstance(self.max_tries, bool) or not 1 <= self.max_tries <= 100000:

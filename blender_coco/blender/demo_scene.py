@@ -43,7 +43,8 @@ DEMO_RANDOMIZE = {
 }
 
 
-def _material(name: str, rgb: tuple[float, float, float]):
+def material(name: str, rgb: tuple[float, float, float]):
+    """A Principled material of plain colour ``rgb`` (scene-linear)."""
     mat = bpy.data.materials.get(name) or bpy.data.materials.new(name)
     mat.diffuse_color = (*rgb, 1.0)
     if mat.node_tree is None:
@@ -55,7 +56,9 @@ def _material(name: str, rgb: tuple[float, float, float]):
     return mat
 
 
-def _object(scene, name: str, make, location, material=None, parent=None, rotation_z: float = 0.0):
+def add_object(scene, name: str, make, location, material=None, parent=None, rotation_z: float = 0.0,
+               collection=None):
+    """A mesh object built by ``make(bm)``, linked to ``collection`` (default: the scene's)."""
     bm = bmesh.new()
     make(bm)
     mesh = bpy.data.meshes.new(name)
@@ -64,7 +67,7 @@ def _object(scene, name: str, make, location, material=None, parent=None, rotati
     if material is not None:
         mesh.materials.append(material)
     obj = bpy.data.objects.new(name, mesh)
-    scene.collection.objects.link(obj)
+    (collection or scene.collection).objects.link(obj)
     obj.location = location
     obj.rotation_euler = (0.0, 0.0, rotation_z)
     if parent is not None:
@@ -72,17 +75,19 @@ def _object(scene, name: str, make, location, material=None, parent=None, rotati
     return obj
 
 
-def _box(sx: float, sy: float, sz: float):
+def box(sx: float, sy: float, sz: float):
     """A box with its base on z = 0."""
     m = Matrix.Translation((0.0, 0.0, sz / 2)) @ Matrix.Diagonal((sx, sy, sz, 1.0))
     return lambda bm: bmesh.ops.create_cube(bm, size=1.0, matrix=m)
 
 
-def _sphere(radius: float):
+def sphere(radius: float):
+    """A UV sphere centred on the origin."""
     return lambda bm: bmesh.ops.create_uvsphere(bm, u_segments=24, v_segments=12, radius=radius)
 
 
-def _cylinder(radius_bottom: float, radius_top: float, height: float):
+def cylinder(radius_bottom: float, radius_top: float, height: float):
+    """A cylinder (or cone) with its base on z = 0."""
     m = Matrix.Translation((0.0, 0.0, height / 2))
     return lambda bm: bmesh.ops.create_cone(bm, cap_ends=True, cap_tris=False, segments=24,
                                             radius1=radius_bottom, radius2=radius_top, depth=height, matrix=m)
@@ -90,40 +95,40 @@ def _cylinder(radius_bottom: float, radius_top: float, height: float):
 
 def build(scene) -> None:
     """Add the demo objects, camera, light, world and render settings to ``scene``."""
-    red = _material("demo_red", (0.8, 0.1, 0.08))
-    blue = _material("demo_blue", (0.1, 0.25, 0.8))
-    wood = _material("demo_wood", (0.45, 0.28, 0.12))
-    green = _material("demo_green", (0.15, 0.6, 0.2))
-    orange = _material("demo_orange", (0.9, 0.45, 0.05))
-    grey = _material("demo_grey", (0.5, 0.5, 0.5))
+    red = material("demo_red", (0.8, 0.1, 0.08))
+    blue = material("demo_blue", (0.1, 0.25, 0.8))
+    wood = material("demo_wood", (0.45, 0.28, 0.12))
+    green = material("demo_green", (0.15, 0.6, 0.2))
+    orange = material("demo_orange", (0.9, 0.45, 0.05))
+    grey = material("demo_grey", (0.5, 0.5, 0.5))
 
-    ground = _object(scene, "Ground", _box(30.0, 30.0, 0.02), (0.0, 0.0, -0.02), grey)
+    ground = add_object(scene, "Ground", box(30.0, 30.0, 0.02), (0.0, 0.0, -0.02), grey)
     mark(ground, "floor", "ground")
     ground[STUFF_PROP] = True  # stuff: one region per image in stuff.json and panoptic
     scene[BACKGROUND_PROP] = "sky"  # the world background is stuff too
 
     for name, loc, rot in (("Box.001", (-2.3, 0.6, 0.0), 0.35), ("Box.002", (5.6, 1.2, 0.0), -0.2)):
-        mark(_object(scene, name, _box(1.0, 1.0, 1.0), loc, red, rotation_z=rot), "box", "container")
+        mark(add_object(scene, name, box(1.0, 1.0, 1.0), loc, red, rotation_z=rot), "box", "container")
 
-    ball = _object(scene, "Ball", _sphere(0.6), (-2.0, -1.6, 0.6), blue)
+    ball = add_object(scene, "Ball", sphere(0.6), (-2.0, -1.6, 0.6), blue)
     mark(ball, "ball", "toy")
     for frame, x in ((1, -2.0), (12, 2.0)):
         ball.location.x = x
         ball.keyframe_insert("location", frame=frame)
-    mark(_object(scene, "Ball.001", _sphere(0.45), (-2.9, 1.9, 0.45), blue), "ball", "toy")
+    mark(add_object(scene, "Ball.001", sphere(0.45), (-2.9, 1.9, 0.45), blue), "ball", "toy")
 
     table = bpy.data.objects.new("Table", None)
     scene.collection.objects.link(table)
     table.location = (0.6, 2.2, 0.0)
     mark(table, "table", "furniture")
-    _object(scene, "Table.top", _box(2.0, 1.1, 0.1), (0.0, 0.0, 0.9), wood, parent=table)
+    add_object(scene, "Table.top", box(2.0, 1.1, 0.1), (0.0, 0.0, 0.9), wood, parent=table)
     for i, (x, y) in enumerate(((-0.9, -0.45), (0.9, -0.45), (-0.9, 0.45), (0.9, 0.45))):
-        _object(scene, f"Table.leg{i}", _box(0.1, 0.1, 0.9), (x, y, 0.0), wood, parent=table)
+        add_object(scene, f"Table.leg{i}", box(0.1, 0.1, 0.9), (x, y, 0.0), wood, parent=table)
 
-    mark(_object(scene, "Fence", _box(7.0, 0.15, 0.5), (0.0, 4.5, 0.0), green), "fence")
-    _object(scene, "Post", _cylinder(0.25, 0.25, 2.5), (-1.2, 3.4, 0.0), grey)  # unmarked: splits the fence
+    mark(add_object(scene, "Fence", box(7.0, 0.15, 0.5), (0.0, 4.5, 0.0), green), "fence")
+    add_object(scene, "Post", cylinder(0.25, 0.25, 2.5), (-1.2, 3.4, 0.0), grey)  # unmarked: splits the fence
 
-    mark(_object(scene, "Cone", _cylinder(0.5, 0.0, 1.2), (2.0, -0.4, 0.0), orange), "cone")
+    mark(add_object(scene, "Cone", cylinder(0.5, 0.0, 1.2), (2.0, -0.4, 0.0), orange), "cone")
 
     cam_data = bpy.data.cameras.new("Camera")
     cam_data.lens = 35.0

@@ -385,7 +385,7 @@ class _Objects(_Part):
                 center, radius, _ = self._sphere(root, own_loc, euler, scale)
                 result = (own_loc, center, radius)
             for _ in range(cfg.max_tries if cfg.places else 0):
-                if cfg.region is not None:
+                if surface is None:
                     loc = Vector([rng.uniform(a, b) for a, b in zip(cfg.region.min, cfg.region.max)])
                 else:
                     loc = self._on_surface(root, euler, scale, rng, surface)
@@ -419,10 +419,14 @@ class _Objects(_Part):
         reach = max((Vector((p.x, p.y)).length for p in pts), default=0.0)
         x0, x1 = lo.x + reach, hi.x - reach
         y0, y1 = lo.y + reach, hi.y - reach
-        if x0 > x1:
-            x0 = x1 = (lo.x + hi.x) / 2
+        region = self.cfg.region
+        if region is not None:  # only where the region lies over the surface
+            x0, x1 = max(x0, region.min[0]), min(x1, region.max[0])
+            y0, y1 = max(y0, region.min[1]), min(y1, region.max[1])
+        if x0 > x1:  # wider than the room left: centre it
+            x0 = x1 = (x0 + x1) / 2
         if y0 > y1:
-            y0 = y1 = (lo.y + hi.y) / 2
+            y0 = y1 = (y0 + y1) / 2
         x, y = rng.uniform(x0, x1), rng.uniform(y0, y1)
         origin = inv @ Vector((x, y, hi.z + 1.0))
         direction = (inv.to_3x3() @ Vector((0.0, 0.0, -1.0))).normalized()

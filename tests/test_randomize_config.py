@@ -1,0 +1,208 @@
+"""The bpy-free randomization config: parsing, validation messages, ranges, per-frame RNG.
+
+Table-driven error cases: each bad config gives ONE line that names the field, the
+value and what is allowed. Ranges draw only what they allow; the JSON handed to the
+render stage rebuilds an equal config; frame generators depend on (seed, frame,
+name) alone. Also the TOML -> JSON bridge a stock Blender (Python 3.10) uses.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from blender_coco import randomize_config as rc
+from blender_coco.errors import UserError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def error(data, base_dir=None) -> str:
+    with pytest.raises(UserError) as exc:
+        rc.from_dict(data, source="r.toml", base_dir=base_dir)
+    msg = str(exc.value)
+    assert "\n" not in msg and msg.startswith("r.toml: ")
+    return msg
+
+
+@pytest.mark.parametrize("data,expected", [
+    # unknown fields, at every level
+    ({"camara": {}}, "r.toml: camara is not a known field (allowed in the config: camera, lights, world, objects, "
+                     "materials, armatures)"),
+    ({"camera": {"distanse": [1, 2], "target": [0, 0, 0]}}, "r.toml: camera.distanse is not a known field (allowed in camera: "),
+    ({"objects": [{"collection": "A", "colour": 1}]}, "r.toml: objects[0].colour is not a known field"),
+    ({"lights": {"energy": {"min": 1, "max": 2, "spread": 3}}}, "r.toml: lights.energy.spread is not a known field"),
+    # wrong types
+    ({"camera": {"target": [0, 0, 0], "distance": "far"}}, "r.toml: camera.distance must be a number, [min, max] or a "
+                                                            "table {min, max, distribution} (or {values = [...]}), got \"far\""),
+    ({"camera": {"target": [0, 0]}}, "r.toml: camera.target must be a point [x, y, z] of numbers, got [0, 0]"),
+    ({"camera": []}, "r.toml: camera must be a table ([camera] in TOML), got []"),
+    ({"lights": {"count": 1.5}}, "r.toml: lights.count must hold whole numbers, got 1.5"),
+    ({"lights": {"types": ["POINT", "LASER"]}}, "r.toml: lights.types must be a non-empty list of POINT, SUN, SPOT, AREA"),
+    ({"lights": {"replace": "yes"}}, "r.toml: lights.replace must be true or false, got \"yes\""),
+    ({"objects": {"collection": 3}}, "r.toml: objects[0].collection must be a name (text), got 3"),
+    ({"objects": "Props"}, "r.toml: objects must be a list of tables ([[objects]] in TOML), got \"Props\""),
+    ({"objects": [{"collection": "A", "visibility": 1.5}]}, "r.toml: objects[0].visibility must be a probability "
+                                                            "between 0 and 1, got 1.5"),
+    ({"objects": [{"collection": "A", "max_tries": 0}]}, "r.toml: objects[0].max_tries must be a whole number in 1..100000, got 0"),
+    ({"objects": [{"collection": "A", "region": {"min": [0, 0, 0]}}]},
+     "r.toml: objects[0].region must be a table {min = [x, y, z], max = [x, y, z]}"),
+    # min > max, bounds, distributions
+    ({"camera": {"target": [0, 0, 0], "distance": [12, 8]}}, "r.toml: camera.distance must have min <= max, got [12, 8]"),
+    ({"camera": {"target": [0, 0, 0], "elevation": [10, 100]}}, "r.toml: camera.elevation must be between -90 and 90, got [10, 100]"),
+    ({"objects": [{"collection": "A", "region": {"min": [0, 0, 1], "max": [1, 1, 0]}}]},
+     "r.toml: objects[0].region must have min <= max on every axis, got min [0.0, 0.0, 1.0], max [1.0, 1.0, 0.0]"),
+    ({"lights": {"energy": {"distribution": "gamma", "min": 1, "max": 2}}},
+     "r.toml: lights.energy distribution must be one of uniform, loguniform, normal, got \"gamma\""),
+    ({"lights": {"energy": {"distribution": "loguniform", "min": 0, "max": 2}}},
+     "r.toml: lights.energy with distribution 'loguniform' needs min > 0, got 0"),
+    ({"lights": {"energy": {"distribution": "normal", "mean": 5}}},
+     "r.toml: lights.energy with distribution 'normal' needs a number mean and a std >= 0, got mean 5, std null"),
+    ({"lights": {"count": [0, 100]}}, "r.toml: lights.count must be between 0 and 64, got [0, 100]"),
+    ({"materials": [{"roughness": [0.5, 2]}]}, "r.toml: materials[0].roughness must be between 0 and 1, got [0.5, 2]"),
+    # missing pieces and conflicts
+    ({"camera": {"distance": [3, 4]}}, "r.toml: camera.target is needed to orbit or aim the camera"),
+    ({"camera": {"target": [0, 0, 0], "target_object": "Table"}}, "r.toml: camera.target and camera.target_object "
+                                                                  "cannot both be set"),
+    ({"objects": [{"count": 2}]}, "r.toml: objects[0] needs collection = \"Name\" or objects = [\"Name\", ...]"),
+    ({"armatures": [{"objects": ["Rig"]}]}, "r.toml: armatures[0] needs rotation = {x = [-20, 20], ...} or actions"),
+    ({"version": 2}, "r.toml: version must be 1, got 2"),
+])
+def test_bad_configs_are_one_line_naming_field_value_and_what_is_allowed(data, expected):
+    assert error(data).startswith(expected)
+
+
+def test_missing_or_empty_image_folders_are_named(tmp_path):
+    msg = error({"world": {"images": "hdris"}}, base_dir=tmp_path)
+    assert msg.startswith("r.toml: world.images folder \"hdris\" does not exist (")
+    assert str(tmp_path / "hdris") in msg and "config file's folder" in msg
+    (tmp_path / "textures").mkdir()
+    (tmp_path / "textures" / "notes.txt").write_text("not an image")
+    msg = error({"materials": [{"textures": "textures"}]}, base_dir=tmp_path)
+    assert msg.startswith("r.toml: materials[0].textures folder \"textures\"") and "holds no image file (.hdr" in msg
+
+
+def test_folders_resolve_against_the_config_file_and_list_images_sorted(tmp_path):
+    (tmp_path / "hdri").mkdir()
+    for name in ("b.hdr", "a.EXR", "c.txt", ".hidden.png"):
+        (tmp_path / "hdri" / name).write_bytes(b"x")
+    config = rc.from_dict({"world": {"images": "hdri", "image_probability": 0.5}}, base_dir=tmp_path)
+    assert config.world.images == str(tmp_path / "hdri")
+    assert [Path(p).name for p in rc.image_files(config.world.images)] == ["a.EXR", "b.hdr"]
+
+
+def test_a_full_config_parses_and_its_json_rebuilds_an_equal_config(tmp_path):
+    (tmp_path / "tex").mkdir()
+    (tmp_path / "tex" / "wood.png").write_bytes(b"x")
+    text = (REPO / "scenes" / "randomize_tabletop.toml").read_text()
+    path = tmp_path / "r.toml"
+    path.write_text(text + '\n[[materials]]\nmaterials = ["floor"]\ntextures = "tex"\ntexture_probability = 0.3\n')
+    config = rc.load(path)
+    assert config.camera.target == (0.0, 0.0, 0.8) and config.camera.azimuth.to_json() == [-70, 70]
+    assert config.camera.focal_length.distribution == "normal"
+    assert config.lights.types == ("POINT", "AREA", "SUN") and config.lights.count.to_json() == [1, 3]
+    assert [g.collection for g in config.objects] == ["Props", "Clutter"] and config.objects[1].distractor
+    assert config.materials[1].textures == str(tmp_path / "tex")
+    data = config.to_json()
+    assert json.loads(json.dumps(data)) == data  # JSON-able, as the sidecar needs
+    again = rc.from_dict(json.loads(json.dumps(data)))
+    assert again == config and again.to_json() == data
+
+
+def test_every_shipped_example_config_is_valid():
+    names = sorted(p.name for p in (REPO / "scenes").glob("randomize_*.toml"))
+    assert names == ["randomize_demo.toml", "randomize_tabletop.toml"]
+    for name in names:
+        assert not rc.load(REPO / "scenes" / name).empty
+
+
+def test_the_demo_scenes_own_randomization_is_valid():
+    import ast
+
+    source = (REPO / "blender_coco" / "blender" / "demo_scene.py").read_text()
+    node = next(n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Assign)
+                and getattr(n.targets[0], "id", None) == "DEMO_RANDOMIZE")
+    config = rc.from_dict(ast.literal_eval(node.value))
+    assert config.lights and config.world and config.materials and config.camera is None
+
+
+def test_toml_syntax_errors_and_missing_files_are_one_line(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[camera]\ndistance = [1, \n")
+    with pytest.raises(UserError) as exc:
+        rc.load(bad)
+    assert str(exc.value).startswith(f"randomize config {bad} is not valid TOML (") and "\n" not in str(exc.value)
+    with pytest.raises(UserError, match="does not exist; pass the path of a TOML"):
+        rc.load(tmp_path / "nope.toml")
+
+
+def test_json_configs_load_like_toml(tmp_path):
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({"lights": {"count": [0, 2]}}))
+    assert rc.load(path).lights.count.to_json() == [0, 2]
+
+
+def test_the_toml_bridge_for_pythons_without_tomllib(tmp_path):
+    """Stock Blender 3.4 (Python 3.10) hands the TOML to the export Python: same JSON as in process."""
+    path = tmp_path / "r.toml"
+    path.write_text((REPO / "scenes" / "randomize_demo.toml").read_text())
+    proc = subprocess.run([sys.executable, "-m", "blender_coco.randomize_config", str(path)], capture_output=True,
+                          text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    assert rc.from_dict(json.loads(proc.stdout)) == rc.load(path)
+    path.write_text("[lights]\ncount = [5, 2]\n")
+    proc = subprocess.run([sys.executable, "-m", "blender_coco.randomize_config", str(path)], capture_output=True,
+                          text=True, cwd=REPO)
+    assert proc.returncode == 2 and proc.stderr.strip() == (
+        f"blender-coco: error: {path}: lights.count must have min <= max, got [5, 2]")
+
+
+# -- ranges and generators -------------------------------------------------------------
+
+
+def test_ranges_draw_what_they_allow():
+    rng = random.Random(1)
+    uniform = rc.parse_range([2, 5], "f")
+    assert all(2 <= uniform.sample(rng) <= 5 for _ in range(500))
+    assert rc.parse_range(3, "f").sample(rng) == 3.0
+    ints = rc.parse_range([1, 3], "f", integer=True)
+    draws = [ints.sample(rng) for _ in range(300)]
+    assert set(draws) == {1, 2, 3} and all(isinstance(v, int) for v in draws)
+    log = rc.parse_range({"distribution": "loguniform", "min": 1, "max": 1000}, "f")
+    draws = [log.sample(rng) for _ in range(2000)]
+    assert all(1 <= v <= 1000 for v in draws)
+    assert 0.25 < sum(v < 31.6 for v in draws) / len(draws) < 0.75  # the median is the geometric mean
+    normal = rc.parse_range({"distribution": "normal", "mean": 35, "std": 4, "min": 30, "max": 40}, "f")
+    draws = [normal.sample(rng) for _ in range(2000)]
+    assert min(draws) >= 30 and max(draws) <= 40 and abs(sum(draws) / len(draws) - 35) < 0.5
+    choice = rc.parse_range({"values": [0, 0, 1]}, "f")
+    draws = [choice.sample(rng) for _ in range(3000)]
+    assert set(draws) == {0.0, 1.0} and 0.28 < sum(draws) / len(draws) < 0.39
+
+
+def test_frame_generators_depend_on_seed_frame_and_name_alone():
+    first = [rc.frame_rng(7, i, "camera").random() for i in range(50)]
+    assert [rc.frame_rng(7, i, "camera").random() for i in reversed(range(50))][::-1] == first  # any order
+    assert len(set(first)) == 50
+    assert rc.frame_rng(7, 3, "camera").random() != rc.frame_rng(8, 3, "camera").random()
+    assert rc.frame_rng(7, 3, "camera").random() != rc.frame_rng(7, 3, "lights").random()
+    # a fixed value: the hash (not Python's salted hash()) makes it the same in every process and Python
+    assert rc.frame_rng(0, 0, "camera").random() == pytest.approx(random.Random(
+        int.from_bytes(__import__("hashlib").sha256(b"blender-coco/0/0/camera").digest()[:8], "big")).random())
+
+
+@settings(max_examples=60, deadline=None)
+@given(lo=st.floats(-1e3, 1e3), width=st.floats(0, 1e3), seed=st.integers(0, 2**32))
+def test_uniform_ranges_stay_inside_and_round_trip(lo, width, seed):
+    r = rc.parse_range([lo, lo + width], "f")
+    v = r.sample(random.Random(seed))
+    assert lo <= v <= lo + width or math.isclose(v, lo + width)
+    assert rc.parse_range(r.to_json(), "f") == r
