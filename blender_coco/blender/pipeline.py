@@ -206,6 +206,9 @@ class RenderJob:
         if config.resolution_percentage is not None:
             g.set(r, "resolution_percentage", config.resolution_percentage)
         g.set(r, "use_border", False)
+        for name in r.bl_rna.properties.keys():  # metadata (date, render time, .blend path) would make
+            if name.startswith("use_stamp_"):    # images of the same seed differ byte for byte
+                g.set(r, name, False)
         if "use_sequencer" in r.bl_rna.properties:
             g.set(r, "use_sequencer", False)  # a strip would replace the render and no longer match the passes
         if config.samples is not None:
