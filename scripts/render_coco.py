@@ -3,9 +3,11 @@
     blender -b SCENE.blend --python-exit-code 1 -P scripts/render_coco.py -- --out DS [options]
     python scripts/render_coco.py SCENE.blend --out DS [options]      # Blender as a Python module
 
-Options are those of ``blender-coco render`` (shared argparse definition), plus
-``--python PATH``: the Python that runs the export stage when Blender's own Python
-lacks numpy. Without a .blend the built-in demo scene is rendered. Any failure
+Options are those of ``blender-coco render`` (shared argparse definition: ``--config``
+randomization, ``--shard I/N``, ``--resume``, ...), plus ``--python PATH``: the Python
+that runs the export stage when Blender's own Python lacks numpy (it also reads a TOML
+``--config`` for a Blender whose Python has no ``tomllib``). Without a .blend the
+built-in demo scene is rendered. Any failure
 exits non-zero with one line on stderr; the script calls ``sys.exit`` itself, so
 ``blender -b`` fails even without ``--python-exit-code 1``.
 """
