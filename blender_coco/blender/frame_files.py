@@ -131,13 +131,16 @@ def check_frame(out_dir: Path, index: int, fmt: str, sidecar: Path) -> str | Non
 
 
 def _mismatch(data: dict, expect: dict) -> str | None:
+    """How a sidecar differs from this run's settings (``expect``), or None."""
     for key, value in expect.items():
         if data.get(key) != value:
-            shown = json.dumps(data.get(key), sort_keys=True)
-            wanted = json.dumps(value, sort_keys=True)
-            if len(shown) > 80 or len(wanted) > 80:
-                return f"another {key} (the run's {key} differs)"
-            return f"{key} {shown} (this run: {wanted})"
+            if key == "randomize":
+                had = data.get(key)
+                what = "no randomization" if had is None else "a randomization config" if value is None \
+                    else "another randomization config"
+                now = "none" if value is None else "its --config or the scene's coco_randomize"
+                return f"{what} (this run: {now})"
+            return f"{key} {json.dumps(data.get(key))} (this run: {json.dumps(value)})"
     return None
 
 

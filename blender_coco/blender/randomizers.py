@@ -398,8 +398,9 @@ class _Objects(_Part):
             if result is None:
                 self.failed += 1
                 shown.discard(root.name)
-                log.debug("%s: no free place for %r after %d tries; hidden in this frame", cfg.name, root.name,
-                          cfg.max_tries)
+                (log.debug if self.failed > 1 else log.warning)(
+                    "%s: no free place for %r after %d tries; it is hidden in such frames (widen the region or "
+                    "surface, or lower count, scale or spacing)", cfg.name, root.name, cfg.max_tries)
                 continue
             loc, center, radius = result
             frame.placed.append((center, radius, frozenset(o.name for o in self.trees[root.name])))
