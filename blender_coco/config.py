@@ -138,6 +138,9 @@ class RenderConfig:
                   and 0 <= self.shard[0] < self.shard[1])
             check(ok, f"shard must be I/N with 0 <= I < N (e.g. 0/4), got {self.shard!r}")
             object.__setattr__(self, "shard", tuple(self.shard))
+            i, n = self.shard
+            check(i < self.frames, f"shard {i}/{n} of a {self.frames}-frame run has no frames (frame k goes to "
+                                   f"shard k mod {n}); use at most {self.frames} shards")
         check(isinstance(self.resume, bool) and isinstance(self.overwrite, bool),
               f"resume and overwrite must be true or false, got {self.resume!r}, {self.overwrite!r}")
         check(not (self.resume and self.overwrite), "resume and overwrite exclude each other; pick one")
