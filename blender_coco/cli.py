@@ -12,6 +12,7 @@ import argparse
 import importlib
 import logging
 import sys
+from typing import Callable
 
 from blender_coco import __version__
 from blender_coco.errors import UserError
@@ -58,8 +59,16 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
+    return report_errors(lambda: args.func(args))
+
+
+def report_errors(func: Callable[[], int | None]) -> int:
+    """Run ``func``; a :class:`UserError` becomes one line on stderr and its exit code.
+
+    Shared by this CLI and scripts/render_coco.py, so both front ends fail alike.
+    """
     try:
-        return int(args.func(args) or 0)
+        return int(func() or 0)
     except UserError as exc:
         print(f"blender-coco: error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -19,9 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the package imports without installation
 
-from blender_coco.cli import setup_logging  # noqa: E402
+from blender_coco.cli import report_errors, setup_logging  # noqa: E402
 from blender_coco.commands.render import EXAMPLE, add_render_arguments, config_from_args  # noqa: E402
-from blender_coco.errors import UserError  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,18 +45,11 @@ def main(argv: list) -> int:
 
     args = build_parser().parse_args(session.script_argv(argv))
     setup_logging(args.verbose, args.quiet)
-    try:
-        session.render(config_from_args(args), demo_when_empty=True)
-    except UserError as exc:
-        print(f"blender-coco: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("blender-coco: interrupted", file=sys.stderr)
-        return 130
+    try:  # inside Blender an uncaught exception would not make the exit code non-zero
+        return report_errors(lambda: session.render(config_from_args(args), demo_when_empty=True) and 0)
     except Exception:
         traceback.print_exc()
         return 1
-    return 0
 
 
 if __name__ == "__main__":
