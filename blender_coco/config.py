@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from blender_coco.errors import check
 
 SEGMENTATION_MODES = ("auto", "polygon", "rle")
+#: Fields of the dataset's ``info`` block a user can set (``--info KEY=VALUE``).
+INFO_FIELDS = ("description", "version", "year", "contributor", "url", "date_created")
 #: Annotation files the export stage can write under ``DS/annotations/``.
 TASKS = ("instances", "stuff", "panoptic", "captions")
 
@@ -44,6 +46,9 @@ class ExportConfig:
         finite depth) the extra category ``other`` (id n + 1, after every named one).
     caption_templates: a TOML or JSON file of caption templates, plurals and
         articles overriding the built-in ones (see blender_coco.io.captions), or None.
+    info: ``(field, value)`` pairs for the dataset's ``info`` block (fields from
+        :data:`INFO_FIELDS`; ``year`` an integer). Nothing there comes from the clock,
+        so the same input gives byte-identical files.
     """
 
     segmentation: str = "auto"
@@ -55,6 +60,7 @@ class ExportConfig:
     captions_per_image: int = 5
     stuff_other: bool = False
     caption_templates: str | None = None
+    info: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         check(self.segmentation in SEGMENTATION_MODES,
@@ -67,6 +73,11 @@ class ExportConfig:
         check(isinstance(self.keypoint_tolerance, (int, float)) and not isinstance(self.keypoint_tolerance, bool)
               and 0 <= self.keypoint_tolerance < float("inf"),
               f"keypoint_tolerance must be a distance >= 0 in scene units (e.g. 0.15 m), got {self.keypoint_tolerance!r}")
+        object.__setattr__(self, "info", tuple((str(k), str(v)) for k, v in self.info))
+        for key, value in self.info:
+            check(key in INFO_FIELDS, f"info field must be one of {', '.join(INFO_FIELDS)}, got {key!r}")
+            if key == "year":
+                check(value.strip().isdigit(), f"info year must be an integer, got {value!r}")
         if self.tasks is not None:
             ok = isinstance(self.tasks, (tuple, list)) and len(self.tasks) > 0 and all(t in TASKS for t in self.tasks)
             check(ok and len(set(self.tasks)) == len(self.tasks),

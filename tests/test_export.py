@@ -141,9 +141,26 @@ def test_failed_export_keeps_previous_annotations(tmp_path):
     captions_per_image=st.integers(1, 100),
     stuff_other=st.booleans(),
     caption_templates=st.one_of(st.none(), st.just("my templates.toml")),
+    info=st.lists(st.one_of(
+        st.tuples(st.sampled_from(["description", "version", "contributor", "url", "date_created"]), st.text()),
+        st.tuples(st.just("year"), st.integers(0, 9999).map(str))), max_size=3).map(tuple),
 ))
 def test_export_flags_round_trip_every_setting(config):
     """The flags the render stage passes to an out-of-process export rebuild the exact same config."""
     parser = build_parser()
     args = parser.parse_args(["export", "ds", *export_argv(config)])
     assert export_config_from_args(args) == config
+
+
+def test_info_comes_from_config_and_is_deterministic(tmp_path):
+    ds = make_ds(tmp_path, frames=2)
+    config = ExportConfig(info=(("description", "tabletop v2"), ("year", "2031"), ("date_created", "2031-05-01")))
+    a = export_dataset(ds, config, out=tmp_path / "a.json")
+    info = json.loads(a.read_text())["info"]
+    assert (info["description"], info["year"], info["date_created"]) == ("tabletop v2", 2031, "2031-05-01")
+    assert info["seed"] == 42 and info["frames"] == 2
+    assert export_dataset(ds, config, out=tmp_path / "b.json").read_bytes() == a.read_bytes()
+    with pytest.raises(UserError, match="info field must be one of description, version, year"):
+        ExportConfig(info=(("author", "me"),))
+    with pytest.raises(UserError, match="info year must be an integer, got 'soon'"):
+        ExportConfig(info=(("year", "soon"),))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from blender_coco.config import SEGMENTATION_MODES, TASKS, ExportConfig
+from blender_coco.config import INFO_FIELDS, SEGMENTATION_MODES, TASKS, ExportConfig
 from blender_coco.errors import UserError
 
 
@@ -22,6 +22,16 @@ def add_export_options(p: argparse.ArgumentParser) -> None:
                         "joints sit inside the body)")
     p.add_argument("--crowd", action="store_true",
                    help="mark annotations iscrowd=1 (Detectron2 and COCOeval then ignore them)")
+    p.add_argument("--info", action="append", default=[], metavar="KEY=VALUE", type=_info_pair,
+                   help=f"set a field of the dataset's info block ({', '.join(INFO_FIELDS)}); repeatable, "
+                        "e.g. --info description='tabletop v2' --info year=2026")
+
+
+def _info_pair(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE with KEY one of {', '.join(INFO_FIELDS)}, got {text!r}")
+    return key.strip(), value
 
 
 def parse_tasks(text: str) -> tuple[str, ...]:
@@ -57,7 +67,8 @@ def export_config_from_args(args: argparse.Namespace, **extra) -> ExportConfig:
                         "captions_per_image": args.captions_per_image, "stuff_other": args.stuff_other,
                         "caption_templates": args.caption_templates}
     return ExportConfig(segmentation=args.segmentation, tolerance=args.tolerance, min_area=args.min_area,
-                        keypoint_tolerance=args.keypoint_tolerance, iscrowd=args.crowd, **task_options, **extra)
+                        keypoint_tolerance=args.keypoint_tolerance, iscrowd=args.crowd, info=tuple(args.info),
+                        **task_options, **extra)
 
 
 def export_argv(config: ExportConfig) -> list[str]:
@@ -76,4 +87,6 @@ def export_argv(config: ExportConfig) -> list[str]:
         argv.append("--stuff-other")
     if config.caption_templates is not None:
         argv += ["--caption-templates", config.caption_templates]
+    for key, value in config.info:
+        argv += ["--info", f"{key}={value}"]
     return argv

@@ -26,7 +26,7 @@ The format's rules, written once (pycocotools is the judge of every output):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable
 
 from blender_coco.errors import UserError, check
@@ -70,6 +70,11 @@ class DatasetInfo:
     url: str = ""
     date_created: str = ""
     extra: tuple[tuple[str, Any], ...] = ()
+
+    def with_overrides(self, pairs: Iterable[tuple[str, str]]) -> "DatasetInfo":
+        """A copy with user-given fields (``ExportConfig.info``); ``year`` becomes an int."""
+        changes: dict[str, Any] = {k: (int(v) if k == "year" else v) for k, v in pairs}
+        return replace(self, **changes) if changes else self
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
