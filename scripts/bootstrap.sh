@@ -29,22 +29,17 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[bpy,test,plot]'
 
-if ! command -v blender >/dev/null 2>&1; then
+# Debian packages for the tests of the real binaries; skipped (with a note) where we cannot install.
+apt_install() {  # apt_install COMMAND PACKAGE WHAT
+  command -v "$1" >/dev/null 2>&1 && return 0
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-    echo "bootstrap: installing Debian's blender for the 'blender -b' path"
+    echo "bootstrap: installing Debian's $2 for $3"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq blender >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
   else
-    echo "bootstrap: no 'blender' binary; the blender -b tests will be skipped (apt-get install blender, or put Blender on PATH)" >&2
+    echo "bootstrap: no '$1'; $3 will be skipped (apt-get install $2)" >&2
   fi
-fi
-if ! command -v chromium >/dev/null 2>&1; then
-  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-    echo "bootstrap: installing Debian's chromium for the HTML gallery tests (headless screenshots)"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-  else
-    echo "bootstrap: no 'chromium'; the HTML gallery browser tests will be skipped (apt-get install chromium)" >&2
-  fi
-fi
+}
+apt_install blender blender "the 'blender -b' tests"
+apt_install chromium chromium "the HTML gallery browser tests"
 echo "bootstrap: ready ($(.venv/bin/python -c 'import bpy; print("bpy", bpy.app.version_string)'))"
