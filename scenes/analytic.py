@@ -78,6 +78,7 @@ def build(scene) -> None:
     import bpy
 
     from blender_coco.blender.marking import mark
+    from blender_coco.blender.scene_utils import set_render
 
     hidden = bpy.data.collections.new("hidden_from_render")
     hidden.hide_render = True
@@ -114,12 +115,7 @@ def build(scene) -> None:
     scene.world = world
     world.color = (0.2, 0.2, 0.2)
 
-    scene.render.engine = "CYCLES"
-    scene.cycles.samples = 1
-    scene.render.resolution_x = WIDTH
-    scene.render.resolution_y = HEIGHT
-    scene.render.resolution_percentage = 100
-    scene.frame_start = scene.frame_end = 1
+    set_render(scene, WIDTH, HEIGHT, samples=1)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ def build(scene) -> None:
     import bpy
 
     from blender_coco.blender.marking import mark
+    from blender_coco.blender.scene_utils import set_render
 
     for k in range(COUNT):
         x, y, _, _ = expected_bbox(k)
@@ -55,12 +56,7 @@ def build(scene) -> None:
     scene.collection.objects.link(camera)
     camera.location = (0.0, 0.0, 10.0)
     scene.camera = camera
-    scene.render.engine = "CYCLES"
-    scene.cycles.samples = 1
-    scene.render.resolution_x = WIDTH
-    scene.render.resolution_y = HEIGHT
-    scene.render.resolution_percentage = 100
-    scene.frame_start = scene.frame_end = 1
+    set_render(scene, WIDTH, HEIGHT, samples=1)
 
 
 if __name__ == "__main__":

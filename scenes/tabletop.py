@@ -52,6 +52,7 @@ def build(scene) -> None:
 
     from blender_coco.blender import demo_scene as d
     from blender_coco.blender.marking import STUFF_PROP, mark
+    from blender_coco.blender.scene_utils import set_render, set_world_color
 
     floor = d.add_object(scene, "Floor", d.box(20.0, 20.0, 0.02), (0.0, 0.0, -0.02), d.material("floor", (0.5, 0.5, 0.5)))
     mark(floor, "floor")
@@ -82,18 +83,8 @@ def build(scene) -> None:
     sun.data.energy = 3.0
     sun.rotation_euler = (math.radians(35), 0.0, math.radians(25))
     scene.collection.objects.link(sun)
-    world = scene.world or bpy.data.worlds.new("World")
-    scene.world = world
-    world.color = (0.35, 0.37, 0.4)
-    if world.node_tree is None:
-        world.use_nodes = True
-    bg = world.node_tree.nodes.get("Background")
-    if bg is not None:
-        bg.inputs["Color"].default_value = (0.35, 0.37, 0.4, 1.0)
-    scene.render.engine = "CYCLES"
-    scene.cycles.samples = 16
-    scene.render.resolution_x, scene.render.resolution_y = 320, 240
-    scene.frame_start = scene.frame_end = 1
+    set_world_color(scene, (0.35, 0.37, 0.4))
+    set_render(scene, 320, 240, samples=16)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ import bmesh
 from mathutils import Matrix, Vector
 
 from blender_coco.blender.marking import BACKGROUND_PROP, STUFF_PROP, mark
+from blender_coco.blender.scene_utils import set_render, set_world_color
 from blender_coco.randomize_config import SCENE_PROP
 
 #: The demo's own randomization (docs/randomize.md). The camera stays put, so that the
@@ -145,22 +146,8 @@ def build(scene) -> None:
     scene.collection.objects.link(sun)
     sun.rotation_euler = (math.radians(40), math.radians(10), math.radians(30))
 
-    world = scene.world or bpy.data.worlds.new("World")
-    scene.world = world
-    world.color = (0.3, 0.32, 0.35)
-    if world.node_tree is None:
-        world.use_nodes = True
-    background = world.node_tree.nodes.get("Background")
-    if background is not None:
-        background.inputs["Color"].default_value = (0.3, 0.32, 0.35, 1.0)
-
-    scene.render.engine = "CYCLES"
-    scene.cycles.samples = 16
-    scene.render.resolution_x = 320
-    scene.render.resolution_y = 240
-    scene.render.resolution_percentage = 100
-    scene.frame_start = 1
-    scene.frame_end = 12
+    set_world_color(scene, (0.3, 0.32, 0.35))
+    set_render(scene, 320, 240, samples=16, frame_start=1, frame_end=12)
     scene.frame_set(1)
     scene[SCENE_PROP] = json.dumps(DEMO_RANDOMIZE)
 
