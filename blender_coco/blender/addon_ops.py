@@ -18,7 +18,6 @@ from blender_coco.errors import UserError
 log = logging.getLogger(__name__)
 
 KEYPOINTS_PROP = marking.KEYPOINTS_PROP
-STUFF_PROP = marking.STUFF_PROP
 
 
 def _settings(context):
@@ -58,8 +57,7 @@ class BLENDER_COCO_OT_mark(Operator):
         objects = sorted(context.selected_objects, key=lambda o: o.name)
         try:
             for obj in objects:
-                marking.mark(obj, category, supercategory or None)
-                set_stuff(obj, stuff)
+                marking.mark(obj, category, supercategory or None, stuff=stuff)
         except UserError as err:
             self.report({"ERROR"}, str(err))
             return {"CANCELLED"}
@@ -73,14 +71,6 @@ class BLENDER_COCO_OT_mark(Operator):
             return {"FINISHED"}
         self.report({"INFO"}, f"Marked {len(objects)} object(s) as '{category}'{kind}")
         return {"FINISHED"}
-
-
-def set_stuff(obj, stuff: bool) -> None:
-    """Set ``coco_stuff`` on ``obj`` (its category is stuff), or remove it when ``stuff`` is false."""
-    if stuff:
-        obj[STUFF_PROP] = True
-    elif STUFF_PROP in obj:
-        del obj[STUFF_PROP]
 
 
 class BLENDER_COCO_OT_unmark(Operator):
@@ -101,7 +91,6 @@ class BLENDER_COCO_OT_unmark(Operator):
         marked = [obj for obj in context.selected_objects if marking.CATEGORY_PROP in obj]
         for obj in marked:
             marking.unmark(obj)
-            set_stuff(obj, False)
         if not marked:
             self.report({"WARNING"}, "None of the selected objects carries a COCO category")
             return {"CANCELLED"}

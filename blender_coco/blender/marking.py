@@ -89,11 +89,12 @@ def instance_color(root) -> list[float] | None:
     return None
 
 
-def mark(obj, category: str, supercategory: str | None = None) -> None:
+def mark(obj, category: str, supercategory: str | None = None, stuff: bool | None = None) -> None:
     """Mark ``obj`` (and its unmarked descendants) as one instance of ``category``.
 
     ``supercategory=None`` removes a previous supercategory, so the object ends up
-    marked exactly as asked.
+    marked exactly as asked. ``stuff`` True sets ``coco_stuff``, False removes it,
+    None leaves it as it is.
     """
     if not isinstance(category, str) or not category.strip():
         raise UserError(f"object {obj.name!r}: category must be a non-empty name, got {category!r}")
@@ -105,11 +106,15 @@ def mark(obj, category: str, supercategory: str | None = None) -> None:
             del obj[SUPERCATEGORY_PROP]
     else:
         obj[SUPERCATEGORY_PROP] = supercategory
+    if stuff:
+        obj[STUFF_PROP] = True
+    elif stuff is not None and STUFF_PROP in obj:
+        del obj[STUFF_PROP]
 
 
 def unmark(obj) -> None:
-    """Remove ``coco_category`` and ``coco_supercategory`` from ``obj`` (``coco_keypoints`` stays)."""
-    for prop in (CATEGORY_PROP, SUPERCATEGORY_PROP):
+    """Remove ``coco_category``, ``coco_supercategory`` and ``coco_stuff`` from ``obj`` (``coco_keypoints`` stays)."""
+    for prop in (CATEGORY_PROP, SUPERCATEGORY_PROP, STUFF_PROP):
         if prop in obj:
             del obj[prop]
 
