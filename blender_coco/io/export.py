@@ -10,7 +10,6 @@ Re-running it re-exports with other settings without re-rendering.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -103,9 +102,8 @@ def write_task_files(folder: Path, dataset: CocoDataset, records: list[FrameReco
     base = dataset.to_json()
     head = {"info": base["info"], "licenses": base["licenses"], "images": base["images"]}
     if "stuff" in tasks:
-        anns = [{"id": 0, "image_id": rec.index + 1, **ann} for rec, f in zip(records, frames) for ann in f.stuff]
-        for n, ann in enumerate(anns, start=1):
-            ann["id"] = n
+        stuff = [(rec.index + 1, ann) for rec, f in zip(records, frames) for ann in f.stuff]
+        anns = [{"id": n, "image_id": image_id, **ann} for n, (image_id, ann) in enumerate(stuff, start=1)]
         write_json_atomic(folder / "stuff.json", {**head, "annotations": anns,
                                                   "categories": [c.to_json() for c in cats.stuff_categories]})
     if "panoptic" in tasks:
@@ -129,12 +127,6 @@ def write_task_files(folder: Path, dataset: CocoDataset, records: list[FrameReco
         log.info("wrote %s to %s", ", ".join(f"{t}.json" for t in written), folder)
 
 
-def annotate_record(rec: FrameRecord, category_ids: dict[str, int], config: ExportConfig) -> list[dict[str, Any]]:
-    """Annotations (without ids) of one frame, ordered by pass index."""
-    mask, depth = read_passes(rec.exr_path, rec.width, rec.height)
-    return [ann for _, ann in _thing_annotations(rec, mask, depth, category_ids, config)]
-
-
 def export_frame(rec: FrameRecord, cats: SceneCategories, config: ExportConfig, tasks: tuple[str, ...],
                  panoptic_dir: Path | None) -> FrameTasks:
     """Every task's output for one frame, from one read of its passes.
@@ -148,12 +140,9 @@ def export_frame(rec: FrameRecord, cats: SceneCategories, config: ExportConfig, 
     return frame_tasks(rec, mask, depth, things, cats, config, tasks, panoptic_dir)
 
 
-def _annotate_chunk(args: tuple) -> list:
-    recs, cats, config, *extra = args
-    if extra:
-        tasks, panoptic_dir = extra
-        return [export_frame(r, cats, config, tasks, panoptic_dir) for r in recs]
-    return [annotate_record(r, cats, config) for r in recs]
+def _export_chunk(args: tuple) -> list[FrameTasks]:
+    recs, cats, config, tasks, panoptic_dir = args
+    return [export_frame(r, cats, config, tasks, panoptic_dir) for r in recs]
 
 
 def default_info(records: list[FrameRecord]) -> DatasetInfo:
@@ -199,7 +188,7 @@ def export_dataset(ds_dir: str | Path, config: ExportConfig = ExportConfig(), *,
         size = -(-len(records) // (jobs * 4))
         chunks = [(records[i:i + size], cats, config, tasks, panoptic_dir) for i in range(0, len(records), size)]
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            per_frame = [frame for chunk in pool.map(_annotate_chunk, chunks) for frame in chunk]
+            per_frame = [frame for chunk in pool.map(_export_chunk, chunks) for frame in chunk]
     for rec, frame in zip(records, per_frame):
         image_id = dataset.add_image(rec.image, rec.width, rec.height, image_id=rec.index + 1)
         for ann in frame.instances:
@@ -214,6 +203,3 @@ def export_dataset(ds_dir: str | Path, config: ExportConfig = ExportConfig(), *,
              1000 * dt / len(records))
     return out_path
 
-
-def default_jobs() -> int:
-    return max(1, min(8, (os.cpu_count() or 1)))
