@@ -25,7 +25,7 @@ from skimage.draw import disk, ellipse, polygon
 from skimage.measure import find_contours
 
 from blender_coco.config import ExportConfig
-from blender_coco.io.instances import annotate
+from blender_coco.coco.instances import annotate
 
 
 def synthetic_mask(width: int, height: int, n: int, seed: int = 0) -> np.ndarray:

@@ -37,7 +37,7 @@ class ExportConfig:
         instance's own body (or an unmarked surface) may lie in front of a joint
         before the joint counts as occluded (v=1). Joints sit inside the mesh,
         0.03-0.12 m under the skin; a joint hidden by a limb or the torso is
-        0.2-0.4 m behind it. See blender_coco.io.keypoints.
+        0.2-0.4 m behind it. See blender_coco.coco.keypoints.
     tasks: which files to write (names from :data:`TASKS`), or None (the default):
         ``instances.json`` and ``captions.json``, plus ``stuff.json`` and ``panoptic.json`` when the scene
         marks stuff (a category with ``isthing: false`` or a world background).
@@ -45,7 +45,7 @@ class ExportConfig:
     stuff_other: in ``stuff.json``, give unmarked surfaces (pass index 0 with a
         finite depth) the extra category ``other`` (id n + 1, after every named one).
     caption_templates: a TOML or JSON file of caption templates, plurals and
-        articles overriding the built-in ones (see blender_coco.io.captions), or None.
+        articles overriding the built-in ones (see blender_coco.coco.captions), or None.
     info: ``(field, value)`` pairs for the dataset's ``info`` block (fields from
         :data:`INFO_FIELDS`; ``year`` an integer). Nothing there comes from the clock,
         so the same input gives byte-identical files.

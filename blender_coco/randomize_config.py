@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from blender_coco.child_python import child_env
 from blender_coco.errors import UserError
 
 #: Scene custom property holding a scene's own randomization (JSON text of a config).
@@ -723,14 +724,6 @@ def from_dict(data: Any, source: str = "randomize config", base_dir: str | Path 
         raise UserError(f"{source}: {exc}") from None
 
 
-def _python_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("PYTHONHOME", None)
-    root = str(Path(__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
-    return env
-
-
 def _read_toml(path: Path, python: str | None) -> Any:
     try:
         import tomllib  # Python 3.11+
@@ -752,7 +745,7 @@ def _read_toml(path: Path, python: str | None) -> Any:
                         "/path/to/python of an environment with blender-coco installed, or use a .json config")
     cmd = [python, "-m", "blender_coco.randomize_config", str(path)]
     try:
-        done = subprocess.run(cmd, capture_output=True, text=True, env=_python_env(), timeout=300)
+        done = subprocess.run(cmd, capture_output=True, text=True, env=child_env(), timeout=300)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise UserError(f"cannot run {python} to read {path} ({exc}); pass a working --python or a .json config") from None
     if done.returncode != 0:
@@ -772,7 +765,7 @@ def load(path: str | os.PathLike, *, python: str | None = None) -> RandomizeConf
     if not p.is_file():
         raise UserError(f"randomize config {p} does not exist; pass the path of a TOML (or JSON) file")
     if p.suffix.lower() == ".json":
-        from blender_coco.io.files import read_json
+        from blender_coco.files import read_json
 
         data = read_json(p, "randomize config")
     else:

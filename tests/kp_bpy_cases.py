@@ -19,7 +19,8 @@ sys.path.insert(0, str(ROOT))
 
 import bpy  # noqa: E402
 
-from blender_coco.blender.keypoints import keypoint_definition, project_keypoints, render_size  # noqa: E402
+from blender_coco.blender.keypoints import keypoint_definition, project_keypoints  # noqa: E402
+from blender_coco.blender.scene_info import output_size  # noqa: E402
 from blender_coco.errors import UserError  # noqa: E402
 
 ASSETS = ROOT.parent / "shared" / "assets"
@@ -58,7 +59,7 @@ def camera_facts(scene, cam):
             "sensor_width": d.sensor_width, "sensor_height": d.sensor_height, "sensor_fit": d.sensor_fit,
             "shift_x": d.shift_x, "shift_y": d.shift_y, "ortho_scale": d.ortho_scale,
             "resolution_x": r.resolution_x, "resolution_y": r.resolution_y, "percentage": r.resolution_percentage,
-            "pixel_aspect_x": r.pixel_aspect_x, "pixel_aspect_y": r.pixel_aspect_y, "size": list(render_size(scene))}
+            "pixel_aspect_x": r.pixel_aspect_x, "pixel_aspect_y": r.pixel_aspect_y, "size": list(output_size(scene))}
 
 
 def make_armature(scene, name, heads, tail_offset=(0.0, 0.0, 0.2)):
@@ -187,7 +188,7 @@ def case_spheres(out):
     def shot(tag):
         bpy.context.view_layer.update()
         png = render_exr(scene, Path(out) / f"spheres_{tag}.png")
-        results.append({"tag": tag, "png": png, "colors": SPHERE_COLORS, "size": list(render_size(scene)),
+        results.append({"tag": tag, "png": png, "colors": SPHERE_COLORS, "size": list(output_size(scene)),
                         "points": project_keypoints(scene, cam, arm, definition)})
 
     r.resolution_x, r.resolution_y, r.resolution_percentage = 128, 96, 75

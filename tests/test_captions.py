@@ -14,10 +14,10 @@ import pytest
 
 from blender_coco.config import ExportConfig
 from blender_coco.errors import UserError
-from blender_coco.io.captions import (CaptionStyle, FrameFacts, Seen, article, captions, color_name, counted,
+from blender_coco.coco.captions import (CaptionStyle, FrameFacts, Seen, article, captions, color_name, counted,
                                       frame_facts, load_style, plural, style_from_dict)
-from blender_coco.io.export import export_dataset
-from blender_coco.io.validate import validate_coco
+from blender_coco.coco.export import export_dataset
+from blender_coco.coco.validate import validate_coco
 from cocotools import load_coco
 from test_stuff import make_stuff_ds
 

@@ -18,8 +18,8 @@ from blender_coco.cli import build_parser
 from blender_coco.commands._common import export_argv, export_config_from_args
 from blender_coco.config import SEGMENTATION_MODES, TASKS, ExportConfig
 from blender_coco.errors import UserError
-from blender_coco.io.export import export_dataset
-from blender_coco.io.records import read_passes
+from blender_coco.coco.export import export_dataset
+from blender_coco.coco.records import read_passes
 from cocotools import decode, load_coco, self_eval
 
 

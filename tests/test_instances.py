@@ -10,7 +10,7 @@ from pycocotools import mask as mask_utils
 from skimage.draw import disk, ellipse, polygon
 
 from blender_coco.config import ExportConfig
-from blender_coco.io.instances import analyze, annotate
+from blender_coco.coco.instances import analyze, annotate
 from cocotools import decode, iou
 
 

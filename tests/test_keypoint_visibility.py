@@ -8,7 +8,7 @@ import pytest
 
 from blender_coco.config import ExportConfig
 from blender_coco.errors import UserError
-from blender_coco.io.keypoints import DEFAULT_TOLERANCE, keypoint_visibility
+from blender_coco.coco.keypoints import DEFAULT_TOLERANCE, keypoint_visibility
 
 BG = 1e10  # what Cycles writes in the depth pass where nothing is hit
 

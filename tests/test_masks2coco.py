@@ -25,7 +25,7 @@ from pycocotools.coco import COCO
 from blender_coco.cli import main  # noqa: E402
 from blender_coco.config import ExportConfig  # noqa: E402
 from blender_coco.errors import UserError  # noqa: E402
-from blender_coco.io.colormask import (  # noqa: E402
+from blender_coco.coco.colormask import (  # noqa: E402
     colormask_to_coco, find_mask_files, index_colors, load_color_spec, read_color_mask,
 )
 

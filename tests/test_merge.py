@@ -1,7 +1,7 @@
 """``blender-coco merge`` on small hand-made datasets (no Blender): ids, categories, shards, conflicts.
 
 The Blender end-to-end check (three rendered shards merged == one run) is in
-test_production.py; here every rule of blender_coco.io.merge is pinned down on
+test_production.py; here every rule of blender_coco.coco.merge is pinned down on
 datasets whose answer is known, and pycocotools loads every output.
 """
 
@@ -16,7 +16,7 @@ from cocotools import load_coco
 from PIL import Image
 
 from blender_coco.errors import UserError
-from blender_coco.io.merge import merge_datasets
+from blender_coco.coco.merge import merge_datasets
 
 CLI = [sys.executable, "-m", "blender_coco"]
 BOX = {"id": 1, "name": "box", "supercategory": "thing"}

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_every_module_outside_the_blender_layer_imports_without_bpy():
     names = sorted(m.name for m in pkgutil.walk_packages(blender_coco.__path__, "blender_coco.")
                    if not m.name.startswith("blender_coco.blender") and m.name != "blender_coco.__main__")
-    assert "blender_coco.io.instances" in names and "blender_coco.cli" in names
+    assert "blender_coco.coco.instances" in names and "blender_coco.cli" in names
     code = ("import sys, importlib; sys.modules['bpy'] = None; sys.modules['mathutils'] = None\n"
             f"for n in {names!r}: importlib.import_module(n)\n"
             "import blender_coco.cli as c; c.build_parser()\n"

@@ -16,9 +16,9 @@ from PIL import Image
 from pycocotools import mask as mask_utils
 
 from blender_coco.config import ExportConfig
-from blender_coco.io.colormask import colormask_to_coco
-from blender_coco.io.export import export_dataset
-from blender_coco.io.validate import validate_coco
+from blender_coco.coco.colormask import colormask_to_coco
+from blender_coco.coco.export import export_dataset
+from blender_coco.coco.validate import validate_coco
 from cocotools import load_coco
 from test_stuff import FLOOR, frame_passes, make_stuff_ds
 

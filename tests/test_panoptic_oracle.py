@@ -25,7 +25,7 @@ from scipy.ndimage import binary_fill_holes
 
 
 from blender_coco.config import ExportConfig  # noqa: E402
-from blender_coco.io.colormask import colormask_to_coco  # noqa: E402
+from blender_coco.coco.colormask import colormask_to_coco  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 PANOPTIC = REPO.parent / "shared" / "assets" / "coco" / "panopticapi"

@@ -16,7 +16,7 @@ from PIL import Image
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
-from blender_coco.io.preview import (CANVAS_GREY, MASK_ALPHA, OCCLUDED_KEYPOINT, VISIBLE_KEYPOINT, category_color,
+from blender_coco.coco.preview import (CANVAS_GREY, MASK_ALPHA, OCCLUDED_KEYPOINT, VISIBLE_KEYPOINT, category_color,
                                      preview_names, render_preview, write_previews)
 
 REPO = Path(__file__).resolve().parents[1]

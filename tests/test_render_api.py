@@ -19,7 +19,7 @@ SCRIPT = r'''
 import json, logging, sys
 from pathlib import Path
 import bpy
-from blender_coco.blender import marking, pipeline
+from blender_coco.blender import hooks, marking, pipeline
 from blender_coco.config import RenderConfig
 from blender_coco.errors import UserError
 
@@ -93,7 +93,7 @@ scene.frame_start, scene.frame_end = 1, 2
 mover = plane("Mover", -1.0, -0.5, -0.5, 0.0)      # 5x5 pixels at 0.1 units per pixel
 marking.mark(mover, "thing")
 
-class Shift(pipeline.FrameHook):
+class Shift(hooks.FrameHook):
     """Moves the object by 0.1 (one pixel) per run frame, from (seed, index) alone."""
     def start(self, scene):
         self.x = bpy.data.objects["Mover"].location.x

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from blender_coco.errors import UserError
-from blender_coco.io.stats import dataset_stats, format_table, plot_stats
+from blender_coco.coco.stats import dataset_stats, format_table, plot_stats
 from cocotools import load_coco
 from test_export import write_exr
 
@@ -114,7 +114,7 @@ def cli(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_dataset_folder_knows_occlusion_from_its_records(tmp_path):
-    from blender_coco.io.export import export_dataset
+    from blender_coco.coco.export import export_dataset
 
     ds = occlusion_ds(tmp_path)
     export_dataset(ds)

@@ -18,9 +18,9 @@ import pytest
 
 from blender_coco.config import ExportConfig
 from blender_coco.errors import UserError
-from blender_coco.io.export import export_dataset
-from blender_coco.io.records import read_passes
-from blender_coco.io.stuff import WORLD_DEPTH
+from blender_coco.coco.export import export_dataset
+from blender_coco.coco.records import read_passes
+from blender_coco.coco.stuff import WORLD_DEPTH
 from cocotools import decode, load_coco
 from test_export import write_exr
 

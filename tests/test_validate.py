@@ -15,10 +15,10 @@ import pytest
 from PIL import Image
 from pycocotools import mask as mask_utils
 
-from blender_coco.io.coco import Category, CocoDataset
-from blender_coco.io.instances import annotate
+from blender_coco.coco.dataset import Category, CocoDataset
+from blender_coco.coco.instances import annotate
 from blender_coco.config import ExportConfig
-from blender_coco.io.validate import BBOX_EPS, Problem, decode_rle_string, validate_coco
+from blender_coco.coco.validate import BBOX_EPS, Problem, decode_rle_string, validate_coco
 
 REPO = Path(__file__).resolve().parents[1]
 ASSETS = REPO.parent / "shared" / "assets"
@@ -503,7 +503,7 @@ def test_cli_unreadable_input_is_one_line_exit_2(tmp_path):
 
 
 def test_exported_stuff_and_captions_are_clean_and_stuff_rules_bite(tmp_path):
-    from blender_coco.io.export import export_dataset
+    from blender_coco.coco.export import export_dataset
     from test_stuff import make_stuff_ds
 
     ds = make_stuff_ds(tmp_path, frames=3, seed=1)

@@ -20,7 +20,7 @@ import bpy
 
 from blender_coco.blender import image_format
 from blender_coco.errors import UserError
-from blender_coco.io.files import atomic_path, ensure_dir, write_json_atomic
+from blender_coco.files import atomic_path, ensure_dir, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ RECORD_FORMAT = "blender-coco-record"
 RECORD_VERSION = 1
 
 _FRAME_FILE = re.compile(r"^(\d{6,})\.(json|exr|png|jpg)$")
-# temp names of blender_coco.io.files.atomic_path: ".NAME.PID.EXT.tmp"
+# temp names of blender_coco.files.atomic_path: ".NAME.PID.EXT.tmp"
 _TEMP_FILE = re.compile(r"^\.(\d{6,})\.(json|exr|png|jpg)\.\d+\.\w+\.tmp$")
 
 #: How to treat frames already in the output folder (see :func:`prepare_out_dir`).

@@ -17,7 +17,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import blender_coco
+from blender_coco.child_python import child_env
 from blender_coco.config import ExportConfig
 from blender_coco.errors import UserError
 
@@ -25,21 +25,9 @@ log = logging.getLogger(__name__)
 
 PYTHON_ENV = "BLENDER_COCO_PYTHON"
 
-# The folder holding the blender_coco package in use: the export subprocess runs the same code.
-PACKAGE_ROOT = str(Path(blender_coco.__file__).resolve().parents[1])
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("PYTHONHOME", None)  # Blender may point this at its own Python
-    parts = [PACKAGE_ROOT] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
-    env["PYTHONPATH"] = os.pathsep.join(parts)
-    return env
-
-
 def _can_export(python: str) -> bool:
     try:
-        probe = subprocess.run([python, "-c", "import blender_coco.io.export"], env=_env(),
+        probe = subprocess.run([python, "-c", "import blender_coco.coco.export"], env=child_env(),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
     except (OSError, subprocess.TimeoutExpired):
         return False
@@ -77,7 +65,7 @@ def export_command(python: str, out_dir: Path, export: ExportConfig) -> list[str
 
 def _exporter():
     try:
-        from blender_coco.io.export import export_dataset
+        from blender_coco.coco.export import export_dataset
     except ImportError as exc:
         log.debug("the exporter does not import here: %s", exc)
         return None
@@ -109,7 +97,7 @@ def run_export(out_dir: Path, export: ExportConfig, python: str | None = None) -
     cmd = export_command(python, out_dir, export)
     log.info("exporting in a separate Python: %s", shlex.join(cmd))
     try:
-        done = subprocess.run(cmd, env=_env())
+        done = subprocess.run(cmd, env=child_env())
     except OSError as exc:
         raise UserError(f"cannot start the export stage {cmd[0]}: {exc.strerror}; pass a working --python") from None
     if done.returncode != 0:

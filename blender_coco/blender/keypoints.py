@@ -33,6 +33,7 @@ import math
 
 import bpy
 
+from blender_coco.blender.scene_info import output_size, scene_camera
 from blender_coco.errors import UserError
 from blender_coco.keypoint_presets import PRESET_KEYPOINTS, PRESET_SKELETONS, resolve_preset
 
@@ -186,12 +187,6 @@ def keypoint_definition(obj) -> dict:
     return {"keypoints": names, "skeleton": skeleton, "bones": [[b, end] for _, b, end in entries]}
 
 
-def render_size(scene) -> tuple:
-    """(width, height) in pixels of the rendered image, as Blender computes it."""
-    r = scene.render
-    return r.resolution_x * r.resolution_percentage // 100, r.resolution_y * r.resolution_percentage // 100
-
-
 def project_keypoints(scene, camera_obj, obj, definition: dict, depsgraph=None) -> list:
     """``[[x, y, depth | None], ...]`` for ``definition["bones"]`` at the current frame.
 
@@ -201,7 +196,7 @@ def project_keypoints(scene, camera_obj, obj, definition: dict, depsgraph=None) 
     has no bone on this rig.
     """
     if camera_obj is None:
-        raise UserError(f"scene {scene.name!r} has no camera; add one and set it as the scene camera")
+        scene_camera(scene)
     if camera_obj.type != "CAMERA":
         raise UserError(f"object {camera_obj.name!r} is a {camera_obj.type.lower()}, not a camera; "
                         f"set a camera as the scene camera")
@@ -212,7 +207,7 @@ def project_keypoints(scene, camera_obj, obj, definition: dict, depsgraph=None) 
         raise UserError(f"camera {camera_obj.name!r} is {cam.data.type.lower()}; keypoint projection supports "
                         f"perspective and orthographic cameras: switch its type")
     arm = obj.evaluated_get(depsgraph)
-    width, height = render_size(scene)
+    width, height = output_size(scene)
     r = scene.render
     proj = cam.calc_matrix_camera(depsgraph, x=width, y=height,
                                   scale_x=r.pixel_aspect_x, scale_y=r.pixel_aspect_y)

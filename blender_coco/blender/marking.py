@@ -13,6 +13,7 @@ The add-on edits these same properties, so scripted scenes need no UI.
 
 from __future__ import annotations
 
+from blender_coco import srgb
 from blender_coco.errors import UserError
 
 CATEGORY_PROP = "coco_category"
@@ -56,11 +57,6 @@ def background_category(scene) -> str | None:
     return None
 
 
-def _srgb(c: float) -> float:
-    c = min(max(float(c), 0.0), 1.0)
-    return 12.92 * c if c <= 0.0031308 else 1.055 * c ** (1 / 2.4) - 0.055
-
-
 def instance_color(root) -> list[float] | None:
     """sRGB base colour (0..1) of the instance's first material, for captions; None if unknown.
 
@@ -84,7 +80,7 @@ def instance_color(root) -> list[float] | None:
                         return None  # textured: no single colour
             if color is None:
                 color = mat.diffuse_color
-            return [round(_srgb(v), 4) for v in tuple(color)[:3]]
+            return [round(srgb.from_linear(v), 4) for v in tuple(color)[:3]]
         stack.extend(sorted(obj.children, key=lambda o: o.name))
     return None
 

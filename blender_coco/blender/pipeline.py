@@ -12,9 +12,9 @@ depth passes and renders with Cycles once per frame. Frame ``i`` shows scene fra
 (pass indices included) is restored when the job finishes, fails or is aborted;
 the .blend file is never saved.
 
-Randomization plugs in through :class:`FrameHook`: ``before_frame(scene, i, seed)``
-runs after the scene frame is set and before frame ``i`` renders, and must derive
-everything from ``(seed, i)`` alone. The job adds the randomizer of
+Randomization plugs in through :class:`~blender_coco.blender.hooks.FrameHook`:
+``before_frame(scene, i, seed)`` runs after the scene frame is set and before frame
+``i`` renders, and must derive everything from ``(seed, i)`` alone. The job adds the randomizer of
 ``config.randomize`` (or of the scene's own ``coco_randomize``) itself, so every
 front end gets it (:mod:`blender_coco.blender.randomizers`).
 
@@ -36,54 +36,15 @@ import bpy
 
 from blender_coco.blender import device, frame_files, image_format, marking
 from blender_coco.blender.guard import SettingsGuard
+from blender_coco.blender.hooks import FrameHook, as_hook
+from blender_coco.blender.scene_info import evaluated_depsgraph, output_size, scene_camera
 from blender_coco.blender.handoff import export_python, run_export
 from blender_coco.config import RenderConfig
 from blender_coco.errors import UserError
-from blender_coco.io.files import ensure_dir
+from blender_coco.files import ensure_dir
 from blender_coco.progress import Progress, duration
 
 log = logging.getLogger(__name__)
-
-
-class FrameHook:
-    """Per-frame scene changes (the randomization layer). Override what you need.
-
-    ``start`` runs once before the first frame, ``before_frame`` before each frame
-    (after the scene frame is set), ``record`` right after it to add fields to the
-    frame's sidecar (e.g. ``{"randomize": {...}}``; the contract's own fields cannot
-    be replaced), ``finish`` once at the end, also after an error or a cancel: it
-    must undo whatever ``start``/``before_frame`` changed.
-    """
-
-    def start(self, scene) -> None:
-        pass
-
-    def before_frame(self, scene, index: int, seed: int) -> None:
-        pass
-
-    def record(self, scene, index: int, seed: int) -> dict:
-        return {}
-
-    def finish(self, scene) -> None:
-        pass
-
-
-class _CallableHook(FrameHook):
-    def __init__(self, func: Callable) -> None:
-        self._func = func
-
-    def before_frame(self, scene, index: int, seed: int) -> None:
-        self._func(scene, index, seed)
-
-
-def _as_hook(hook) -> FrameHook:
-    return hook if isinstance(hook, FrameHook) else _CallableHook(hook)
-
-
-def output_size(scene) -> tuple[int, int]:
-    """Pixel size of the rendered image (resolution times percentage, as Blender rounds it)."""
-    r = scene.render
-    return r.resolution_x * r.resolution_percentage // 100, r.resolution_y * r.resolution_percentage // 100
 
 
 def scene_frame(scene, index: int) -> int:
@@ -124,7 +85,7 @@ class RenderJob:
         self.kept = 0
         self.rendered = 0
         self.out_dir = Path(config.out)
-        self.hooks = [_as_hook(h) for h in hooks]
+        self.hooks = [as_hook(h) for h in hooks]
         self.randomizer = None
         self._todo: list[int] = list(self.indices)
         self._guard = SettingsGuard()
@@ -153,8 +114,7 @@ class RenderJob:
 
     def _start(self) -> None:
         scene, config = self.scene, self.config
-        if scene.camera is None:
-            raise UserError(f"scene {scene.name!r} has no camera; add one or set scene.camera")
+        scene_camera(scene)
         marking.check_marks(scene)
         roots = marking.marked_roots(scene)
         marking.pass_indices(scene)  # fails early beyond 32767 instances
@@ -167,7 +127,7 @@ class RenderJob:
             log.info("%d marked object(s): %s", len(roots), ", ".join(f"{n} {c}" for c, n in counts.items()))
         ensure_dir(self.out_dir)
         self._export_python = export_python(config.python)
-        from blender_coco.blender import randomizers  # imports this module
+        from blender_coco.blender import randomizers
 
         self.randomizer = randomizers.for_run(config.randomize, scene, python=self._export_python)
         if self.randomizer is not None:
@@ -183,14 +143,17 @@ class RenderJob:
         self._todo = [i for i in self.indices if i not in kept]
         self.done = self.kept = len(kept)
 
+    def _run_fields(self) -> dict:
+        """Sidecar fields the hooks declare for every frame of this run."""
+        fields: dict = {}
+        for hook in self.hooks:
+            fields.update(hook.run_record(self.scene, self.config.seed) or {})
+        return fields
+
     def _expected_record(self) -> dict:
         """Sidecar fields every frame of this run shares: a resumed run or a sibling shard must match."""
         width, height = output_size(self.scene)
-        expect = {"seed": self.config.seed, "width": width, "height": height}
-        if len(self.hooks) == (1 if self.randomizer is not None else 0):  # no caller hook adds "randomize"
-            expect["randomize"] = self.randomizer.record(self.scene, 0, self.config.seed)["randomize"] \
-                if self.randomizer is not None else None
-        return expect
+        return {"seed": self.config.seed, "width": width, "height": height, "randomize": None, **self._run_fields()}
 
     def _setup_render(self, scene, config: RenderConfig) -> None:
         g = self._guard
@@ -256,11 +219,13 @@ class RenderJob:
         for hook in self.hooks:
             hook.before_frame(scene, index, self.config.seed)
         sidecar = self._frame_sidecar(index, frame)
+        extra = self._run_fields()
         for hook in self.hooks:
-            for key, value in (hook.record(scene, index, self.config.seed) or {}).items():
-                if key in sidecar:
-                    raise ValueError(f"frame hook {type(hook).__name__} cannot replace the sidecar field {key!r}")
-                sidecar[key] = value
+            extra.update(hook.record(scene, index, self.config.seed) or {})
+        for key, value in extra.items():
+            if key in sidecar:
+                raise ValueError(f"a frame hook cannot replace the sidecar field {key!r}")
+            sidecar[key] = value
         try:
             result = bpy.ops.render.render(write_still=False, scene=scene.name)
         except RuntimeError as exc:
@@ -276,9 +241,7 @@ class RenderJob:
     def _frame_sidecar(self, index: int, frame: int) -> dict:
         """Set this frame's pass indices and describe the frame (docs/records.md)."""
         scene = self.scene
-        camera = scene.camera
-        if camera is None:
-            raise UserError(f"scene {scene.name!r} has no camera at frame {frame}; add one or set scene.camera")
+        camera = scene_camera(scene, f"at frame {frame}")
         marking.check_marks(scene)
         indices = marking.pass_indices(scene)
         for obj in scene.objects:
@@ -322,7 +285,7 @@ class RenderJob:
                 inst["color"] = color
             if definition is not None:
                 from blender_coco.blender import keypoints
-                points = keypoints.project_keypoints(scene, camera, root, definition, depsgraph=self._depsgraph())
+                points = keypoints.project_keypoints(scene, camera, root, definition, depsgraph=evaluated_depsgraph(scene, self._view_layer))
                 inst["keypoints"] = [list(k) for k in points]
             instances.append(inst)
         background = marking.background_category(scene)
@@ -352,14 +315,6 @@ class RenderJob:
         if background is not None:
             record["background"] = background
         return record
-
-    def _depsgraph(self):
-        ctx_scene = getattr(bpy.context, "scene", None)
-        if ctx_scene is not None and ctx_scene.as_pointer() == self.scene.as_pointer():
-            return bpy.context.evaluated_depsgraph_get()
-        depsgraph = self._view_layer.depsgraph
-        depsgraph.update()
-        return depsgraph
 
     # -- end -----------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """Apply a randomization config to a scene, one frame at a time (the bpy side).
 
-:class:`Randomizer` is a :class:`~blender_coco.blender.pipeline.FrameHook` built from a
+:class:`Randomizer` is a :class:`~blender_coco.blender.hooks.FrameHook` built from a
 validated :class:`~blender_coco.randomize_config.RandomizeConfig`. ``start`` resolves
 every name the config uses (collections, objects, materials, actions: an unknown one
 is a one-line error naming the field) and remembers every value it will change;
@@ -26,8 +26,10 @@ import bpy
 from mathutils import Euler, Matrix, Quaternion, Vector
 
 from blender_coco import randomize_config as rc
+from blender_coco import srgb
 from blender_coco.blender.marking import CATEGORY_PROP
-from blender_coco.blender.pipeline import FrameHook
+from blender_coco.blender.hooks import FrameHook
+from blender_coco.blender.scene_info import evaluated_depsgraph, scene_camera
 from blender_coco.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -111,41 +113,22 @@ class _Frame:
         self.values: dict[str, object] = {}
 
 
-def depsgraph(scene):
-    """An up-to-date evaluated depsgraph of ``scene``."""
-    ctx_scene = getattr(bpy.context, "scene", None)
-    if ctx_scene is not None and ctx_scene.as_pointer() == scene.as_pointer():
-        return bpy.context.evaluated_depsgraph_get()
-    dg = scene.view_layers[0].depsgraph
-    dg.update()
-    return dg
-
-
-def _srgb_to_linear(c: float) -> float:
-    return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
-
-
-def _linear_to_srgb(c: float) -> float:
-    c = min(max(c, 0.0), 1.0)
-    return 12.92 * c if c <= 0.0031308 else 1.055 * c ** (1 / 2.4) - 0.055
-
-
 def hsv_to_linear(h: float, s: float, v: float) -> tuple[float, float, float]:
     """HSV of the sRGB colour (value may exceed 1 for bright backgrounds) -> scene-linear RGB."""
     scale = max(v, 1.0)
     r, g, b = colorsys.hsv_to_rgb(h % 1.0, min(max(s, 0.0), 1.0), min(v, 1.0))
-    return tuple(_srgb_to_linear(c) * scale for c in (r, g, b))
+    return tuple(srgb.to_linear(c) * scale for c in (r, g, b))
 
 
 def linear_to_hsv(rgb) -> tuple[float, float, float]:
-    return colorsys.rgb_to_hsv(*(_linear_to_srgb(float(c)) for c in tuple(rgb)[:3]))
+    return colorsys.rgb_to_hsv(*(srgb.from_linear(float(c)) for c in tuple(rgb)[:3]))
 
 
 def jitter_color(rgb, hue: float, sat: float, val: float) -> tuple[float, float, float]:
     """Shift the hue by ``hue`` turns and scale saturation and value (in sRGB HSV)."""
     h, s, v = linear_to_hsv(rgb)
     r, g, b = colorsys.hsv_to_rgb((h + hue) % 1.0, min(max(s * sat, 0.0), 1.0), min(max(v * val, 0.0), 1.0))
-    return (_srgb_to_linear(r), _srgb_to_linear(g), _srgb_to_linear(b))
+    return (srgb.to_linear(r), srgb.to_linear(g), srgb.to_linear(b))
 
 
 def temperature_rgb(kelvin: float) -> tuple[float, float, float]:
@@ -160,7 +143,7 @@ def temperature_rgb(kelvin: float) -> tuple[float, float, float]:
         g = 288.1221695283 * (t - 60) ** -0.0755148492
         b = 255.0
     rgb = [min(max(c, 0.0), 255.0) / 255.0 for c in (r, g, b)]
-    return tuple(_srgb_to_linear(c) for c in rgb)
+    return tuple(srgb.to_linear(c) for c in rgb)
 
 
 def _direction(azimuth_deg: float, elevation_deg: float) -> Vector:
@@ -295,7 +278,7 @@ class _Objects(_Part):
                     if CATEGORY_PROP in o:
                         self.unmarked.append((o, o[CATEGORY_PROP]))
                         del o[CATEGORY_PROP]
-        dg = depsgraph(scene)
+        dg = evaluated_depsgraph(scene)
         self.own = {}
         self.corners = {}
         for root in self.roots:
@@ -369,7 +352,7 @@ class _Objects(_Part):
         chosen_names = {o.name for o in chosen}
         visible = [r for r in self.roots if r.name in chosen_names and (cfg.visibility >= 1 or rng.random() < cfg.visibility)]
         shown = {r.name for r in visible}
-        surface = self._surface_frame(depsgraph(scene)) if self.surface is not None else None
+        surface = self._surface_frame(evaluated_depsgraph(scene)) if self.surface is not None else None
         placed = {}
         for root in visible:
             own_loc, own_rot, own_scale = self.own[root.name]
@@ -825,10 +808,7 @@ class _Camera(_Part):
 
     def start(self, scene, saved, images) -> None:
         cfg = self.cfg
-        cam = scene.camera
-        if cam is None:
-            raise UserError(f"scene {scene.name!r} has no camera; add one or set scene.camera")
-        self.cam = cam
+        cam = self.cam = scene_camera(scene)
         self.target_obj = _scene_object(scene, cfg.target_object, "camera.target_object") if cfg.target_object else None
         for attr in _TRANSFORM:
             saved.save(cam, attr)
@@ -855,7 +835,7 @@ class _Camera(_Part):
     def _target(self, scene) -> Vector:
         if self.target_obj is None:
             return Vector(self.cfg.target)
-        return self.target_obj.evaluated_get(depsgraph(scene)).matrix_world.translation.copy()
+        return self.target_obj.evaluated_get(evaluated_depsgraph(scene)).matrix_world.translation.copy()
 
     def apply(self, scene, rng, frame: _Frame) -> None:
         cfg = self.cfg
@@ -931,7 +911,7 @@ class Randomizer(FrameHook):
         self._images.release(frame.images)
         self.values = frame.values
 
-    def record(self, scene, index: int, seed: int) -> dict:
+    def run_record(self, scene, seed: int) -> dict:
         return {"randomize": self._json}
 
     def finish(self, scene) -> None:

@@ -54,7 +54,7 @@ def add_task_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--captions-per-image", type=int, default=d.captions_per_image, metavar="N",
                    help=f"captions per image in captions.json (default {d.captions_per_image})")
     p.add_argument("--caption-templates", metavar="FILE",
-                   help="TOML or JSON file of caption templates, plurals and articles (see blender_coco.io.captions)")
+                   help="TOML or JSON file of caption templates, plurals and articles (see blender_coco.coco.captions)")
     p.add_argument("--stuff-other", action="store_true",
                    help="in stuff.json, label unmarked surfaces with the extra category 'other'")
 

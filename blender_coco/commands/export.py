@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from blender_coco.io.export import export_dataset
+    from blender_coco.coco.export import export_dataset
 
     export_dataset(args.dataset, export_config_from_args(args), jobs=args.jobs, out=args.output)
     return 0

@@ -46,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from blender_coco.io.colormask import colormask_to_coco, find_mask_files, load_color_spec
+    from blender_coco.coco.colormask import colormask_to_coco, find_mask_files, load_color_spec
 
     out = Path(args.out)
     if out.is_dir():

@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from blender_coco.io.merge import merge_datasets
+    from blender_coco.coco.merge import merge_datasets
 
     merge_datasets(args.inputs, args.out, renumber=args.renumber, link=args.link)
     return 0

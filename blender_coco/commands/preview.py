@@ -39,8 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from blender_coco.errors import UserError
-    from blender_coco.io.files import read_json
-    from blender_coco.io.preview import write_previews
+    from blender_coco.files import read_json
+    from blender_coco.coco.preview import write_previews
 
     if args.limit is not None and args.limit <= 0:
         raise UserError(f"--limit must be a positive integer, got {args.limit}")
@@ -58,9 +58,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _gallery(args: argparse.Namespace, data: dict) -> None:
     from blender_coco.errors import UserError
-    from blender_coco.io.files import read_json
-    from blender_coco.io.gallery import sibling_files, write_gallery
-    from blender_coco.io.panoptic import panoptic_paths
+    from blender_coco.files import read_json
+    from blender_coco.coco.gallery import sibling_files, write_gallery
+    from blender_coco.coco.panoptic import panoptic_paths
 
     found = sibling_files(args.file)
     files = {key: getattr(args, key) or found.get(key) for key in ("stuff", "panoptic", "captions")}

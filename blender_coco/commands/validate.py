@@ -43,8 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from blender_coco.errors import UserError
-    from blender_coco.io.files import read_json
-    from blender_coco.io.validate import summary, validate_coco
+    from blender_coco.files import read_json
+    from blender_coco.coco.validate import summary, validate_coco
 
     data = read_json(args.file, "COCO file")
     if args.images is not None and not args.images.is_dir():

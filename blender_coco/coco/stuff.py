@@ -30,8 +30,8 @@ from typing import Any, Iterable
 import numpy as np
 
 from blender_coco.errors import UserError
-from blender_coco.io.coco import Category, categories_from_names
-from blender_coco.io.instances import analyze
+from blender_coco.coco.dataset import Category, categories_from_names
+from blender_coco.coco.instances import analyze
 
 log = logging.getLogger(__name__)
 

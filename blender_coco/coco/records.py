@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from blender_coco.errors import UserError
-from blender_coco.io.files import read_json
+from blender_coco.files import read_json
 
 RECORD_FORMAT = "blender-coco-record"
 RECORD_VERSION = 1

@@ -29,8 +29,8 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 from PIL import Image
 
-from blender_coco.io.coco import Category
-from blender_coco.io.files import write_bytes_atomic
+from blender_coco.coco.dataset import Category
+from blender_coco.files import write_bytes_atomic
 
 #: Largest segment id an RGB PNG can hold.
 MAX_ID = 256 ** 3 - 1
@@ -56,7 +56,7 @@ def color_id(color: Sequence[int]) -> int:
 
 def category_display_color(category_id: int) -> list[int]:
     """The display colour of a category: the same one previews and the gallery use."""
-    from blender_coco.io.preview import category_color
+    from blender_coco.coco.preview import category_color
 
     return list(category_color(category_id))
 

@@ -12,7 +12,7 @@ with matplotlib (optional: ``pip install blender-coco[plot]``).
 * Occluded, where known: an annotation flag ``occluded`` (or CVAT's
   ``attributes.occluded``), or, for a blender-coco dataset folder with
   ``passes=True``, from the frame records: an instance is occluded when a nearer
-  surface borders its outline (see :func:`blender_coco.io.captions.occlusion_pairs`).
+  surface borders its outline (see :func:`blender_coco.coco.captions.occlusion_pairs`).
   Otherwise occlusion is unknown and shown as ``-``.
 * Keypoint visibility: per keypoint category and keypoint name, how many
   annotations have v = 0, 1 and 2.
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from blender_coco.errors import UserError
-from blender_coco.io.files import atomic_path, read_json
+from blender_coco.files import atomic_path, read_json
 
 log = logging.getLogger(__name__)
 
@@ -244,9 +244,9 @@ def records_occlusion(ds_dir: str | Path, data: dict, tolerance: float = 0.15) -
 
     Each annotation is matched to its instance by image (index + 1), bbox and area.
     """
-    from blender_coco.io.captions import occlusion_pairs
-    from blender_coco.io.instances import analyze
-    from blender_coco.io.records import list_records, load_record, read_passes
+    from blender_coco.coco.captions import occlusion_pairs
+    from blender_coco.coco.instances import analyze
+    from blender_coco.coco.records import list_records, load_record, read_passes
 
     by_image: dict[int, list[dict]] = defaultdict(list)
     for a in data["annotations"]:

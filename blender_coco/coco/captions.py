@@ -52,7 +52,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from blender_coco.errors import UserError
-from blender_coco.io.stuff import OTHER, WORLD_DEPTH
+from blender_coco.coco.stuff import OTHER, WORLD_DEPTH
 
 # ----------------------------------------------------------------------------- templates
 

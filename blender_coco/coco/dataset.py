@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Iterable
 
 from blender_coco.errors import UserError, check
-from blender_coco.io.files import write_json_atomic
+from blender_coco.files import write_json_atomic
 
 
 @dataclass(frozen=True)

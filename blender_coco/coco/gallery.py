@@ -20,8 +20,8 @@ The URL hash sets toggles on load, by clicking the same checkboxes a user would:
 are recorded in ``<html data-errors>`` (shown in a banner), and ``<body data-ready>``
 says the script ran: a headless browser's DOM dump shows both.
 
-Colours are :func:`blender_coco.io.preview.category_color` of the category id, masks
-at :data:`blender_coco.io.preview.MASK_ALPHA`; keypoints: v = 2 filled
+Colours are :func:`blender_coco.coco.preview.category_color` of the category id, masks
+at :data:`blender_coco.coco.preview.MASK_ALPHA`; keypoints: v = 2 filled
 ``VISIBLE_KEYPOINT``, v = 1 a hollow ``OCCLUDED_KEYPOINT`` ring, v = 0 not drawn.
 Keypoints use COCO's pixel-index convention, so the SVG draws them at x + 0.5, y + 0.5.
 """
@@ -39,8 +39,8 @@ import numpy as np
 from PIL import Image
 
 from blender_coco.errors import UserError
-from blender_coco.io.files import ensure_dir, write_bytes_atomic
-from blender_coco.io.preview import (MASK_ALPHA, OCCLUDED_KEYPOINT, VISIBLE_KEYPOINT, _base_image, _Index, category_color,
+from blender_coco.files import ensure_dir, write_bytes_atomic
+from blender_coco.coco.preview import (MASK_ALPHA, OCCLUDED_KEYPOINT, VISIBLE_KEYPOINT, _base_image, _Index, category_color,
                                      decode_mask, preview_names)
 
 log = logging.getLogger(__name__)

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from blender_coco.errors import UserError
-from blender_coco.io.files import atomic_path, ensure_dir, read_json, write_json_atomic
+from blender_coco.files import atomic_path, ensure_dir, read_json, write_json_atomic
 
 log = logging.getLogger(__name__)
 

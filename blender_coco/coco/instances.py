@@ -6,7 +6,7 @@ box and its COCO RLE (COCO's RLE is column-major too, so the runs *are* the RLE)
 Polygons come from one vectorized boundary trace of the whole mask
 (:func:`trace_rings`): no per-pixel or per-instance scan of the frame.
 
-See :mod:`blender_coco.io.coco` for the coordinate conventions.
+See :mod:`blender_coco.coco.dataset` for the coordinate conventions.
 """
 
 from __future__ import annotations

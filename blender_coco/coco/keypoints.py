@@ -28,7 +28,7 @@ from the front, while a genuinely self-occluded joint is behind a whole limb or 
 separates the two; scale it with the character (and per keypoint if needed).
 
 Written coordinates follow COCO's pixel-index convention: x - 0.5, y - 0.5, rounded to
-2 decimals. See :mod:`blender_coco.io.coco`.
+2 decimals. See :mod:`blender_coco.coco.dataset`.
 """
 
 from __future__ import annotations

@@ -17,11 +17,11 @@ from typing import Any
 
 from blender_coco.config import ExportConfig
 from blender_coco.errors import UserError
-from blender_coco.io.coco import CocoDataset, DatasetInfo
-from blender_coco.io.files import write_json_atomic
-from blender_coco.io.instances import annotate
-from blender_coco.io.records import FrameRecord, list_records, load_record, read_passes
-from blender_coco.io.stuff import SceneCategories, scene_categories, stuff_annotations, stuff_map
+from blender_coco.coco.dataset import CocoDataset, DatasetInfo
+from blender_coco.files import write_json_atomic
+from blender_coco.coco.instances import annotate
+from blender_coco.coco.records import FrameRecord, list_records, load_record, read_passes
+from blender_coco.coco.stuff import SceneCategories, scene_categories, stuff_annotations, stuff_map
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def _thing_annotations(rec: FrameRecord, mask, depth, category_ids: dict[str, in
     for label, ann in annotate(mask, labels, config):
         points = by_label[label].get("keypoints")
         if points is not None:
-            from blender_coco.io.keypoints import keypoint_visibility
+            from blender_coco.coco.keypoints import keypoint_visibility
 
             if depth is None:
                 raise UserError(f"{rec.exr_path} has no depth pass, needed for keypoint visibility; re-render")
@@ -79,13 +79,13 @@ def frame_tasks(rec: FrameRecord, mask, depth, things: list[tuple[int, dict[str,
         stuff = stuff_annotations(smap, config.min_area)
     segments = None
     if "panoptic" in tasks:
-        from blender_coco.io.panoptic import png_name, segment_map, write_segment_png
+        from blender_coco.coco.panoptic import png_name, segment_map, write_segment_png
 
         seg, segments = segment_map(mask, things, smap, stuff, rec.index + 1)
         write_segment_png(panoptic_dir / png_name(rec.image), seg)
     facts = None
     if "captions" in tasks:
-        from blender_coco.io.captions import frame_facts
+        from blender_coco.coco.captions import frame_facts
 
         names = {c.id: c.name for c in cats.all}
         by_label = {int(i["pass_index"]): i for i in rec.instances}
@@ -107,14 +107,14 @@ def write_task_files(folder: Path, dataset: CocoDataset, records: list[FrameReco
         write_json_atomic(folder / "stuff.json", {**head, "annotations": anns,
                                                   "categories": [c.to_json() for c in cats.stuff_categories]})
     if "panoptic" in tasks:
-        from blender_coco.io.panoptic import panoptic_categories, png_name
+        from blender_coco.coco.panoptic import panoptic_categories, png_name
 
         anns = [{"image_id": rec.index + 1, "file_name": png_name(rec.image), "segments_info": f.segments}
                 for rec, f in zip(records, frames)]
         write_json_atomic(folder / "panoptic.json", {**head, "annotations": anns, "categories": panoptic_categories(
             cats.all, [c.id for c in cats.stuff_categories])})
     if "captions" in tasks:
-        from blender_coco.io.captions import caption_rng, captions, load_style
+        from blender_coco.coco.captions import caption_rng, captions, load_style
 
         style = load_style(config.caption_templates)
         anns = []
@@ -173,7 +173,7 @@ def export_dataset(ds_dir: str | Path, config: ExportConfig = ExportConfig(), *,
     dataset = CocoDataset(info=(info or default_info(records)).with_overrides(config.info), categories=categories)
     panoptic_dir = ds / "annotations" / "panoptic" if "panoptic" in tasks else None
     if "captions" in tasks:  # a bad templates file fails now, not after every frame
-        from blender_coco.io.captions import load_style
+        from blender_coco.coco.captions import load_style
 
         load_style(config.caption_templates)
 

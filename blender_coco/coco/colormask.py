@@ -20,11 +20,11 @@ Panoptic output (``panoptic=`` / ``--panoptic``): the masks are already segment
 images, so each mapped color keeps its own segment id (R + 256 G + 256^2 B); colors
 mapped to ``null``, ignored unmapped colors and things under ``min_area`` become void
 (0), and the colors of one stuff category are merged under the id of the first
-(smallest) of them. See :mod:`blender_coco.io.panoptic` for the format.
+(smallest) of them. See :mod:`blender_coco.coco.panoptic` for the format.
 
 Each mask becomes an ID mask in one vectorized pass (RGB packed into one integer,
 ``np.unique`` with ``return_inverse``) and goes through the same exporter as
-rendered frames (:func:`blender_coco.io.instances.annotate`), so boxes, areas and
+rendered frames (:func:`blender_coco.coco.instances.annotate`), so boxes, areas and
 RLE are exact and polygons follow the same rules.
 """
 
@@ -42,9 +42,9 @@ from PIL import Image, UnidentifiedImageError
 
 from blender_coco.config import ExportConfig
 from blender_coco.errors import UserError
-from blender_coco.io.coco import Category, CocoDataset, DatasetInfo
-from blender_coco.io.files import read_json
-from blender_coco.io.instances import annotate
+from blender_coco.coco.dataset import Category, CocoDataset, DatasetInfo
+from blender_coco.files import read_json
+from blender_coco.coco.instances import annotate
 
 log = logging.getLogger(__name__)
 
@@ -283,7 +283,7 @@ def _matching_image(mask: Path, index: dict[str, list[Path]], images_dir: str | 
 def _panoptic_segments(ids: np.ndarray, colors: np.ndarray, label_cat: dict[int, int], stuff_ids: set[int],
                        min_area: int, iscrowd: int) -> tuple[np.ndarray, list[dict]]:
     """Segment-id image and segments_info of one mask (see the module docstring)."""
-    from blender_coco.io.instances import analyze
+    from blender_coco.coco.instances import analyze
 
     lut = np.zeros(colors.size, np.uint32)
     cat_of: dict[int, int] = {}
@@ -321,7 +321,7 @@ def colormask_to_coco(mask_paths: Iterable[str | os.PathLike], colors_spec: Colo
 
     Stuff categories (``isthing: 0``) are left out of it. ``panoptic``: also write
     COCO panoptic output there (``X.json`` + ``X/``, or a folder D: D/panoptic.json +
-    D/panoptic/; see :func:`blender_coco.io.panoptic.panoptic_paths`), the PNGs as the
+    D/panoptic/; see :func:`blender_coco.coco.panoptic.panoptic_paths`), the PNGs as the
     masks are read and the JSON last, all atomically.
 
     ``colors_spec``: a :class:`ColorSpec`, a parsed colors file (dict) or its path.
@@ -351,7 +351,7 @@ def colormask_to_coco(mask_paths: Iterable[str | os.PathLike], colors_spec: Colo
                      categories=sorted((c for c in spec.categories if c.name not in spec.stuff), key=lambda c: c.id))
     stuff_ids = {c.id for c in spec.categories if c.name in spec.stuff}
     if panoptic is not None:
-        from blender_coco.io.panoptic import panoptic_paths, png_name, write_segment_png
+        from blender_coco.coco.panoptic import panoptic_paths, png_name, write_segment_png
 
         pan_json, pan_dir = panoptic_paths(panoptic)
         pan_anns: list[dict] = []
@@ -390,8 +390,8 @@ def colormask_to_coco(mask_paths: Iterable[str | os.PathLike], colors_spec: Colo
         more = "" if len(problems) == 1 else f" ({len(problems) - 1} more masks have unmapped colors)"
         raise UserError(problems[0] + more)
     if panoptic is not None:
-        from blender_coco.io.files import write_json_atomic
-        from blender_coco.io.panoptic import panoptic_categories
+        from blender_coco.files import write_json_atomic
+        from blender_coco.coco.panoptic import panoptic_categories
 
         cats = panoptic_categories(spec.categories, stuff_ids)
         for c in cats:

@@ -33,8 +33,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
 from blender_coco.errors import UserError
-from blender_coco.io.files import ensure_dir, write_bytes_atomic
-from blender_coco.io.validate import segmentation_error
+from blender_coco.files import ensure_dir, write_bytes_atomic
+from blender_coco.coco.validate import segmentation_error
 
 log = logging.getLogger(__name__)
 

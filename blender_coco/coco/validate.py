@@ -6,7 +6,7 @@ image files' headers). It never stops at the first problem: it returns every
 user can fix a file in one pass. ``blender-coco validate`` prints them; the render
 pipeline can call it on what it wrote.
 
-What is checked (see :mod:`blender_coco.io.coco` for the format's rules):
+What is checked (see :mod:`blender_coco.coco.dataset` for the format's rules):
 
 * Top level: a JSON object with ``images`` and ``annotations`` lists; ``categories``
   a list (required once any annotation carries a box, mask or keypoints); ``info`` an
@@ -619,7 +619,7 @@ class _Checker:
     def _check_stuff(self, by_id: dict[int, dict]) -> None:
         import numpy as np
 
-        from blender_coco.io.preview import decode_mask
+        from blender_coco.coco.preview import decode_mask
 
         groups: dict[tuple[Any, Any], list[int]] = defaultdict(list)
         per_image: dict[Any, list[int]] = defaultdict(list)
