@@ -93,6 +93,8 @@ class ExportConfig:
 
 DEVICES = ("CPU", "GPU")
 IMAGE_FORMATS = ("PNG", "JPEG")
+#: What a render run does (RenderConfig.stage).
+STAGES = ("all", "render", "prepare")
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,12 @@ class RenderConfig:
     resume: keep the frames of this run that are already complete and render the rest.
     overwrite: render every frame of this run again (its old frame files are deleted).
         With neither, an output folder that already holds frames of this run is an error.
+    frame_range: ``(start, stop)``: render only frames ``start <= k < stop`` (a Ray
+        task's chunk, blender_coco.distribute); None renders every frame (of the shard).
+    threads: Cycles CPU threads, or None for all cores.
+    stage: ``"all"`` renders and exports; ``"render"`` skips the export (run
+        ``blender-coco export`` later); ``"prepare"`` only checks the scene and
+        prepares the output folder (new, resume, overwrite) and renders nothing.
     """
 
     out: str
@@ -138,6 +146,9 @@ class RenderConfig:
     shard: tuple[int, int] | None = None
     resume: bool = False
     overwrite: bool = False
+    frame_range: tuple[int, int] | None = None
+    threads: int | None = None
+    stage: str = "all"
 
     def __post_init__(self) -> None:
         check(isinstance(self.out, str) and self.out != "", f"out must be a folder path, got {self.out!r}")
@@ -167,6 +178,17 @@ class RenderConfig:
             check(isinstance(self.samples, int) and self.samples >= 1, f"samples must be an integer >= 1, got {self.samples!r}")
         check(self.device in DEVICES, f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
         check(self.image_format in IMAGE_FORMATS, f"image_format must be one of {', '.join(IMAGE_FORMATS)}, got {self.image_format!r}")
+        if self.frame_range is not None:
+            ok = (isinstance(self.frame_range, (tuple, list)) and len(self.frame_range) == 2
+                  and all(isinstance(v, int) and not isinstance(v, bool) for v in self.frame_range)
+                  and 0 <= self.frame_range[0] < self.frame_range[1] <= self.frames)
+            check(ok, f"frame_range must be START:STOP with 0 <= START < STOP <= frames ({self.frames}), "
+                      f"got {self.frame_range!r}")
+            object.__setattr__(self, "frame_range", tuple(self.frame_range))
+        if self.threads is not None:
+            check(isinstance(self.threads, int) and not isinstance(self.threads, bool) and 1 <= self.threads <= 1024,
+                  f"threads must be an integer in 1..1024, got {self.threads!r}")
+        check(self.stage in STAGES, f"stage must be one of {', '.join(STAGES)}, got {self.stage!r}")
 
 
 def parse_resolution(text: str) -> tuple[int, int]:

@@ -41,6 +41,8 @@ class Progress:
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.enabled = logging.getLogger("blender_coco").isEnabledFor(logging.INFO)
         self._drawn = False
+        #: shown after the rate and ETA, e.g. "2 tasks running, 1 retried" (set by :meth:`update`)
+        self.note = ""
 
     @property
     def rate(self) -> float:
@@ -51,10 +53,13 @@ class Progress:
         rate = self.rate
         left = duration((self.total - self.done) / rate) if rate > 0 else "?"
         pct = 100.0 * self.done / self.total if self.total else 100.0
-        return f"frame {self.done}/{self.total} ({pct:.0f}%), {rate * 60:.1f} frames/min, {left} left"
+        note = f", {self.note}" if self.note else ""
+        return f"frame {self.done}/{self.total} ({pct:.0f}%), {rate * 60:.1f} frames/min, {left} left{note}"
 
-    def update(self, done: int) -> None:
+    def update(self, done: int, note: str | None = None) -> None:
         self.done = done
+        if note is not None:
+            self.note = note
         if not self.enabled:
             return
         now = self.clock()

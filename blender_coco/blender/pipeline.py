@@ -19,7 +19,8 @@ Randomization plugs in through :class:`~blender_coco.blender.hooks.FrameHook`:
 front end gets it (:mod:`blender_coco.blender.randomizers`).
 
 Production runs: ``config.shard = (i, n)`` renders frames ``k % n == i`` with their
-global numbers; ``config.resume`` keeps complete frames; a frame's files are
+global numbers (``config.frame_range``: a Ray task's chunk); ``config.resume`` keeps
+complete frames; ``config.stage`` skips the export or the rendering; a frame's files are
 written atomically, sidecar last, so a killed run loses at most the frame in flight
 (:func:`blender_coco.blender.frame_files.prepare_out_dir`).
 """
@@ -77,8 +78,9 @@ class RenderJob:
         self.config = config
         self.scene = scene
         first, step = config.shard or (0, 1)
-        #: the global frame indices this job renders (all, or its shard's share)
-        self.indices = list(range(first, config.frames, step))
+        lo, hi = config.frame_range or (0, config.frames)
+        #: the global frame indices this job renders (all, or its shard's share, or its frame range)
+        self.indices = [i for i in range(first, config.frames, step) if lo <= i < hi]
         self.total = len(self.indices)
         #: frames complete: kept from an interrupted run (``resume``) plus rendered
         self.done = 0
@@ -140,7 +142,7 @@ class RenderJob:
         mode = "resume" if config.resume else "overwrite" if config.overwrite else "new"
         kept = frame_files.prepare_out_dir(self.out_dir, config.frames, config.image_format, self.indices, mode,
                                            self._expected_record())
-        self._todo = [i for i in self.indices if i not in kept]
+        self._todo = [] if config.stage == "prepare" else [i for i in self.indices if i not in kept]
         self.done = self.kept = len(kept)
 
     def _run_fields(self) -> dict:
@@ -176,6 +178,9 @@ class RenderJob:
             g.set(r, "use_sequencer", False)  # a strip would replace the render and no longer match the passes
         if config.samples is not None:
             g.set(scene.cycles, "samples", config.samples)
+        if config.threads is not None:
+            g.set(r, "threads_mode", "FIXED")
+            g.set(r, "threads", config.threads)
         layer = self._view_layer = _pick_view_layer(scene)
         for other in scene.view_layers:
             g.set(other, "use", other.as_pointer() == layer.as_pointer())
@@ -333,6 +338,8 @@ class RenderJob:
             raise RuntimeError("this RenderJob has already finished")
         self._closed = True
         self._restore()
+        if self.config.stage != "all":  # a Ray task or --no-export: the export runs once, later
+            return self.out_dir / "annotations" / "instances.json"
         if self.done < self.total:
             log.warning("exporting %d of %d frames (the run stopped early)", self.done, self.total)
         path = run_export(self.out_dir, self.config.export, self._export_python)

@@ -14,7 +14,7 @@ import os
 import sys
 
 from blender_coco import randomize_config
-from blender_coco.commands._common import add_export_options, add_task_options, export_config_from_args
+from blender_coco.commands._common import add_export_options, add_task_options, export_argv, export_config_from_args
 from blender_coco.config import DEVICES, IMAGE_FORMATS, RenderConfig, parse_resolution
 from blender_coco.errors import UserError
 
@@ -27,6 +27,9 @@ EXAMPLE = """example:
 production runs (frames i with i % N == I; same frame numbers as one run):
   blender-coco render scene.blend --out ds --frames 100000 --config r.toml --shard 0/4 [--resume]
   blender-coco export ds              # after every shard wrote into ds (or: blender-coco merge DS0 DS1 ... --out ds)
+on a Ray cluster (pip install 'blender-coco[ray]'; --out on a shared filesystem):
+  blender-coco render scene.blend --out /shared/ds --frames 100000 --config r.toml --ray auto --gpus-per-task 1 --device GPU
+  blender-coco render --out ds --frames 64 --ray local --workers 2
 stock Blender instead of the bpy module:
   blender -b scene.blend --python-exit-code 1 -P scripts/render_coco.py -- --out ds --python .venv/bin/python"""
 
@@ -81,11 +84,25 @@ def add_render_arguments(p: argparse.ArgumentParser) -> None:
                    help="continue an interrupted run: keep complete frames, render the missing or half-written ones")
     p.add_argument("--overwrite", action="store_true",
                    help="render every frame again when --out already holds frames of a run (default: an error)")
+    p.add_argument("--frame-range", metavar="START:STOP",
+                   help="render only frames START <= k < STOP, under their global numbers (what one Ray task renders)")
+    p.add_argument("--threads", type=int, metavar="N", help="Cycles CPU threads (default: all cores)")
+    p.add_argument("--no-export", action="store_true",
+                   help="render the frame records only; 'blender-coco export DS' writes the annotations later")
+    p.add_argument("--prepare-only", action="store_true", help=argparse.SUPPRESS)  # the Ray driver's check
     add_export_options(p)
     add_task_options(p)
     p.add_argument("--python", metavar="PATH",
                    help="Python with blender-coco installed, for the export stage when Blender's own Python "
                         "lacks numpy (stock Blender); default $BLENDER_COCO_PYTHON, then python3")
+
+
+def parse_frame_range(text: str) -> tuple[int, int]:
+    """'0:50' -> (0, 50), with a one-line error otherwise (the bounds are checked by RenderConfig)."""
+    parts = text.split(":")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise UserError(f"--frame-range must be START:STOP (frames START <= k < STOP, e.g. 0:50), got {text!r}")
+    return int(parts[0]), int(parts[1])
 
 
 def config_from_args(args: argparse.Namespace) -> RenderConfig:
@@ -106,7 +123,40 @@ def config_from_args(args: argparse.Namespace) -> RenderConfig:
         shard=parse_shard(args.shard) if args.shard else None,
         resume=args.resume,
         overwrite=args.overwrite,
+        frame_range=parse_frame_range(args.frame_range) if args.frame_range else None,
+        threads=args.threads,
+        stage="prepare" if args.prepare_only else "render" if args.no_export else "all",
     )
+
+
+def render_argv(config: RenderConfig) -> list[str]:
+    """The arguments that rebuild ``config`` (the inverse of :func:`config_from_args`):
+    how the Ray driver hands a run to Blender processes on other machines.
+    Paths are passed as given: make them absolute first."""
+    argv = ([config.scene] if config.scene else []) + ["--out", config.out, "--frames", str(config.frames),
+                                                       "--seed", str(config.seed)]
+    if config.resolution is not None:
+        argv += ["--resolution", "%dx%d" % config.resolution]
+    if config.resolution_percentage is not None:
+        argv += ["--resolution-percentage", str(config.resolution_percentage)]
+    if config.samples is not None:
+        argv += ["--samples", str(config.samples)]
+    argv += ["--device", config.device, "--image-format", config.image_format]
+    if config.randomize == randomize_config.OFF:
+        argv.append("--no-randomize")
+    elif config.randomize is not None:
+        argv += ["--config", config.randomize]
+    if config.shard is not None:
+        argv += ["--shard", "%d/%d" % config.shard]
+    if config.frame_range is not None:
+        argv += ["--frame-range", "%d:%d" % config.frame_range]
+    if config.threads is not None:
+        argv += ["--threads", str(config.threads)]
+    argv += ["--resume"] if config.resume else ["--overwrite"] if config.overwrite else []
+    argv += {"all": [], "render": ["--no-export"], "prepare": ["--prepare-only"]}[config.stage]
+    if config.python is not None:
+        argv += ["--python", config.python]
+    return argv + export_argv(config.export)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -115,11 +165,40 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "dataset: DS/images, DS/records (frame records), DS/annotations/instances.json.",
                        epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_render_arguments(p)
+    add_ray_arguments(p)
     p.set_defaults(func=run)
+
+
+def add_ray_arguments(p: argparse.ArgumentParser) -> None:
+    """--ray and its options: render on a Ray cluster (blender_coco.distribute)."""
+    g = p.add_argument_group("rendering on a Ray cluster (pip install 'blender-coco[ray]'; README: "
+                             "Rendering on a cluster)")
+    g.add_argument("--ray", metavar="auto|local|ADDRESS",
+                   help="render in Ray tasks: 'auto' joins the running cluster ($RAY_ADDRESS or this machine's "
+                        "head), 'local' starts a private Ray on this machine, HOST:PORT joins that cluster. "
+                        "--out must be a folder every node sees (a shared filesystem)")
+    g.add_argument("--workers", type=int, metavar="N", help="at most N tasks at once (default: what the cluster offers)")
+    g.add_argument("--chunk", type=int, metavar="K",
+                   help="frames per task (default: frames / workers, at most 50)")
+    g.add_argument("--threads-per-task", type=int, default=1, metavar="T",
+                   help="Cycles threads of each task, and the CPUs Ray reserves for it (default 1)")
+    g.add_argument("--gpus-per-task", type=float, default=0, metavar="G",
+                   help="GPUs Ray reserves for each task (it sees only those: CUDA_VISIBLE_DEVICES); "
+                        "use with --device GPU (default 0)")
+    g.add_argument("--retries", type=int, default=3, metavar="R",
+                   help="times a task whose Blender died is retried; its complete frames are kept (default 3)")
+    g.add_argument("--blender", metavar="PATH",
+                   help="run each task in this Blender binary (blender -b ... -P scripts/render_coco.py) "
+                        "instead of the bpy module")
 
 
 def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
+    if args.ray is not None:
+        from blender_coco.distribute import options_from_args, render_on_ray
+
+        render_on_ray(config, options_from_args(args))
+        return 0
     try:
         from blender_coco.blender import session
     except ImportError as exc:
