@@ -159,6 +159,7 @@ def connect(ray, address: str) -> None:
     quiet = dict(logging_level=logging.ERROR, log_to_driver=False, runtime_env=runtime_env)
     if address == "local":
         ray.init(include_dashboard=False, **quiet)
+        _quiet_task_errors(ray)
         return
     target = "auto" if address == "auto" else address
     if address == "auto" and os.environ.get("RAY_ADDRESS"):
@@ -178,6 +179,24 @@ def connect(ray, address: str) -> None:
             raise UserError(f"the Ray cluster at {target} refused this driver's token: set RAY_AUTH_TOKEN (or "
                             "~/.ray/auth_token) to the cluster's token") from None
         raise
+    _quiet_task_errors(ray)
+
+
+def _quiet_task_errors(ray) -> None:
+    """Ray prints every failed task attempt (a traceback) on the driver's stderr; the driver
+    logs one line per failed attempt itself, so route Ray's text to the debug log."""
+    worker = getattr(getattr(ray, "_private", None), "worker", None)
+    original = getattr(worker, "print_to_stdstream", None)
+    if original is None:
+        return
+
+    def route(data, ignore_prefix=False):
+        if data.get("pid") == "raylet":
+            log.debug("ray: %s", " ".join(data.get("lines", [])))
+        else:
+            original(data, ignore_prefix=ignore_prefix)
+
+    worker.print_to_stdstream = route
 
 
 def task_slots(nodes: list[dict], cpus: int, gpus: float) -> int:
@@ -242,7 +261,7 @@ def render_task(tracker, number: int, argv: list[str], blender: str | None, out_
     outcome = task.run_blender(cmd, out_dir, frames, on_first_frame=lambda t: tracker.first_frame.remote(number, t))
     tracker.ended.remote(number, time.time(), None if outcome.ok else outcome.reason())
     if outcome.crashed:
-        raise task.BlenderDied(f"frames {frames[0]}-{frames[1] - 1}: {outcome.reason()}")
+        raise task.BlenderDied(outcome.reason())
     return outcome
 
 
@@ -315,6 +334,7 @@ def _run(ray, config: RenderConfig, options: RayOptions, slots: int, refs: dict,
     pending = list(enumerate(chunks))
     submitted: dict[int, float] = {}
     failures: dict[int, str] = {}
+    reported: set[tuple[int, int]] = set()
     bar = Progress(config.frames, done=len(done))
     next_poll, poll_every = 0.0, 1.0
     try:
@@ -331,9 +351,11 @@ def _run(ray, config: RenderConfig, options: RayOptions, slots: int, refs: dict,
                     outcome = ray.get(ref)
                 except Exception as exc:  # retries used up (BlenderDied), worker or node lost
                     cause = getattr(exc, "cause", None) or exc
-                    failures[number] = str(cause).strip().splitlines()[-1] if str(cause).strip() else type(cause).__name__
-                    log.warning("task %d (frames %d-%d) failed after %d retries: %s", number, frames[0], frames[1] - 1,
-                                options.retries, failures[number])
+                    text = str(cause).strip()
+                    failures[number] = text.splitlines()[-1] if text else type(cause).__name__
+                    if not isinstance(cause, task.BlenderDied):  # those are logged from the tracker
+                        log.warning("task %d (frames %d-%d) failed: %s", number, frames[0], frames[1] - 1,
+                                    failures[number])
                     continue
                 if outcome.error is not None:  # the scene or the settings: every retry would fail alike
                     raise UserError(outcome.error)
@@ -343,9 +365,11 @@ def _run(ray, config: RenderConfig, options: RayOptions, slots: int, refs: dict,
                 attempts = ray.get(tracker.snapshot.remote())
                 poll_every = max(1.0, 10 * (time.monotonic() - t0))  # listing a huge records/ on NFS is slow
                 next_poll = time.monotonic() + poll_every
+                _log_failed_attempts(attempts, chunks, reported)
                 running = sum(1 for a in attempts.values() if a[-1]["end"] is None)
                 retried = sum(1 for a in attempts.values() if len(a) > 1)
-                bar.update(count, f"{running} task(s) running" + (f", {retried} retried" if retried else ""))
+                if count < config.frames or count != bar.done:  # the last frames: one line, not one per poll
+                    bar.update(count, f"{running} task(s) running" + (f", {retried} retried" if retried else ""))
     finally:
         bar.close()
     attempts = ray.get(tracker.snapshot.remote())
@@ -353,9 +377,10 @@ def _run(ray, config: RenderConfig, options: RayOptions, slots: int, refs: dict,
     _report(attempts, submitted, len(done), seconds, config)
     missing = sorted(set(range(config.frames)) - plan.complete_frames(config.out, config.frames, config.image_format))
     if missing:
-        why = f" ({next(iter(failures.values()))})" if failures else ""
-        raise UserError(f"{len(missing)} of {config.frames} frame(s) never rendered{why}: frames "
-                        f"{plan.format_frames(missing)}; the other frames are kept, resume with: {resume_command(argv)}")
+        why = f" (last error: {list(failures.values())[-1]})" if failures else ""
+        raise UserError(f"{len(missing)} of {config.frames} frame(s) never rendered: frames "
+                        f"{plan.format_frames(missing)}{why}; the other frames are kept, resume them with: "
+                        f"{resume_command(argv)}")
     if config.stage != "all":
         log.info("frames rendered into %s; 'blender-coco export %s' writes the annotations", config.out, config.out)
         return Path(config.out) / "annotations" / "instances.json"
@@ -364,6 +389,17 @@ def _run(ray, config: RenderConfig, options: RayOptions, slots: int, refs: dict,
     path = run_export(Path(config.out), config.export, export_python(config.python))
     _summarize_dataset(path)
     return path
+
+
+def _log_failed_attempts(attempts: dict, chunks: list, reported: set) -> None:
+    """One line per failed task attempt, once."""
+    for number, tries in attempts.items():
+        for k, a in enumerate(tries):
+            if a["error"] and (number, k) not in reported:
+                reported.add((number, k))
+                start, stop = chunks[number]
+                log.warning("task %d (frames %d-%d) failed on %s: %s (its complete frames are kept)",
+                            number, start, stop - 1, a["host"], a["error"])
 
 
 def _report(attempts: dict, submitted: dict, kept: int, seconds: float, config: RenderConfig) -> None:
