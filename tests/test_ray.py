@@ -273,3 +273,16 @@ def test_the_slurm_recipe_run_locally_gives_the_one_process_dataset(work, refere
     assert not (out / "annotations").exists()  # --no-export: only the export job writes annotations
     run(CLI + ["export", out], "the export job")
     assert_same_dataset(out, reference)
+
+
+def test_tasks_in_a_stock_blender_equal_a_stock_blender_run(blender_binary, tmp_path):
+    """--blender PATH: each task is 'blender -b ... -P scripts/render_coco.py' (Debian's 3.4, demo scene)."""
+    args = ["--frames", "4", "--resolution", "64x48", "--samples", "1", "--python", sys.executable]
+    run([blender_binary, "-b", "--python-exit-code", "1", "-P", "scripts/render_coco.py", "--", "--out",
+         tmp_path / "one", *args], "one stock Blender run")
+    proc = run(CLI + ["render", "--out", tmp_path / "ray", *args, "--ray", "local", "--workers", "2", "--blender",
+                      blender_binary], "--ray local --blender")
+    assert "Ray: 2 task(s)" in proc.stderr
+    assert (tmp_path / "ray" / "annotations" / "instances.json").read_bytes() == \
+        (tmp_path / "one" / "annotations" / "instances.json").read_bytes()
+    assert digest(tmp_path / "ray" / "images") == digest(tmp_path / "one" / "images")

@@ -65,5 +65,6 @@ def render(config: RenderConfig, *, demo_when_empty: bool = True) -> Path:
     """Load the scene and render the dataset; returns annotations/instances.json."""
     scene = load_scene(config, demo_when_empty=demo_when_empty)
     path = pipeline.render_dataset(config, scene)
-    log.info("dataset written: %s", os.fspath(path))
+    if config.stage == "all":
+        log.info("dataset written: %s", os.fspath(path))
     return path
