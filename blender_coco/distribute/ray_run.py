@@ -9,7 +9,8 @@ cluster and exports it once, exactly as a one-process run would:
    address fails in seconds with one line and nothing written;
 2. check that some node can run a task (``--threads-per-task`` CPUs, ``--gpus-per-task`` GPUs);
 3. prepare: one Blender process here checks the scene and the output folder with the
-   user's ``--resume`` / ``--overwrite`` (same rules and messages as a one-process run);
+   user's ``--resume`` / ``--overwrite`` (same rules and messages as a one-process run;
+   with ``local`` while Ray starts);
 4. submit one Ray task per chunk of frames not yet complete (:mod:`.plan`); each runs
    ``blender-coco render ... --frame-range A:B --resume --no-export --threads T`` in a
    Blender process of its own (:mod:`.task`); a task whose Blender dies is retried by Ray
@@ -27,6 +28,7 @@ Ray is imported only here, only when ``--ray`` is used.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import dataclasses
 import importlib
 import json
@@ -116,17 +118,20 @@ def probe(address: str, timeout: float = PROBE_TIMEOUT) -> None:
                         "(or --ray local)") from None
 
 
-def _hide_broken_pyarrow() -> None:
+def _hide_broken_pyarrow() -> bool:
     """Ray imports pyarrow when it is installed; a pyarrow built for numpy 2 fails to import next
-    to the numpy<2 that bpy needs, and would break every task. Make Ray see it as absent."""
+    to the numpy<2 that bpy needs, and would break every task. Make Ray see it as absent; True
+    when it had to."""
     if "pyarrow" in sys.modules:
-        return
+        return sys.modules["pyarrow"] is None
     try:
         importlib.import_module("pyarrow")
     except ModuleNotFoundError:
         pass
     except Exception:
         sys.modules["pyarrow"] = None  # type: ignore[assignment]
+        return True
+    return False
 
 
 def prepare_worker() -> None:
@@ -138,7 +143,7 @@ def import_ray(local: bool):
     """``ray``, with a one-line error when the extra is missing. A private (``local``) Ray
     listens on loopback only and gets a random auth token of its own (nothing under ~/.ray)."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    if local:
+    if local and "ray" not in sys.modules:  # Ray reads these when it is imported
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # Ray's switch for "loopback only"
         if "RAY_AUTH_MODE" not in os.environ and "RAY_AUTH_TOKEN" not in os.environ:
             os.environ["RAY_AUTH_MODE"] = "token"
@@ -149,14 +154,18 @@ def import_ray(local: bool):
         import ray
     except ImportError:
         raise UserError(f"--ray needs Ray, which is not installed: {INSTALL_HINT}") from None
-    _hide_broken_pyarrow()
     return ray
 
 
 def connect(ray, address: str) -> None:
     """``ray.init`` for ``auto``, ``local`` or an address (see the module docstring)."""
-    runtime_env = {"worker_process_setup_hook": f"{__name__}.prepare_worker"}
-    quiet = dict(logging_level=logging.ERROR, log_to_driver=False, runtime_env=runtime_env)
+    quiet = dict(logging_level=logging.ERROR, log_to_driver=False)
+    hook = f"{__name__}.prepare_worker"
+    if _hide_broken_pyarrow():  # the workers need the same
+        if address == "local":  # Ray's own variable for the hook, inherited by the prestarted workers
+            os.environ.setdefault("__RAY_WORKER_PROCESS_SETUP_HOOK_ENV_VAR", hook)
+        else:  # costs the workers their warm start (about a second, once per worker)
+            quiet["runtime_env"] = {"worker_process_setup_hook": hook}
     if address == "local":
         ray.init(include_dashboard=False, **quiet)
         _quiet_task_errors(ray)
@@ -303,11 +312,25 @@ def render_on_ray(config: RenderConfig, options: RayOptions, argv: list[str] | N
     check(config.frame_range is None, "--ray and --frame-range exclude each other: Ray splits the run itself")
     check(config.stage != "prepare", "--ray renders the run; --prepare-only is for its own check")
     config = _absolute(config)
-    ray = import_ray(options.address == "local")
-    connect(ray, options.address)
+    local = options.address == "local"
+    ray = import_ray(local)
+    # a private Ray on this machine cannot lack what is checked after its start: check the scene
+    # and the output folder while it starts (a few seconds saved per run)
+    early = local and not options.gpus_per_task and options.threads_per_task <= (os.cpu_count() or 1)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        prepared = pool.submit(_prepare, config, options) if early else None
+        try:
+            connect(ray, options.address)
+        finally:
+            if prepared is not None:
+                concurrent.futures.wait([prepared])
     refs: dict = {}
     try:
         slots = check_resources(ray.nodes(), options)
+        if prepared is not None:
+            prepared.result()
+        else:
+            _prepare(config, options)
         return _run(ray, config, options, slots, refs, argv)
     finally:
         for ref in refs:  # interrupted or failed: no task outlives the run
@@ -319,7 +342,6 @@ def _run(ray, config: RenderConfig, options: RayOptions, slots: int, refs: dict,
     from blender_coco.commands.render import render_argv
 
     t_start = time.monotonic()
-    _prepare(config, options)
     done = plan.sidecar_indices(config.out, config.frames)  # after the check: complete frames only
     workers = min(options.workers or slots, slots)
     chunk = options.chunk or plan.default_chunk(config.frames, workers)
