@@ -28,7 +28,7 @@ from PIL import Image
 from blender_coco.commands.render import add_render_arguments, config_from_args, render_argv
 from blender_coco.config import ExportConfig, RenderConfig
 from blender_coco.distribute import plan
-from blender_coco.distribute.ray_run import RayOptions, check_resources, parse_address, resume_command
+from blender_coco.distribute.ray_run import RayOptions, check_resources, export_jobs, parse_address, resume_command
 from blender_coco.errors import UserError
 
 pytest.importorskip("ray")
@@ -114,9 +114,11 @@ def test_chunks_cover_every_frame_once_and_skip_complete_ones():
     assert plan.plan_chunks(10, 4) == [(0, 4), (4, 8), (8, 10)]
     assert plan.plan_chunks(10, 4, done={0, 1, 2, 3, 5}) == [(4, 8), (8, 10)]
     assert plan.plan_chunks(3, 50) == [(0, 3)]
-    assert plan.default_chunk(48, 2) == 24 and plan.default_chunk(100000, 16) == plan.MAX_CHUNK == 50
+    assert plan.default_chunk(48, 2) == 24 and plan.default_chunk(1000, 8) == plan.MIN_CHUNK == 50
+    assert plan.default_chunk(100000, 16) == plan.MAX_CHUNK == 1000 and plan.default_chunk(100000, 64) == 391
     assert plan.default_chunk(5, 8) == 1
     assert plan.format_frames([7, 0, 1, 2, 5, 8]) == "0-2, 5, 7-8"
+    assert export_jobs(48, 8) == 1 and export_jobs(100000, 32) == 32 and export_jobs(1500, 32) == 3
 
 
 def test_render_argv_rebuilds_the_config():

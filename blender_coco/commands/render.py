@@ -179,7 +179,8 @@ def add_ray_arguments(p: argparse.ArgumentParser) -> None:
                         "--out must be a folder every node sees (a shared filesystem)")
     g.add_argument("--workers", type=int, metavar="N", help="at most N tasks at once (default: what the cluster offers)")
     g.add_argument("--chunk", type=int, metavar="K",
-                   help="frames per task (default: frames / workers, at most 50)")
+                   help="frames per task (default: one task per worker on small runs, else about four per worker, "
+                        "50 to 1000 frames each)")
     g.add_argument("--threads-per-task", type=int, default=1, metavar="T",
                    help="Cycles threads of each task, and the CPUs Ray reserves for it (default 1)")
     g.add_argument("--gpus-per-task", type=float, default=0, metavar="G",

@@ -18,18 +18,22 @@ import re
 from pathlib import Path
 from typing import Iterable
 
-#: The largest default chunk. Small runs get one task per worker (one scene load each, as
-#: hand-made shards); long runs get tasks of at most this many frames, so that work spreads
-#: over nodes that join late, a lost node costs one task's scene load (its frames are kept),
-#: and the last wave of tasks is short.
-MAX_CHUNK = 50
+#: Default chunk bounds (see :func:`default_chunk`).
+MIN_CHUNK = 50
+MAX_CHUNK = 1000
 
 _SIDECAR = re.compile(r"^(\d{6,})\.json$")
 
 
 def default_chunk(frames: int, workers: int) -> int:
-    """``ceil(frames / workers)``, at most :data:`MAX_CHUNK`, at least 1."""
-    return max(1, min(MAX_CHUNK, math.ceil(frames / max(1, workers))))
+    """Frames per task: one task per worker when that is at most :data:`MIN_CHUNK` frames
+    (a small run loads the scene once per worker, like hand-made shards); else about four
+    tasks per worker, :data:`MIN_CHUNK` to :data:`MAX_CHUNK` frames. Four waves balance
+    uneven frames and nodes that join late, and keep the scene loads (seconds each) a
+    small share of a task; a lost task costs one scene load, since its frames are kept."""
+    workers = max(1, workers)
+    one_each = math.ceil(frames / workers)
+    return max(1, min(one_each, max(MIN_CHUNK, math.ceil(frames / (4 * workers))), MAX_CHUNK))
 
 
 def plan_chunks(frames: int, chunk: int, done: Iterable[int] = ()) -> list[tuple[int, int]]:

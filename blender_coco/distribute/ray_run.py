@@ -18,7 +18,8 @@ cluster and exports it once, exactly as a one-process run would:
 5. one progress line for the run (frames done from the sidecars in ``DS/records``,
    frames/min, time left, tasks running and retried);
 6. check every frame; if some never rendered, one line naming them and the command that
-   resumes them; else the export (the one of a one-process run) into ``DS/annotations``.
+   resumes them; else, once Ray is stopped or left, the export of a one-process run into
+   ``DS/annotations`` (same bytes; in several processes for long runs, :func:`export_jobs`).
 
 :class:`RayOptions` holds the ``--ray`` options; :func:`options_from_args` builds it.
 A small actor (:class:`Tracker`) records each task attempt: node, start, first frame, end.
@@ -331,14 +332,39 @@ def render_on_ray(config: RenderConfig, options: RayOptions, argv: list[str] | N
             prepared.result()
         else:
             _prepare(config, options)
-        return _run(ray, config, options, slots, refs, argv)
+        _run(ray, config, options, slots, refs, argv)
     finally:
         for ref in refs:  # interrupted or failed: no task outlives the run
             ray.cancel(ref, force=True)
         ray.shutdown()  # stops a local Ray; leaves a cluster
+    path = Path(config.out) / "annotations" / "instances.json"
+    if config.stage != "all":
+        log.info("frames rendered into %s; 'blender-coco export %s' writes the annotations", config.out, config.out)
+        return path
+    path = export(config)
+    _summarize_dataset(path)
+    return path
 
 
-def _run(ray, config: RenderConfig, options: RayOptions, slots: int, refs: dict, argv) -> Path:
+def export_jobs(frames: int, cpus: int | None = None) -> int:
+    """Export processes for the one export at the end: one per 500 frames, at most one per CPU."""
+    return max(1, min(cpus or os.cpu_count() or 1, frames // 500))
+
+
+def export(config: RenderConfig) -> Path:
+    """The export of a one-process run (same files, same bytes), in :func:`export_jobs` processes."""
+    from blender_coco.blender.handoff import export_python, run_export
+
+    python = export_python(config.python)
+    if python is not None:  # this Python lacks the exporter's dependencies: the Python that has them
+        return run_export(Path(config.out), config.export, python)
+    from blender_coco.coco.export import export_dataset
+
+    return Path(export_dataset(config.out, config.export, jobs=export_jobs(config.frames)))
+
+
+def _run(ray, config: RenderConfig, options: RayOptions, slots: int, refs: dict, argv) -> None:
+    """Submit the tasks, follow them, check that every frame is complete."""
     from blender_coco.commands.render import render_argv
 
     t_start = time.monotonic()
@@ -403,14 +429,6 @@ def _run(ray, config: RenderConfig, options: RayOptions, slots: int, refs: dict,
         raise UserError(f"{len(missing)} of {config.frames} frame(s) never rendered: frames "
                         f"{plan.format_frames(missing)}{why}; the other frames are kept, resume them with: "
                         f"{resume_command(argv)}")
-    if config.stage != "all":
-        log.info("frames rendered into %s; 'blender-coco export %s' writes the annotations", config.out, config.out)
-        return Path(config.out) / "annotations" / "instances.json"
-    from blender_coco.blender.handoff import export_python, run_export
-
-    path = run_export(Path(config.out), config.export, export_python(config.python))
-    _summarize_dataset(path)
-    return path
 
 
 def _log_failed_attempts(attempts: dict, chunks: list, reported: set) -> None:
