@@ -15,6 +15,7 @@ import json
 import os
 import re
 import secrets
+import shlex
 import signal
 import socket
 import subprocess
@@ -288,3 +289,30 @@ def test_tasks_in_a_stock_blender_equal_a_stock_blender_run(blender_binary, tmp_
     assert (tmp_path / "ray" / "annotations" / "instances.json").read_bytes() == \
         (tmp_path / "one" / "annotations" / "instances.json").read_bytes()
     assert digest(tmp_path / "ray" / "images") == digest(tmp_path / "one" / "images")
+
+
+def test_frames_that_never_render_are_named_with_the_command_that_resumes_them(work, reference):
+    out = work / "failed"
+    driver = subprocess.Popen([str(c) for c in CLI + ["render", work / "tabletop.blend", "--out", out, *SETTINGS,
+                                                      "--ray", "local", "--workers", "1", "--chunk", str(FRAMES),
+                                                      "--retries", "0"]],
+                              cwd=REPO, env=ray_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline, victim = time.monotonic() + 240, None
+    while time.monotonic() < deadline and driver.poll() is None:
+        if (out / "records" / "000001.json").exists():
+            victim = _blender_of(out, f"0:{FRAMES}")
+            break
+        time.sleep(0.01)
+    assert victim is not None
+    os.kill(victim, signal.SIGKILL)
+    _, err = driver.communicate(timeout=300)
+    line = one_error_line(subprocess.CompletedProcess([], driver.returncode, "", err))
+    done = len(list((out / "records").glob("[0-9]*.json")))
+    assert f"{FRAMES - done} of {FRAMES} frame(s) never rendered: frames {done}-{FRAMES - 1} (last error: Blender " \
+           "was killed by SIGKILL)" in line, line
+    assert not (out / "annotations").exists()
+    command = shlex.split(line.split("resume them with: ", 1)[1])
+    assert command[0] == "blender-coco" and command[-1] == "--resume"
+    proc = run(CLI + command[1:], "the resume command")
+    assert f"resuming: {done} of {FRAMES} frame(s) already complete" in proc.stderr
+    assert_same_dataset(out, reference)

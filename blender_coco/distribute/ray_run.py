@@ -384,6 +384,7 @@ def _run(ray, config: RenderConfig, options: RayOptions, slots: int, refs: dict,
     failures: dict[int, str] = {}
     reported: set[tuple[int, int]] = set()
     bar = Progress(config.frames, done=len(done))
+    attempts: dict = {}
     next_poll, poll_every = 0.0, 1.0
     try:
         while pending or refs:
@@ -410,7 +411,7 @@ def _run(ray, config: RenderConfig, options: RayOptions, slots: int, refs: dict,
             if time.monotonic() >= next_poll or not (pending or refs):
                 t0 = time.monotonic()
                 count = len(plan.sidecar_indices(config.out, config.frames))
-                attempts = ray.get(tracker.snapshot.remote())
+                attempts = _snapshot(ray, tracker, attempts)
                 poll_every = max(1.0, 10 * (time.monotonic() - t0))  # listing a huge records/ on NFS is slow
                 next_poll = time.monotonic() + poll_every
                 _log_failed_attempts(attempts, chunks, reported)
@@ -420,7 +421,7 @@ def _run(ray, config: RenderConfig, options: RayOptions, slots: int, refs: dict,
                     bar.update(count, f"{running} task(s) running" + (f", {retried} retried" if retried else ""))
     finally:
         bar.close()
-    attempts = ray.get(tracker.snapshot.remote())
+    attempts = _snapshot(ray, tracker, attempts)
     seconds = time.monotonic() - t_start
     _report(attempts, submitted, len(done), seconds, config)
     missing = sorted(set(range(config.frames)) - plan.complete_frames(config.out, config.frames, config.image_format))
@@ -429,6 +430,15 @@ def _run(ray, config: RenderConfig, options: RayOptions, slots: int, refs: dict,
         raise UserError(f"{len(missing)} of {config.frames} frame(s) never rendered: frames "
                         f"{plan.format_frames(missing)}{why}; the other frames are kept, resume them with: "
                         f"{resume_command(argv)}")
+
+
+def _snapshot(ray, tracker, last: dict) -> dict:
+    """The tracker's record of task attempts; the last one if the tracker is gone (its node lost)."""
+    try:
+        return ray.get(tracker.snapshot.remote(), timeout=30)
+    except Exception as exc:
+        log.debug("task tracker unavailable: %s", exc)
+        return last
 
 
 def _log_failed_attempts(attempts: dict, chunks: list, reported: set) -> None:
