@@ -24,7 +24,6 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-ASSETS = REPO.parent / "shared" / "assets"
 BLENDER = shutil.which("blender")
 HAS_BPY = importlib.util.find_spec("bpy") is not None
 

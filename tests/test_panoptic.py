@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from shared_assets import ASSETS, needs_assets
 from PIL import Image
 from pycocotools import mask as mask_utils
 
@@ -23,9 +24,8 @@ from cocotools import load_coco
 from test_stuff import FLOOR, frame_passes, make_stuff_ds
 
 REPO = Path(__file__).resolve().parents[1]
-PANOPTIC = REPO.parent / "shared" / "assets" / "coco" / "panopticapi"
-needs_panopticapi = pytest.mark.skipif(not (PANOPTIC / "panoptic_examples.json").is_file(),
-                                       reason=f"third-party COCO panoptic assets not found at {PANOPTIC}")
+PANOPTIC = ASSETS / "coco" / "panopticapi"
+needs_panopticapi = needs_assets("coco", "panopticapi", "panoptic_examples.json")
 
 
 def rgb2id(a: np.ndarray) -> np.ndarray:
