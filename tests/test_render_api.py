@@ -20,6 +20,7 @@ import json, logging, sys
 from pathlib import Path
 import bpy
 from blender_coco.blender import hooks, marking, pipeline
+from blender_coco.commands._common import flag
 from blender_coco.config import RenderConfig
 from blender_coco.errors import UserError
 
@@ -36,7 +37,7 @@ def error(func):
     try:
         func()
     except UserError as exc:
-        return str(exc)
+        return exc.render(flag)  # as the CLI says it
     return None
 
 def plane(name, x0, y0, x1, y1, z=0.0, collection=None):

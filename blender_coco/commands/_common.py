@@ -1,4 +1,4 @@
-"""Options shared by several subcommands (segmentation settings)."""
+"""Options shared by several subcommands (export settings), and how the CLI names a setting (:func:`flag`)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,15 @@ import argparse
 
 from blender_coco.config import INFO_FIELDS, SEGMENTATION_MODES, TASKS, ExportConfig
 from blender_coco.errors import UserError
+
+
+#: Settings whose flag is not ``--`` plus the field name with dashes.
+_FLAGS = {"randomize": "--config", "iscrowd": "--crowd"}
+
+
+def flag(field: str) -> str:
+    """The command-line flag of a config field: ``out`` -> ``--out``, ``randomize`` -> ``--config``."""
+    return _FLAGS.get(field, "--" + field.replace("_", "-"))
 
 
 def add_export_options(p: argparse.ArgumentParser) -> None:
