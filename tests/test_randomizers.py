@@ -258,8 +258,8 @@ def result(tmp_path_factory, run_bpy, assets):
     images.mkdir()
     for name, color in (("red.png", (200, 30, 30)), ("sky.png", (60, 90, 200))):
         Image.new("RGB", (16, 8), color).save(images / name)
-    run_bpy(SCRIPT, str(out), str(images), str(assets), what="randomizers script")
-    return json.loads((out / "result.json").read_text())
+    proc = run_bpy(SCRIPT, str(out), str(images), str(assets), what="randomizers script")
+    return {**json.loads((out / "result.json").read_text()), "stderr": proc.stderr}
 
 
 def test_camera_orbits_within_the_ranges_and_looks_at_the_target(result):
@@ -386,6 +386,7 @@ def test_unknown_names_are_one_line_errors_naming_the_field(result):
     assert got[5].startswith("armatures[0].objects: object 'TableTop' is a mesh, not an armature")
     assert "armatures[0].bones: armature " in got[6] and "has no bone 'Tail'" in got[6]
     assert got[7].startswith("armatures[0].actions: no action 'Dance' in this file")
+    assert "failed to clean up" not in result["stderr"]  # a part that failed to start cleans up quietly
 
 
 def test_finish_restores_everything(result):

@@ -36,6 +36,7 @@ class ObjectsPart(Part):
     def __init__(self, cfg: ObjectsConfig) -> None:
         super().__init__(cfg)
         self.failed = 0  # objects hidden for want of a free place, over the run
+        self.unmarked = []  # (object, its coco_category) lifted for the run (distractors)
 
     def start(self, scene, guard, images) -> None:
         cfg = self.cfg
@@ -50,7 +51,6 @@ class ObjectsPart(Part):
                                 "mesh; name a mesh to stand objects on")
         self.trees = {}
         self.hidden = {}
-        self.unmarked = []
         self.local = {}
         self.transforms = cfg.places or cfg.rotation is not None or cfg.scale is not None
         for root in self.roots:
