@@ -13,7 +13,7 @@ import logging
 import os
 import sys
 
-from blender_coco import randomize_config
+from blender_coco import randomize
 from blender_coco.commands._common import add_export_options, add_task_options, export_config_from_args
 from blender_coco.config import DEVICES, IMAGE_FORMATS, RenderConfig, parse_resolution
 from blender_coco.errors import UserError
@@ -46,12 +46,12 @@ def randomize_from_args(args: argparse.Namespace) -> str | None:
     if getattr(args, "no_randomize", False):
         if args.config:
             raise UserError("--config and --no-randomize exclude each other; pick one")
-        return randomize_config.OFF
+        return randomize.OFF
     path = args.config
-    if not path or path == randomize_config.OFF:
+    if not path or path == randomize.OFF:
         return path
     if sys.version_info >= (3, 11) or path.lower().endswith(".json"):
-        randomize_config.load(path)
+        randomize.load(path)
     return os.path.abspath(path)
 
 
