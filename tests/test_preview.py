@@ -17,8 +17,9 @@ from PIL import Image
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
-from blender_coco.coco.preview import (CANVAS_GREY, MASK_ALPHA, OCCLUDED_KEYPOINT, VISIBLE_KEYPOINT, category_color,
-                                     preview_names, render_preview, write_previews)
+from blender_coco.coco.canvas import CANVAS_GREY
+from blender_coco.coco.colors import MASK_ALPHA, OCCLUDED_KEYPOINT, VISIBLE_KEYPOINT, category_color
+from blender_coco.coco.preview import preview_names, render_preview, write_previews
 
 REPO = Path(__file__).resolve().parents[1]
 COCO_DIR = ASSETS / "coco"

@@ -18,7 +18,9 @@ from pycocotools import mask as mask_utils
 from blender_coco.coco.dataset import Category, CocoDataset
 from blender_coco.coco.instances import annotate
 from blender_coco.config import ExportConfig
-from blender_coco.coco.validate import BBOX_EPS, Problem, decode_rle_string, validate_coco
+from blender_coco.coco.segmentation import decode_rle_string
+from blender_coco.coco.validate import Problem, validate_coco
+from blender_coco.coco.validate.common import BBOX_EPS
 
 REPO = Path(__file__).resolve().parents[1]
 COCO_DIR = ASSETS / "coco"

@@ -85,7 +85,7 @@ def frame_tasks(rec: FrameRecord, mask, depth, things: list[tuple[int, dict[str,
         write_segment_png(panoptic_dir / png_name(rec.image), seg)
     facts = None
     if "captions" in tasks:
-        from blender_coco.coco.captions import frame_facts
+        from blender_coco.coco.scene_facts import frame_facts
 
         names = {c.id: c.name for c in cats.all}
         by_label = {int(i["pass_index"]): i for i in rec.instances}
@@ -107,12 +107,11 @@ def write_task_files(folder: Path, dataset: CocoDataset, records: list[FrameReco
         write_json_atomic(folder / "stuff.json", {**head, "annotations": anns,
                                                   "categories": [c.to_json() for c in cats.stuff_categories]})
     if "panoptic" in tasks:
-        from blender_coco.coco.panoptic import panoptic_categories, png_name
+        from blender_coco.coco.panoptic import panoptic_annotation, panoptic_categories, write_panoptic_json
 
-        anns = [{"image_id": rec.index + 1, "file_name": png_name(rec.image), "segments_info": f.segments}
-                for rec, f in zip(records, frames)]
-        write_json_atomic(folder / "panoptic.json", {**head, "annotations": anns, "categories": panoptic_categories(
-            cats.all, [c.id for c in cats.stuff_categories])})
+        anns = [panoptic_annotation(rec.index + 1, rec.image, f.segments) for rec, f in zip(records, frames)]
+        write_panoptic_json(folder / "panoptic.json", head, anns,
+                            panoptic_categories(cats.all, [c.id for c in cats.stuff_categories]))
     if "captions" in tasks:
         from blender_coco.coco.captions import caption_rng, captions, load_style
 
