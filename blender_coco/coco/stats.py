@@ -246,7 +246,9 @@ def records_occlusion(ds_dir: str | Path, data: dict, tolerance: float = 0.15) -
     """
     from blender_coco.coco.captions import occlusion_pairs
     from blender_coco.coco.instances import analyze
-    from blender_coco.coco.records import list_records, load_record, read_passes
+    from blender_coco.records.passes import read_passes
+    from blender_coco.records.scan import list_records
+    from blender_coco.records.sidecar import load_record
 
     by_image: dict[int, list[dict]] = defaultdict(list)
     for a in data["annotations"]:
