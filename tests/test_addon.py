@@ -96,8 +96,10 @@ def run_bpy(code: str, tmp_path: Path, what: str = "bpy script", timeout: float 
     RESULT. ``log`` (a list) receives the process's stdout + stderr."""
     script = tmp_path / "script.py"
     script.write_text(PRELUDE + imports + textwrap.dedent(code))
+    env = isolated_env(tmp_path / "home")
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)  # this checkout
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path,
-                          env=isolated_env(tmp_path / "home"), timeout=timeout)
+                          env=env, timeout=timeout)
     if log is not None:
         log.append(proc.stdout + proc.stderr)
     return _result(proc, what)
@@ -584,7 +586,7 @@ def test_render_session_steps_frame_by_frame_shows_progress_and_cancels(tmp_path
             progress.append([session.done, session.total])
             draw_panel(addon_ui.BLENDER_COCO_PT_render)  # progress bar + Cancel while running
         draw_panel(addon_ui.BLENDER_COCO_PT_render)  # the finished line
-        out = {{"states": states, "progress": progress, "result": str(session.result), "poll_running": poll_running}}
+        out = {{"states": states, "progress": progress, "result": str(session.result.files["instances"]), "poll_running": poll_running}}
 
         settings.output_dir = {str(tmp_path / "cancel")!r}
         session = addon_render.RenderSession(pipeline.RenderJob(render_config(settings), scene))

@@ -18,7 +18,7 @@ import pytest
 from shared_assets import ASSETS, require
 
 from blender_coco.coco.keypoints import keypoint_visibility
-from blender_coco.coco.records import read_passes
+from blender_coco.records.passes import read_passes
 from blender_coco.keypoint_presets import COCO17_NAMES, COCO17_SKELETON
 
 ROOT = Path(__file__).resolve().parents[1]

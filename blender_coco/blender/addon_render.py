@@ -34,7 +34,8 @@ class RenderSession:
     """One interactive run: a pipeline ``RenderJob`` stepped one frame per :meth:`tick`.
 
     ``state`` goes IDLE -> RUNNING -> FINISHED | CANCELLED | FAILED. ``result`` is the
-    dataset's instances.json after FINISHED, ``error`` the UserError text after FAILED.
+    export's ExportResult after FINISHED (``str`` names the files written), ``error``
+    the UserError text after FAILED.
     """
 
     def __init__(self, job):

@@ -11,17 +11,21 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from blender_coco.config import ExportConfig
+from blender_coco.config import TASKS, ExportConfig
 from blender_coco.errors import UserError
 from blender_coco.coco.dataset import CocoDataset, DatasetInfo
+from blender_coco.coco.export_result import ExportResult
 from blender_coco.files import write_json_atomic
 from blender_coco.coco.instances import annotate
-from blender_coco.coco.records import FrameRecord, list_records, load_record, read_passes
 from blender_coco.coco.stuff import SceneCategories, scene_categories, stuff_annotations, stuff_map
+from blender_coco.records.passes import read_passes
+from blender_coco.records.scan import list_records
+from blender_coco.records.sidecar import FrameRecord, load_record
 
 log = logging.getLogger(__name__)
 
@@ -155,11 +159,12 @@ def default_info(records: list[FrameRecord]) -> DatasetInfo:
 
 
 def export_dataset(ds_dir: str | Path, config: ExportConfig = ExportConfig(), *, info: DatasetInfo | None = None,
-                   jobs: int = 1, out: str | Path | None = None) -> Path:
-    """Build ``instances.json`` from every complete frame record under ``ds_dir``.
+                   jobs: int = 1, out: str | Path | None = None) -> ExportResult:
+    """Build ``instances.json`` (and the other tasks' files) from every complete frame record under ``ds_dir``.
 
     Image ids are ``index + 1`` and annotation ids follow frame order, so the output
-    is byte-identical for the same records whatever ``jobs`` is.
+    is byte-identical for the same records whatever ``jobs`` is. Returns the files
+    written and the counts (:class:`~blender_coco.coco.export_result.ExportResult`).
     """
     ds = Path(ds_dir)
     paths = list_records(ds)
@@ -197,8 +202,11 @@ def export_dataset(ds_dir: str | Path, config: ExportConfig = ExportConfig(), *,
         dataset.write(out_path)
     write_task_files(ds / "annotations", dataset, records, per_frame, cats, config, tasks)
     dt = time.perf_counter() - t0
+    files = {t: out_path if t == "instances" else ds / "annotations" / f"{t}.json" for t in TASKS if t in tasks}
     log.info("exported %d images, %d annotations, %d categories to %s (%.2f s, %.1f ms/frame)",
-             len(dataset.images), len(dataset.annotations), len(categories), out_path, dt,
-             1000 * dt / len(records))
-    return out_path
+             len(dataset.images), len(dataset.annotations), len(categories),
+             out_path if "instances" in tasks else ds / "annotations", dt, 1000 * dt / len(records))
+    names = {c.id: c.name for c in categories}
+    counts = Counter(names[ann["category_id"]] for ann in dataset.annotations)
+    return ExportResult(files=files, images=len(dataset.images), annotations=dict(sorted(counts.items())))
 

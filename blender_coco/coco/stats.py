@@ -245,8 +245,10 @@ def records_occlusion(ds_dir: str | Path, data: dict, tolerance: float = DEFAULT
     Each annotation is matched to its instance by image (index + 1), bbox and area.
     """
     from blender_coco.coco.instances import analyze
-    from blender_coco.coco.records import list_records, load_record, read_passes
     from blender_coco.coco.scene_facts import occlusion_pairs
+    from blender_coco.records.passes import read_passes
+    from blender_coco.records.scan import list_records
+    from blender_coco.records.sidecar import load_record
 
     by_image: dict[int, list[dict]] = defaultdict(list)
     for a in data["annotations"]:

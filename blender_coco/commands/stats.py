@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from blender_coco.coco.records import list_records
+    from blender_coco.records.scan import list_records
     from blender_coco.coco.stats import dataset_stats, format_table, load_target, plot_stats, records_occlusion
 
     path, data, ds = load_target(args.target)
