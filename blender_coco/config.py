@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
+from blender_coco.coco.keypoints import DEFAULT_TOLERANCE
 from blender_coco.errors import UserError, check
 
 SEGMENTATION_MODES = ("auto", "polygon", "rle")
@@ -57,7 +58,7 @@ class ExportConfig:
     tolerance: float = 0.2
     min_area: int = 1
     iscrowd: bool = False
-    keypoint_tolerance: float = 0.15
+    keypoint_tolerance: float = DEFAULT_TOLERANCE
     tasks: tuple[str, ...] | None = None
     captions_per_image: int = 5
     stuff_other: bool = False

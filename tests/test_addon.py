@@ -431,6 +431,7 @@ def test_panel_settings_become_the_same_render_config_as_the_cli(tmp_path):
         from pathlib import Path
         from blender_coco.blender import handoff
         from blender_coco.blender.addon_render import panel_message
+        from blender_coco.commands._common import flag
         os.environ.pop("BLENDER_COCO_PYTHON", None)
         os.environ["PATH"] = ""  # no python3 to fall back to
         raw = []
@@ -439,8 +440,8 @@ def test_panel_settings_become_the_same_render_config_as_the_cli(tmp_path):
             try:
                 call()
             except UserError as exc:
-                raw.append(str(exc))
-        out["python_errors"] = [[m, panel_message(m)] for m in raw]
+                raw.append(exc)
+        out["python_errors"] = [[m.render(flag), panel_message(m)] for m in raw]
         # once the .blend is saved, // paths resolve next to it
         bpy.ops.wm.save_as_mainfile(filepath={str(tmp_path / "scene.blend")!r})
         settings.randomize, settings.output_dir = "//random.toml", "//ds/"

@@ -41,7 +41,7 @@ def test_keypoint_tolerance_default_is_written_once():
     stats_command.register(parser.add_subparsers())
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices["stats"]
     assert sub.get_default("keypoint_tolerance") is DEFAULT_TOLERANCE
-    assert ExportConfig().keypoint_tolerance == DEFAULT_TOLERANCE  # config.py still writes its own literal
+    assert ExportConfig().keypoint_tolerance is DEFAULT_TOLERANCE
 
 
 def _line_of(text: str) -> int:

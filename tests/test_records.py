@@ -5,9 +5,11 @@ PNG written with PIL, an EXR that is its magic number and padding; nothing rende
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -16,6 +18,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from blender_coco.commands._common import flag
 from blender_coco.errors import UserError
 from blender_coco.files import atomic_path, write_json_atomic
 from blender_coco.records.layout import FRAME_FILE, FRAME_NAME, TEMP_FILE, image_name, record_paths
@@ -50,6 +53,14 @@ RIG = (b'{"format":"blender-coco-record","version":1,"index":0,"scene_frame":1,"
        b'"keypoints":["base","mid"],"skeleton":[[1,2]]}],"instances":[{"pass_index":1,"object":"Armature",'
        b'"category":"tube","color":[0.5654,0.821,0.4966],"keypoints":[[47.99999918416211,61.08198881149292,20.0],'
        b'[48.16786888986826,35.959524657111615,20.0]]}]}')
+
+
+@contextlib.contextmanager
+def cli_error(match: str):
+    """Expect a UserError whose message, as the CLI says it (settings as flags), matches ``match``."""
+    with pytest.raises(UserError) as info:
+        yield info
+    assert re.search(match, info.value.render(flag)), info.value.render(flag)
 
 
 # -- the sidecar -----------------------------------------------------------------
@@ -212,11 +223,11 @@ def test_a_new_run_in_an_empty_folder_creates_it(tmp_path):
 def test_a_new_run_refuses_a_folder_with_frames(tmp_path):
     frame(tmp_path, 1)
     before = files(tmp_path)
-    with pytest.raises(UserError, match=r"already holds 1 rendered frame\(s\) \(e\.g\. records/000001\.json\); "
+    with cli_error(r"already holds 1 rendered frame\(s\) \(e\.g\. records/000001\.json\); "
                                         r"pass --resume .* --overwrite .* or choose a new --out"):
         prepare_out_dir(tmp_path, 3, "PNG", expect=expect())
     frame(tmp_path, 5)  # beyond --frames 3: also a finished run's frame
-    with pytest.raises(UserError, match=r"already holds 2 rendered frame\(s\)"):
+    with cli_error(r"already holds 2 rendered frame\(s\)"):
         prepare_out_dir(tmp_path, 3, "PNG", expect=expect())
     assert set(before) <= set(files(tmp_path))
 
@@ -259,10 +270,10 @@ def test_resume_drops_images_of_the_other_format_and_sidecar_less_files(tmp_path
 def test_resume_refuses_frames_beyond_the_run_and_other_settings(tmp_path):
     frame(tmp_path, 0)
     frame(tmp_path, 4)
-    with pytest.raises(UserError, match=r"holds frames beyond --frames 3 \(e\.g\. records/000004\.json\); resume "
+    with cli_error(r"holds frames beyond --frames 3 \(e\.g\. records/000004\.json\); resume "
                                         "with the --frames of the interrupted run, or --overwrite"):
         prepare_out_dir(tmp_path, 3, "PNG", mode="resume", expect=expect())
-    with pytest.raises(UserError, match=r"^cannot resume: records/000000\.json was rendered with width 4 "
+    with cli_error(r"^cannot resume: records/000000\.json was rendered with width 4 "
                                         r"\(this run: 8\); resume with the settings of the interrupted run, or "
                                         r"--overwrite$"):
         prepare_out_dir(tmp_path, 5, "PNG", mode="resume", expect=expect(width=8))
@@ -280,7 +291,7 @@ def test_resume_refuses_another_randomization(tmp_path, had, now, why):
     frame(tmp_path, 0, randomize=had)
     with pytest.raises(UserError) as err:
         prepare_out_dir(tmp_path, 2, "PNG", mode="resume", expect=expect(randomize=now))
-    assert str(err.value).startswith(f"cannot resume: records/000000.json was rendered with {why}; ")
+    assert err.value.render(flag).startswith(f"cannot resume: records/000000.json was rendered with {why}; ")
 
 
 def test_overwrite_removes_only_this_runs_frames(tmp_path, caplog):
@@ -309,17 +320,17 @@ def test_shards_sharing_a_folder_never_touch_each_others_files(tmp_path):
     assert prepare_out_dir(tmp_path, 6, "PNG", share, "overwrite", expect()) == set()
     assert not record_paths(tmp_path, 0, "PNG")[2].exists()
     assert {p: p.read_bytes() for p in theirs} == snapshot
-    with pytest.raises(UserError, match=r"already holds 2 rendered frame\(s\) \(e\.g\. records/000001\.json\)"):
+    with cli_error(r"already holds 2 rendered frame\(s\) \(e\.g\. records/000001\.json\)"):
         prepare_out_dir(tmp_path, 6, "PNG", range(1, 6, 2), "new", expect())  # their own frames: refused
 
 
 def test_a_shard_of_another_run_is_refused(tmp_path):
     frame(tmp_path, 1, seed=1)
-    with pytest.raises(UserError, match=r"^.* holds frames of another run \(records/000001\.json has seed 1 \(this "
+    with cli_error(r"^.* holds frames of another run \(records/000001\.json has seed 1 \(this "
                                         r"run: 2\)\); use the same settings as the other shards, or choose a new "
                                         r"--out$"):
         prepare_out_dir(tmp_path, 4, "PNG", range(0, 4, 2), "new", expect(seed=2))
-    with pytest.raises(UserError, match=r"records/000001\.json has height 3 \(this run: 30\)"):
+    with cli_error(r"records/000001\.json has height 3 \(this run: 30\)"):
         prepare_out_dir(tmp_path, 4, "PNG", range(0, 4, 2), "resume", expect(height=30, seed=1))
     assert prepare_out_dir(tmp_path, 4, "PNG", range(0, 4, 2), "new", expect(seed=1)) == set()  # same run: fine
     assert prepare_out_dir(tmp_path, 4, "PNG", range(0, 4, 2), "overwrite", expect(seed=7)) == set()

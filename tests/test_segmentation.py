@@ -13,7 +13,7 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
 from blender_coco.coco.segmentation import decode_mask, rle_runs, segmentation_areas, segmentation_error
-from blender_coco.coco.values import is_int, is_number, short
+from blender_coco.values import is_int, is_number, short
 
 H, W = 12, 9
 

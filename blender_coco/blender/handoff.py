@@ -52,7 +52,8 @@ def find_python(configured: str | None) -> str:
     if configured:
         path = shutil.which(configured) or configured
         if not (os.path.isfile(path) and os.access(path, os.X_OK)):
-            raise UserError(f"--python {configured}: no such executable; pass the path of a Python that has blender-coco installed")
+            raise UserError(f"{{python}} {configured}: no such executable; pass the path of a Python that has blender-coco installed",
+                            field="python")
         return path
     from_env = os.environ.get(PYTHON_ENV)
     if from_env:
@@ -65,8 +66,8 @@ def find_python(configured: str | None) -> str:
         return py3
     raise UserError(
         "this Blender's Python cannot run the export stage (it needs numpy, OpenEXR and pycocotools); "
-        "pass --python /path/to/python of an environment with blender-coco installed (or set BLENDER_COCO_PYTHON)"
-    )
+        "set {python} to the Python of an environment with blender-coco installed (or set BLENDER_COCO_PYTHON)",
+        field="python")
 
 
 def export_command(python: str, out_dir: Path, export: ExportConfig) -> list[str]:
@@ -114,7 +115,8 @@ def run_export(out_dir: Path, export: ExportConfig, python: str | None = None) -
         try:
             done = subprocess.run(cmd, env=child_env())
         except OSError as exc:
-            raise UserError(f"cannot start the export stage {cmd[0]}: {exc.strerror}; pass a working --python") from None
+            raise UserError(f"cannot start the export stage {cmd[0]}: {exc.strerror}; set {{python}} to a working Python",
+                            field="python") from None
         if done.returncode != 0:
             raise UserError(f"the export stage failed (exit {done.returncode}): {shlex.join(command)}; "
                             "fix the error above and re-run that command (the frames are kept)")

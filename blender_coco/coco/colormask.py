@@ -243,9 +243,9 @@ def unmapped_message(mask_name: str, colors: Iterable[int], counts: Iterable[int
         head = f"{mask_name}: {len(found):,} unmapped colors ({total:,} px): {listed}"
     if len(found) > ANTIALIASED_COLORS:
         tail = ("this looks anti-aliased: masks must be painted with hard edges (no anti-aliasing, "
-                "nearest-neighbour scaling only); repaint or re-export it, or pass --ignore-unmapped to skip such colors")
+                "nearest-neighbour scaling only); repaint or re-export it, or pass {ignore_unmapped} to skip such colors")
     else:
-        tail = (f'map each color under "colors" or "masks" in {source}, or pass --ignore-unmapped to skip them '
+        tail = (f'map each color under "colors" or "masks" in {source}, or pass {{ignore_unmapped}} to skip them '
                 "(masks must be painted without anti-aliasing)")
     return f"{head}; {tail}"
 
@@ -388,7 +388,7 @@ def colormask_to_coco(mask_paths: Iterable[str | os.PathLike], colors_spec: Colo
         log.debug("%s: %d colors, %d annotations", path.name, colors.size - 1, len(anns))
     if problems:
         more = "" if len(problems) == 1 else f" ({len(problems) - 1} more masks have unmapped colors)"
-        raise UserError(problems[0] + more)
+        raise UserError(problems[0] + more, field="ignore_unmapped")
     if panoptic is not None:
         from blender_coco.coco.panoptic import panoptic_categories, write_panoptic_json
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import colorsys
 from typing import Any
 
-from blender_coco.coco.values import is_int
+from blender_coco.values import is_int
 
 MASK_ALPHA = 0.45
 VISIBLE_KEYPOINT = (40, 255, 40)

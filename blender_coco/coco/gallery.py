@@ -43,7 +43,7 @@ from blender_coco.coco.colors import MASK_ALPHA, OCCLUDED_KEYPOINT, VISIBLE_KEYP
 from blender_coco.coco.index import CocoIndex
 from blender_coco.coco.preview import preview_names
 from blender_coco.coco.segmentation import decode_mask
-from blender_coco.coco.values import is_number
+from blender_coco.values import is_number
 from blender_coco.errors import UserError
 from blender_coco.files import ensure_dir, write_bytes_atomic
 
@@ -117,8 +117,8 @@ def _load_panoptic(panoptic: dict | None, png_dir: Path | None) -> tuple[dict, d
         return {}, {}
     anns = {a.get("image_id"): a for a in panoptic.get("annotations", []) if isinstance(a, dict) and "segments_info" in a}
     if png_dir is None or not Path(png_dir).is_dir():
-        raise UserError(f"panoptic PNG folder {png_dir} does not exist; pass --panoptic with the JSON next to its "
-                        "folder (panoptic.json + panoptic/)")
+        raise UserError(f"panoptic PNG folder {png_dir} does not exist; pass {{panoptic}} with the JSON next to its "
+                        "folder (panoptic.json + panoptic/)", field="panoptic")
     return anns, {c["id"]: c.get("isthing", 1) for c in panoptic.get("categories", []) if isinstance(c, dict)}
 
 
@@ -136,7 +136,7 @@ def write_gallery(data: dict, out_dir: str | Path, images_dir: str | Path | None
     chosen = [index.image(i) for i in dict.fromkeys(image_ids)] if image_ids is not None else list(index.images.values())
     if limit is not None:
         if not (isinstance(limit, int) and limit > 0):
-            raise UserError(f"--limit must be a positive integer, got {limit!r}")
+            raise UserError(f"{{limit}} must be a positive integer, got {limit!r}", field="limit")
         chosen = chosen[:limit]
     out = ensure_dir(out_dir)
     names = {i: n[:-4] for i, n in preview_names(index.images.values()).items()}

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from blender_coco.coco.values import is_int
+from blender_coco.values import is_int
 from blender_coco.errors import UserError
 
 

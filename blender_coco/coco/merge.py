@@ -130,9 +130,9 @@ def merge_datasets(inputs: list[str | Path], out: str | Path, *, renumber: bool 
     folders = [Path(p) for p in inputs]
     for f in folders:
         if f.resolve() == out.resolve():
-            raise UserError(f"--out {out} is one of the inputs; merge into a new folder")
+            raise UserError(f"{{out}} {out} is one of the inputs; merge into a new folder", field="out")
     if (out / "annotations" / "instances.json").exists():
-        raise UserError(f"{out} already holds a dataset (annotations/instances.json); choose a new --out")
+        raise UserError(f"{out} already holds a dataset (annotations/instances.json); choose a new {{out}}", field="out")
     loaded = [_load(f) for f in folders]
     categories, cat_maps = merge_categories(loaded)
     cat_names = [{c["id"]: c["name"] for c in inp.data["categories"]} for inp in loaded]
@@ -162,7 +162,7 @@ def merge_datasets(inputs: list[str | Path], out: str | Path, *, renumber: bool 
                     raise UserError(
                         f"image {name!r} is in {loaded[seen[name]['input']].name} and in {inp.name} with different "
                         "annotations or size, so these are not shards of one run (same scene, seed and config); "
-                        "merge with --renumber to keep both, or leave one input out")
+                        "merge with {renumber} to keep both, or leave one input out", field="renumber")
                 duplicates += 1
                 continue
             seen[name] = entry

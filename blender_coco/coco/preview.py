@@ -40,7 +40,7 @@ from blender_coco.coco.canvas import base_image
 from blender_coco.coco.colors import KEYPOINT_RIM, MASK_ALPHA, OCCLUDED_KEYPOINT, VISIBLE_KEYPOINT, category_color
 from blender_coco.coco.index import CocoIndex
 from blender_coco.coco.segmentation import decode_mask
-from blender_coco.coco.values import is_int, is_number
+from blender_coco.values import is_int, is_number
 from blender_coco.errors import UserError
 from blender_coco.files import ensure_dir, write_bytes_atomic
 
@@ -194,7 +194,7 @@ def write_previews(data: dict, out_dir: Path, images_dir: Path | None = None,
         chosen = list(index.images.values())
     if limit is not None:
         if not (is_int(limit) and limit > 0):
-            raise UserError(f"--limit must be a positive integer, got {limit!r}")
+            raise UserError(f"{{limit}} must be a positive integer, got {limit!r}", field="limit")
         chosen = chosen[:limit]
     names = preview_names(index.images.values())
     out = ensure_dir(out_dir)

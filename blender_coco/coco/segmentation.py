@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from blender_coco.coco.values import is_int, is_number, short
+from blender_coco.values import is_int, is_number, short
 
 if TYPE_CHECKING:
     import numpy as np

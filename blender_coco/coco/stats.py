@@ -28,7 +28,7 @@ from typing import Any
 
 from blender_coco.coco.keypoints import DEFAULT_TOLERANCE
 from blender_coco.coco.scene_facts import touches_border
-from blender_coco.coco.values import is_number
+from blender_coco.values import is_number
 from blender_coco.errors import UserError
 from blender_coco.files import atomic_path, read_json
 
@@ -181,7 +181,7 @@ def plot_stats(stats: dict[str, Any], path: str | Path, title: str = "") -> Path
     try:
         import matplotlib
     except ImportError:
-        raise UserError("--plot needs matplotlib, which is not installed; pip install blender-coco[plot]") from None
+        raise UserError("{plot} needs matplotlib, which is not installed; pip install blender-coco[plot]", field="plot") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

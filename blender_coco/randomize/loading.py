@@ -47,13 +47,15 @@ def _read_toml(path: Path, python: str | None) -> Any:
         except UnicodeDecodeError:
             raise UserError(f"randomize config {path} is not UTF-8 text; save it as UTF-8") from None
     if python is None:
-        raise UserError(f"this Python ({sys.version.split()[0]}) cannot read the TOML file {path}; pass --python "
-                        "/path/to/python of an environment with blender-coco installed, or use a .json config")
+        raise UserError(f"this Python ({sys.version.split()[0]}) cannot read the TOML file {path}; set {{python}} to "
+                        "the Python of an environment with blender-coco installed, or use a .json config",
+                        field="python")
     cmd = [python, "-m", "blender_coco.randomize", str(path)]
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, env=child_env(), timeout=300)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise UserError(f"cannot run {python} to read {path} ({exc}); pass a working --python or a .json config") from None
+        raise UserError(f"cannot run {python} to read {path} ({exc}); set {{python}} to a working Python or use a .json config",
+                        field="python") from None
     if done.returncode != 0:
         lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
         msg = lines[-1] if lines else f"exit {done.returncode}"

@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from blender_coco.errors import UserError
-from blender_coco.randomize.values import (Range, Region, Rotation, _bool, _fail, _folder, _is_number, _name, _names,
+from blender_coco.randomize.values import (Range, Region, Rotation, _bool, _fail, _folder, _name, _names,
                                            _no_unknown, _opt_range, _probability, _region, _rotation, _show, _table,
                                            _vec3, parse_range)
+from blender_coco.values import is_number
 
 LIGHT_TYPES = ("POINT", "SUN", "SPOT", "AREA")
 #: The sections a config may have, in the order :meth:`RandomizeConfig.to_json` writes them.
@@ -74,7 +75,7 @@ class CameraConfig:
         if self.aims and self.target is None and self.target_object is None:
             _fail("camera.target", "is needed to orbit or aim the camera (distance, azimuth, elevation, roll, "
                                    "look_at_jitter); give a point [x, y, z] or target_object = \"Name\"")
-        if not _is_number(self.look_at_jitter) or self.look_at_jitter < 0:
+        if not is_number(self.look_at_jitter) or self.look_at_jitter < 0:
             _fail("camera.look_at_jitter", f"must be a distance >= 0, got {_show(self.look_at_jitter)}")
 
     @property
@@ -96,7 +97,7 @@ class CameraConfig:
         t = _table(t, name)
         _no_unknown(t, cls.FIELDS, name)
         jitter = t.get("look_at_jitter", 0.0)
-        if not _is_number(jitter) or jitter < 0:
+        if not is_number(jitter) or jitter < 0:
             _fail(f"{name}.look_at_jitter", f"must be a distance >= 0 (scene units), got {_show(jitter)}")
         return cls(
             target=_vec3(t["target"], f"{name}.target") if "target" in t else None,
@@ -251,7 +252,7 @@ class ObjectsConfig:
     def __post_init__(self) -> None:
         if self.collection is None and not self.objects:
             _fail(f"{self.name}", "needs collection = \"Name\" or objects = [\"Name\", ...] (which objects to randomize)")
-        if not _is_number(self.spacing) or self.spacing < 0:
+        if not is_number(self.spacing) or self.spacing < 0:
             _fail(f"{self.name}.spacing", f"must be a distance >= 0, got {_show(self.spacing)}")
         if not isinstance(self.max_tries, int) or isinstance(self.max_tries, bool) or not 1 <= self.max_tries <= 100000:
             _fail(f"{self.name}.max_tries", f"must be a whole number in 1..100000, got {_show(self.max_tries)}")
@@ -272,7 +273,7 @@ class ObjectsConfig:
         t = _table(t, name)
         _no_unknown(t, cls.FIELDS, name)
         spacing = t.get("spacing", 0.0)
-        if not _is_number(spacing) or spacing < 0:
+        if not is_number(spacing) or spacing < 0:
             _fail(f"{name}.spacing", f"must be a distance >= 0 (scene units), got {_show(spacing)}")
         return cls(
             name=name, **_targets(t, name),
@@ -427,5 +428,5 @@ def from_dict(data: Any, source: str = "randomize config", base_dir: str | Path 
             armatures=_groups(data, "armatures", ArmaturesConfig.parse),
         )
     except UserError as exc:
-        raise UserError(f"{source}: {exc}") from None
+        raise exc.prefixed(f"{source}: ") from None
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from blender_coco.errors import UserError
+from blender_coco.values import is_number
 
 DISTRIBUTIONS = ("uniform", "loguniform", "normal")
 IMAGE_EXTENSIONS = (".hdr", ".exr", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
@@ -32,10 +33,6 @@ IMAGE_EXTENSIONS = (".hdr", ".exr", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".
 
 def _fail(where: str, message: str) -> None:
     raise UserError(f"{where} {message}")
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _show(v: Any) -> str:
@@ -77,7 +74,7 @@ class Range:
             if v is not None:
                 self._check_value(v, shown)
         if self.distribution == "normal":
-            if not _is_number(self.mean) or not _is_number(self.std) or self.std < 0:
+            if not is_number(self.mean) or not is_number(self.std) or self.std < 0:
                 _fail(where, f"with distribution 'normal' needs a number mean and a std >= 0, got mean "
                              f"{_show(self.mean)}, std {_show(self.std)}")
         elif self.min is None or self.max is None:
@@ -90,7 +87,7 @@ class Range:
 
     def _check_value(self, v: Any, shown: Any) -> None:
         where = self.name
-        if not _is_number(v):
+        if not is_number(v):
             _fail(where, f"must hold numbers, got {_show(list(shown) if isinstance(shown, tuple) else shown)}")
         if self.integer and v != int(v):
             _fail(where, f"must hold whole numbers, got {_show(list(shown) if isinstance(shown, tuple) else shown)}")
@@ -148,10 +145,10 @@ def parse_range(value: Any, name: str, *, lo: float | None = None, hi: float | N
     """A :class:`Range` from a number, ``[min, max]`` or a table (see module docstring)."""
     common = dict(name=name, lo=lo, hi=hi, integer=integer)
     what = ("a number, [min, max] or a table {min, max, distribution} (or {values = [...]})")
-    if _is_number(value):
+    if is_number(value):
         return Range(value, value, **common)
     if isinstance(value, (list, tuple)):
-        if len(value) != 2 or not all(_is_number(v) for v in value):
+        if len(value) != 2 or not all(is_number(v) for v in value):
             _fail(name, f"must be {what}, got {_show(list(value))}")
         return Range(value[0], value[1], **common)
     if isinstance(value, dict):
@@ -165,7 +162,7 @@ def parse_range(value: Any, name: str, *, lo: float | None = None, hi: float | N
         if not isinstance(dist, str):
             _fail(f"{name}.distribution", f"must be one of {', '.join(DISTRIBUTIONS)}, got {_show(dist)}")
         for key in ("min", "max", "mean", "std"):
-            if key in value and not _is_number(value[key]):
+            if key in value and not is_number(value[key]):
                 _fail(f"{name}.{key}", f"must be a number, got {_show(value[key])}")
         return Range(value.get("min"), value.get("max"), dist, value.get("mean"), value.get("std"), **common)
     _fail(name, f"must be {what}, got {_show(value)}")
@@ -193,14 +190,14 @@ def _opt_range(t: dict, key: str, name: str, **kw) -> Range | None:
 
 
 def _vec3(value: Any, name: str) -> tuple[float, float, float]:
-    if not isinstance(value, (list, tuple)) or len(value) != 3 or not all(_is_number(v) for v in value):
+    if not isinstance(value, (list, tuple)) or len(value) != 3 or not all(is_number(v) for v in value):
         _fail(name, f"must be a point [x, y, z] of numbers, got {_show(value)}")
     return (float(value[0]), float(value[1]), float(value[2]))
 
 
 def _probability(t: dict, key: str, name: str, default: float) -> float:
     v = t.get(key, default)
-    if not _is_number(v) or not 0 <= v <= 1:
+    if not is_number(v) or not 0 <= v <= 1:
         _fail(f"{name}.{key}", f"must be a probability between 0 and 1, got {_show(v)}")
     return float(v)
 

@@ -38,7 +38,7 @@ def mismatch(data: dict, expect: dict) -> str | None:
                 had = data.get(key)
                 what = "no randomization" if had is None else "a randomization config" if value is None \
                     else "another randomization config"
-                now = "none" if value is None else "its --config or the scene's coco_randomize"
+                now = "none" if value is None else "its {randomize} or the scene's coco_randomize"
                 return f"{what} (this run: {now})"
             return f"{key} {json.dumps(data.get(key))} (this run: {json.dumps(value)})"
     return None
@@ -56,7 +56,8 @@ def _remove(paths: list[Path]) -> None:
         except FileNotFoundError:
             pass
         except OSError as exc:
-            raise UserError(f"cannot remove frame file {p}: {exc.strerror}; delete it or choose another --out") from None
+            raise UserError(f"cannot remove frame file {p}: {exc.strerror}; delete it or choose another {{out}}",
+                            field="out") from None
 
 
 def prepare_out_dir(out_dir: Path, total: int, fmt: str, share=None, mode: str = "new",
@@ -93,19 +94,19 @@ def prepare_out_dir(out_dir: Path, total: int, fmt: str, share=None, mode: str =
     if mode == "new" and (done_before or (beyond and not sharded)):
         first = (done_before or beyond)[0]
         n = len(done_before) + (0 if sharded else len(beyond))
-        raise UserError(f"{out_dir} already holds {n} rendered frame(s) (e.g. {_shown(first)}); pass --resume "
-                        "to keep complete frames and render the rest, --overwrite to render them again, or choose a "
-                        "new --out")
+        raise UserError(f"{out_dir} already holds {n} rendered frame(s) (e.g. {_shown(first)}); pass {{resume}} "
+                        "to keep complete frames and render the rest, {overwrite} to render them again, or choose a "
+                        "new {out}", field=("resume", "overwrite", "out"))
     if mode == "resume" and beyond and not sharded:
-        raise UserError(f"{out_dir} holds frames beyond --frames {total} (e.g. {_shown(beyond[0])}); resume "
-                        "with the --frames of the interrupted run, or --overwrite")
+        raise UserError(f"{out_dir} holds frames beyond {{frames}} {total} (e.g. {_shown(beyond[0])}); resume "
+                        "with the {frames} of the interrupted run, or {overwrite}", field=("frames", "overwrite"))
     others = [i for i, f in frames.items() if f.sidecar is not None and i not in share and i < total]
     if others and expect and mode != "overwrite":  # frames of sibling shards: must be the same run
         data = read_sidecar(frames[others[0]].sidecar)
         why = mismatch(data, expect) if data is not None else None
         if why:
             raise UserError(f"{out_dir} holds frames of another run ({_shown(others[0])} has {why}); use "
-                            "the same settings as the other shards, or choose a new --out")
+                            "the same settings as the other shards, or choose a new {out}", field=("randomize", "out"))
     for index, frame in sorted(frames.items()):
         if index in share:
             if mode == "resume" and frame.sidecar is not None:
@@ -114,7 +115,7 @@ def prepare_out_dir(out_dir: Path, total: int, fmt: str, share=None, mode: str =
                     why = mismatch(read_sidecar(frame.sidecar), expect)
                     if why:
                         raise UserError(f"cannot resume: {_shown(index)} was rendered with {why}; resume "
-                                        "with the settings of the interrupted run, or --overwrite")
+                                        "with the settings of the interrupted run, or {overwrite}", field=("randomize", "overwrite"))
                     kept.add(index)
                     remove.extend(frame.temps)
                     remove.extend(p for p in frame.files

@@ -137,9 +137,9 @@ def load_style(path: str | Path | None) -> CaptionStyle:
     try:
         raw = p.read_bytes()
     except FileNotFoundError:
-        raise UserError(f"caption templates file {p} does not exist; check --caption-templates") from None
+        raise UserError(f"caption templates file {p} does not exist; check {{caption_templates}}", field="caption_templates") from None
     except OSError as exc:
-        raise UserError(f"caption templates file {p} cannot be read ({exc.strerror}); check --caption-templates") from None
+        raise UserError(f"caption templates file {p} cannot be read ({exc.strerror}); check {{caption_templates}}", field="caption_templates") from None
     if p.suffix.lower() == ".json":
         try:
             obj = json.loads(raw.decode("utf-8"))

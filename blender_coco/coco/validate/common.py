@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from blender_coco.coco.values import is_int, is_number, short
+from blender_coco.values import is_int, is_number, short
 
 #: A bbox may pass the image edge by this many pixels. COCO stores coordinates with
 #: two decimals and rounds x and w separately, so x + w can exceed the edge by 0.01.

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from blender_coco.coco.validate.common import Report
-from blender_coco.coco.values import is_int, short
+from blender_coco.values import is_int, short
 
 
 def check_image(report: Report, img_id: int, img: dict) -> None:

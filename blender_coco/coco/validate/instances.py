@@ -22,7 +22,7 @@ from collections import Counter
 from blender_coco.coco.segmentation import segmentation_areas, segmentation_error
 from blender_coco.coco.validate.captions import check_caption
 from blender_coco.coco.validate.common import Report, check_bbox
-from blender_coco.coco.values import is_int, is_number, short
+from blender_coco.values import is_int, is_number, short
 
 #: An annotation holding any of these is an instance annotation (box, mask or keypoints).
 INSTANCE_KEYS = ("bbox", "segmentation", "area", "keypoints", "iscrowd")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from blender_coco.coco.validate.common import Report, check_bbox
-from blender_coco.coco.values import is_int, is_number, short
+from blender_coco.values import is_int, is_number, short
 
 
 def check_panoptic_annotation(report: Report, ann: dict, check_cats: bool) -> None:

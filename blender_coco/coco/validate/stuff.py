@@ -12,7 +12,7 @@ from typing import Any
 
 from blender_coco.coco.segmentation import decode_mask
 from blender_coco.coco.validate.common import Report
-from blender_coco.coco.values import short
+from blender_coco.values import short
 
 
 def check_stuff(report: Report, by_id: dict[int, dict]) -> None:

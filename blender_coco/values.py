@@ -1,4 +1,4 @@
-"""Tests of loaded JSON values, shared by the modules that read COCO files.
+"""Tests of loaded JSON and TOML values, shared by the modules that read COCO files and configs.
 
 * :func:`is_int` -- an ``int`` that is not a ``bool`` (JSON ``true`` loads as ``True``,
   which Python counts as 1).
