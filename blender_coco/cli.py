@@ -15,6 +15,7 @@ import sys
 from typing import Callable
 
 from blender_coco import __version__
+from blender_coco.commands._common import flag
 from blender_coco.errors import UserError
 
 COMMANDS = ("render", "export", "masks2coco", "validate", "preview", "stats", "merge")
@@ -70,7 +71,7 @@ def report_errors(func: Callable[[], int | None]) -> int:
     try:
         return int(func() or 0)
     except UserError as exc:
-        print(f"blender-coco: error: {exc}", file=sys.stderr)
+        print(f"blender-coco: error: {exc.render(flag)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("blender-coco: interrupted", file=sys.stderr)

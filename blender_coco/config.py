@@ -2,14 +2,17 @@
 
 Every front end (CLI, ``blender -b`` script, add-on operator) builds these same
 objects and hands them to the same pipeline function. Messages follow one shape:
-"``field`` must be ..., got ...".
+"``field`` must be ..., got ...". :class:`ExportConfig` also travels as JSON
+(``to_json``/``from_json``) to an export stage in another Python.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
-from blender_coco.errors import check
+from blender_coco.coco.keypoints import DEFAULT_TOLERANCE
+from blender_coco.errors import UserError, check
 
 SEGMENTATION_MODES = ("auto", "polygon", "rle")
 #: Fields of the dataset's ``info`` block a user can set (``--info KEY=VALUE``).
@@ -55,7 +58,7 @@ class ExportConfig:
     tolerance: float = 0.2
     min_area: int = 1
     iscrowd: bool = False
-    keypoint_tolerance: float = 0.15
+    keypoint_tolerance: float = DEFAULT_TOLERANCE
     tasks: tuple[str, ...] | None = None
     captions_per_image: int = 5
     stuff_other: bool = False
@@ -89,6 +92,28 @@ class ExportConfig:
         check(isinstance(self.stuff_other, bool), f"stuff_other must be true or false, got {self.stuff_other!r}")
         check(self.caption_templates is None or (isinstance(self.caption_templates, str) and self.caption_templates != ""),
               f"caption_templates must be the path of a TOML or JSON file, got {self.caption_templates!r}")
+
+    def to_json(self) -> dict[str, Any]:
+        """Every field as a JSON value (tuples as lists); :meth:`from_json` rebuilds an equal config."""
+        return {f.name: _json_value(getattr(self, f.name)) for f in fields(self)}
+
+    @classmethod
+    def from_json(cls, data: Any) -> "ExportConfig":
+        """The config :meth:`to_json` gave (missing fields take their defaults); one-line errors otherwise."""
+        names = [f.name for f in fields(cls)]
+        check(isinstance(data, dict), f"export config must be a JSON object of {', '.join(names)}, got {data!r}")
+        for key in data:
+            check(key in names, f"export config field must be one of {', '.join(names)}, got {key!r}")
+        try:
+            return cls(**data)
+        except (TypeError, ValueError) as exc:
+            raise UserError(f"export config is malformed ({exc}); pass what ExportConfig.to_json() gives") from None
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, (tuple, list)):
+        return [_json_value(v) for v in value]
+    return value
 
 
 DEVICES = ("CPU", "GPU")

@@ -22,9 +22,9 @@ def ensure_dir(path: str | os.PathLike) -> Path:
     try:
         p.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UserError(f"cannot create output folder {p}: {exc.strerror}; choose a writable --out") from None
+        raise UserError(f"cannot create output folder {p}: {exc.strerror}; choose a writable {{out}}", field="out") from None
     if not os.access(p, os.W_OK):
-        raise UserError(f"output folder {p} is not writable; choose a writable --out")
+        raise UserError(f"output folder {p} is not writable; choose a writable {{out}}", field="out")
     return p
 
 

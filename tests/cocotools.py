@@ -40,11 +40,36 @@ def load_coco(path_or_dict) -> COCO:
         return coco
 
 
-def self_eval(path_or_dict, iou_type: str) -> float:
-    """AP of ground truth evaluated against itself (every detection scored 1.0)."""
+def evaluate(gt: COCO, dets: list[dict], iou_type: str, cat_ids=None, kpt_oks_sigmas=None) -> float:
+    """COCOeval AP (stats[0]) of detections ``dets`` against ``gt``, pycocotools' prints silenced.
+
+    ``cat_ids`` restricts the evaluated categories (keypoint evaluation needs it when
+    other categories exist: pycocotools reads ``num_keypoints`` of every evaluated
+    ground truth); ``kpt_oks_sigmas`` replaces COCO's 17 sigmas for other keypoint sets.
+    """
+    with contextlib.redirect_stdout(io.StringIO()):
+        ev = COCOeval(gt, gt.loadRes(dets), iou_type)
+        if cat_ids is not None:
+            ev.params.catIds = list(cat_ids)
+        if kpt_oks_sigmas is not None:
+            ev.params.kpt_oks_sigmas = np.asarray(kpt_oks_sigmas, dtype=float)
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    return float(ev.stats[0])
+
+
+def self_eval(path_or_dict, iou_type: str, cat_ids=None, kpt_oks_sigmas=None) -> float:
+    """AP of ground truth evaluated against itself (every detection scored 1.0).
+
+    For keypoints, ``cat_ids`` defaults to the categories that have keypoints.
+    """
     gt = load_coco(path_or_dict)
+    wanted = None if cat_ids is None else set(cat_ids)
     dets = []
     for ann in gt.dataset["annotations"]:
+        if wanted is not None and ann["category_id"] not in wanted:
+            continue
         d = {"image_id": ann["image_id"], "category_id": ann["category_id"], "score": 1.0}
         if iou_type == "bbox":
             d["bbox"] = ann["bbox"]
@@ -57,12 +82,6 @@ def self_eval(path_or_dict, iou_type: str) -> float:
             d["keypoints"] = ann["keypoints"]
             d["bbox"] = ann["bbox"]
         dets.append(d)
-    with contextlib.redirect_stdout(io.StringIO()):
-        dt = gt.loadRes(dets)
-        ev = COCOeval(gt, dt, iou_type)
-        if iou_type == "keypoints":  # pycocotools needs num_keypoints on every evaluated annotation
-            ev.params.catIds = [c["id"] for c in gt.dataset["categories"] if c.get("keypoints")]
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
-    return float(ev.stats[0])
+    if iou_type == "keypoints" and cat_ids is None:
+        cat_ids = [c["id"] for c in gt.dataset["categories"] if c.get("keypoints")]
+    return evaluate(gt, dets, iou_type, cat_ids, kpt_oks_sigmas)

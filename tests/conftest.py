@@ -2,7 +2,8 @@
 
 ``bpy`` state is global, so each Blender run happens in its own process: the bpy
 module through ``sys.executable`` (the venv's Python 3.11), or Debian's Blender 3.4
-binary. A missing binary skips its tests, except under CI (``$CI`` set), where it fails.
+binary. A missing binary or missing ../shared/assets skips its tests, except under CI
+(``$CI`` set), where it fails.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-ASSETS = REPO.parent / "shared" / "assets"
+from shared_assets import ASSETS, REPO, require
+
 BLENDER = os.environ.get("BLENDER", "/usr/bin/blender")
 
 
@@ -63,7 +64,5 @@ def blender_binary() -> str:
 
 @pytest.fixture(scope="session")
 def assets() -> Path:
-    """The third-party test assets (../shared/assets); skip when absent."""
-    if not ASSETS.is_dir():
-        pytest.skip(f"third-party assets not found at {ASSETS}")
-    return ASSETS
+    """The third-party test assets (../shared/assets); skip when absent (fail under CI)."""
+    return require(ASSETS)

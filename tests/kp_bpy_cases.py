@@ -1,4 +1,4 @@
-"""Blender-side halves of the keypoint tests, run in a subprocess: ``python kp_bpy_cases.py CASE OUT_DIR``.
+"""Blender-side halves of the keypoint tests, run in a subprocess: ``python kp_bpy_cases.py CASE OUT_DIR ASSETS``.
 
 Each case builds a tiny scene with bpy (Blender as a Python module), calls
 blender_coco.blender.keypoints, optionally renders, and prints one line
@@ -23,7 +23,7 @@ from blender_coco.blender.keypoints import keypoint_definition, project_keypoint
 from blender_coco.blender.scene_info import output_size  # noqa: E402
 from blender_coco.errors import UserError  # noqa: E402
 
-ASSETS = ROOT.parent / "shared" / "assets"
+ASSETS: Path  # the third-party assets folder: third argument
 
 
 def reset():
@@ -463,5 +463,5 @@ def case_gltf(out):
 if __name__ == "__main__":
     # bpy module: python kp_bpy_cases.py CASE OUT; Blender binary: blender -b -P kp_bpy_cases.py -- CASE OUT
     argv = sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else sys.argv[1:]
-    case, out_dir = argv[0], argv[1]
+    case, out_dir, ASSETS = argv[0], argv[1], Path(argv[2])
     globals()[f"case_{case}"](out_dir)

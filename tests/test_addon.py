@@ -24,7 +24,6 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-ASSETS = REPO.parent / "shared" / "assets"
 BLENDER = shutil.which("blender")
 HAS_BPY = importlib.util.find_spec("bpy") is not None
 
@@ -97,8 +96,10 @@ def run_bpy(code: str, tmp_path: Path, what: str = "bpy script", timeout: float 
     RESULT. ``log`` (a list) receives the process's stdout + stderr."""
     script = tmp_path / "script.py"
     script.write_text(PRELUDE + imports + textwrap.dedent(code))
+    env = isolated_env(tmp_path / "home")
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)  # this checkout
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path,
-                          env=isolated_env(tmp_path / "home"), timeout=timeout)
+                          env=env, timeout=timeout)
     if log is not None:
         log.append(proc.stdout + proc.stderr)
     return _result(proc, what)
@@ -430,6 +431,7 @@ def test_panel_settings_become_the_same_render_config_as_the_cli(tmp_path):
         from pathlib import Path
         from blender_coco.blender import handoff
         from blender_coco.blender.addon_render import panel_message
+        from blender_coco.commands._common import flag
         os.environ.pop("BLENDER_COCO_PYTHON", None)
         os.environ["PATH"] = ""  # no python3 to fall back to
         raw = []
@@ -438,8 +440,8 @@ def test_panel_settings_become_the_same_render_config_as_the_cli(tmp_path):
             try:
                 call()
             except UserError as exc:
-                raw.append(str(exc))
-        out["python_errors"] = [[m, panel_message(m)] for m in raw]
+                raw.append(exc)
+        out["python_errors"] = [[m.render(flag), panel_message(m)] for m in raw]
         # once the .blend is saved, // paths resolve next to it
         bpy.ops.wm.save_as_mainfile(filepath={str(tmp_path / "scene.blend")!r})
         settings.randomize, settings.output_dir = "//random.toml", "//ds/"
@@ -585,7 +587,7 @@ def test_render_session_steps_frame_by_frame_shows_progress_and_cancels(tmp_path
             progress.append([session.done, session.total])
             draw_panel(addon_ui.BLENDER_COCO_PT_render)  # progress bar + Cancel while running
         draw_panel(addon_ui.BLENDER_COCO_PT_render)  # the finished line
-        out = {{"states": states, "progress": progress, "result": str(session.result), "poll_running": poll_running}}
+        out = {{"states": states, "progress": progress, "result": str(session.result.files["instances"]), "poll_running": poll_running}}
 
         settings.output_dir = {str(tmp_path / "cancel")!r}
         session = addon_render.RenderSession(pipeline.RenderJob(render_config(settings), scene))

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from shared_assets import ASSETS, require
 
 from blender_coco.coco.keypoints import keypoint_visibility
-from blender_coco.coco.records import read_passes
+from blender_coco.records.passes import read_passes
 from blender_coco.keypoint_presets import COCO17_NAMES, COCO17_SKELETON
 
 ROOT = Path(__file__).resolve().parents[1]
-ASSETS = ROOT.parent / "shared" / "assets"
 CASES = Path(__file__).resolve().parent / "kp_bpy_cases.py"
 
 pytestmark = [
@@ -32,8 +32,8 @@ pytestmark = [
 
 def run_case(case: str, out_dir: Path, blender: str | None = None) -> dict:
     """Run a case with the bpy module, or with a Blender binary (``blender -b -P``) when given."""
-    cmd = ([blender, "-b", "--factory-startup", "--python-exit-code", "1", "-P", str(CASES), "--", case, str(out_dir)]
-           if blender else [sys.executable, str(CASES), case, str(out_dir)])
+    cmd = ([blender, "-b", "--factory-startup", "--python-exit-code", "1", "-P", str(CASES), "--", case, str(out_dir), str(ASSETS)]
+           if blender else [sys.executable, str(CASES), case, str(out_dir), str(ASSETS)])
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert r.returncode == 0, f"case {case} failed:\n{r.stdout[-2000:]}\n{r.stderr[-4000:]}"
     line = next(l for l in r.stdout.splitlines() if l.startswith("KPJSON:"))
@@ -433,9 +433,7 @@ GLTF_MODELS = {"CesiumMan": None, "Fox": "Walk"}  # model -> glTF animation the 
 
 @pytest.mark.parametrize("model", sorted(GLTF_MODELS))
 def test_gltf_rig_keypoints_follow_the_animation_in_the_file(case, model):
-    path = ASSETS / "models" / f"{model}.glb"
-    if not path.is_file():
-        pytest.skip(f"third-party model not found at {path} (shared assets absent)")
+    path = require(ASSETS / "models" / f"{model}.glb")
     data = case("gltf")[model]
     gltf, _ = read_glb(path)
     names = [n.get("name") for n in gltf["nodes"]]

@@ -14,8 +14,10 @@ import pytest
 
 from blender_coco.config import ExportConfig
 from blender_coco.errors import UserError
-from blender_coco.coco.captions import (CaptionStyle, FrameFacts, Seen, article, captions, color_name, counted,
-                                      frame_facts, load_style, plural, style_from_dict)
+from blender_coco.coco.captions import CaptionStyle, captions, load_style, style_from_dict
+from blender_coco.coco.captions.color_names import color_name
+from blender_coco.coco.captions.grammar import article, counted, plural
+from blender_coco.coco.scene_facts import FrameFacts, Seen, frame_facts
 from blender_coco.coco.export import export_dataset
 from blender_coco.coco.validate import validate_coco
 from cocotools import load_coco

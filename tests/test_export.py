@@ -15,11 +15,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from blender_coco.cli import build_parser
-from blender_coco.commands._common import export_argv, export_config_from_args
+from blender_coco.blender.handoff import export_command, run_export
+from blender_coco.commands.export import config_from_args as export_command_config
 from blender_coco.config import SEGMENTATION_MODES, TASKS, ExportConfig
 from blender_coco.errors import UserError
 from blender_coco.coco.export import export_dataset
-from blender_coco.coco.records import read_passes
+from blender_coco.records.passes import read_passes
 from cocotools import decode, load_coco, self_eval
 
 
@@ -75,7 +76,7 @@ def test_read_passes_both_layouts(tmp_path, layout):
 @pytest.mark.parametrize("mode", ["auto", "polygon", "rle"])
 def test_export_loads_and_self_evaluates_to_one(tmp_path, mode):
     ds = make_ds(tmp_path)
-    out = export_dataset(ds, ExportConfig(segmentation=mode))
+    out = export_dataset(ds, ExportConfig(segmentation=mode)).files["instances"]
     assert out == ds / "annotations" / "instances.json"
     coco = load_coco(out)
     assert [c["name"] for c in coco.dataset["categories"]] == ["ball", "box"]  # ids 1..n by name
@@ -89,14 +90,14 @@ def test_export_loads_and_self_evaluates_to_one(tmp_path, mode):
 
 def test_export_is_deterministic_and_jobs_do_not_change_it(tmp_path):
     ds = make_ds(tmp_path, frames=6)
-    a = export_dataset(ds, out=tmp_path / "a.json").read_bytes()
-    b = export_dataset(ds, jobs=2, out=tmp_path / "b.json").read_bytes()
+    a = export_dataset(ds, out=tmp_path / "a.json").files["instances"].read_bytes()
+    b = export_dataset(ds, jobs=2, out=tmp_path / "b.json").files["instances"].read_bytes()
     assert a == b
 
 
 def test_export_masks_match_pass(tmp_path):
     ds = make_ds(tmp_path, frames=1, layout="blender34")
-    data = json.loads(export_dataset(ds, ExportConfig(segmentation="rle")).read_text())
+    data = json.loads(export_dataset(ds, ExportConfig(segmentation="rle")).files["instances"].read_text())
     mask, _ = read_passes(ds / "records" / "000000.exr")
     segs = [decode(a["segmentation"], 48, 64) for a in data["annotations"]]
     assert [a["category_id"] for a in data["annotations"]] == [2, 1, 2]  # pass index order: box, ball, box
@@ -121,7 +122,7 @@ def test_corrupt_exr_and_missing_records_are_one_line_errors(tmp_path):
 
 def test_failed_export_keeps_previous_annotations(tmp_path):
     ds = make_ds(tmp_path, frames=2)
-    good = export_dataset(ds).read_bytes()
+    good = export_dataset(ds).files["instances"].read_bytes()
     (ds / "records" / "000000.json").write_text("{ broken")
     with pytest.raises(UserError, match="not valid JSON"):
         export_dataset(ds)
@@ -145,22 +146,62 @@ def test_failed_export_keeps_previous_annotations(tmp_path):
         st.tuples(st.sampled_from(["description", "version", "contributor", "url", "date_created"]), st.text()),
         st.tuples(st.just("year"), st.integers(0, 9999).map(str))), max_size=3).map(tuple),
 ))
-def test_export_flags_round_trip_every_setting(config):
-    """The flags the render stage passes to an out-of-process export rebuild the exact same config."""
-    parser = build_parser()
-    args = parser.parse_args(["export", "ds", *export_argv(config)])
-    assert export_config_from_args(args) == config
+def test_the_stock_blender_hand_off_keeps_every_setting(config):
+    """The command the render stage runs for an out-of-process export rebuilds the exact same config."""
+    assert ExportConfig.from_json(json.loads(json.dumps(config.to_json()))) == config
+    cmd = export_command("python3", Path("ds"), config)
+    assert cmd[:5] == ["python3", "-m", "blender_coco", "export", "ds"]
+    args = build_parser().parse_args(cmd[3:])
+    assert export_command_config(args) == config
 
 
 def test_info_comes_from_config_and_is_deterministic(tmp_path):
     ds = make_ds(tmp_path, frames=2)
     config = ExportConfig(info=(("description", "tabletop v2"), ("year", "2031"), ("date_created", "2031-05-01")))
-    a = export_dataset(ds, config, out=tmp_path / "a.json")
+    a = export_dataset(ds, config, out=tmp_path / "a.json").files["instances"]
     info = json.loads(a.read_text())["info"]
     assert (info["description"], info["year"], info["date_created"]) == ("tabletop v2", 2031, "2031-05-01")
     assert info["seed"] == 42 and info["frames"] == 2
-    assert export_dataset(ds, config, out=tmp_path / "b.json").read_bytes() == a.read_bytes()
+    assert export_dataset(ds, config, out=tmp_path / "b.json").files["instances"].read_bytes() == a.read_bytes()
     with pytest.raises(UserError, match="info field must be one of description, version, year"):
         ExportConfig(info=(("author", "me"),))
     with pytest.raises(UserError, match="info year must be an integer, got 'soon'"):
         ExportConfig(info=(("year", "soon"),))
+
+
+def test_export_in_another_python_gives_the_same_files_and_result(tmp_path):
+    """The stock-Blender hand-off: config over as JSON, result back as JSON, bytes as in process."""
+    ds = make_ds(tmp_path, frames=2)
+    config = ExportConfig(segmentation="rle", tasks=("instances", "captions"), info=(("description", "x=1 'q'"),))
+    here = export_dataset(ds, config)
+    inst, caps = (here.files[t].read_bytes() for t in ("instances", "captions"))
+    there = run_export(ds, config, sys.executable)
+    assert there == here
+    assert (here.images, here.annotations) == (2, {"ball": 2, "box": 4})
+    assert here.files["instances"].read_bytes() == inst and here.files["captions"].read_bytes() == caps
+
+
+def test_export_returns_and_logs_only_the_files_it_wrote(tmp_path, caplog):
+    ds = make_ds(tmp_path, frames=1)
+    with caplog.at_level("INFO", logger="blender_coco"):
+        result = export_dataset(ds, ExportConfig(tasks=("captions",)))
+    assert result.files == {"captions": ds / "annotations" / "captions.json"}
+    assert all(p.is_file() for p in result.files.values()) and str(result) == str(ds / "annotations" / "captions.json")
+    assert not (ds / "annotations" / "instances.json").exists()
+    assert "instances.json" not in caplog.text
+    result = export_dataset(ds, ExportConfig(tasks=("panoptic", "instances")))
+    assert list(result.files) == ["instances", "panoptic"]  # in writing order
+    assert all(p.is_file() for p in result.files.values())
+
+
+@pytest.mark.parametrize("value, expect", [
+    ("{not json", "--export-config is not valid JSON"),
+    ('{"segmentation": "rle", "colour": 1}', "export config field must be one of segmentation, tolerance"),
+    ('{"tolerance": 99}', "tolerance must be a number of pixels in [0, 10], got 99"),
+    ('{"info": [["year"]]}', "export config is malformed"),
+    ("@/nonexistent/config.json", "export config /nonexistent/config.json does not exist"),
+])
+def test_a_bad_export_config_is_one_line(tmp_path, value, expect):
+    r = subprocess.run([sys.executable, "-m", "blender_coco", "export", str(tmp_path), "--export-config", value],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and expect in r.stderr, r.stderr

@@ -17,7 +17,7 @@ from PIL import Image
 from pycocotools import mask as mask_utils
 
 from blender_coco.coco.gallery import PANOPTIC_ALPHA, THUMB, write_gallery
-from blender_coco.coco.preview import MASK_ALPHA, OCCLUDED_KEYPOINT, VISIBLE_KEYPOINT, category_color
+from blender_coco.coco.colors import MASK_ALPHA, OCCLUDED_KEYPOINT, VISIBLE_KEYPOINT, category_color
 from cocotools import decode
 
 REPO = Path(__file__).resolve().parents[1]

@@ -9,13 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from shared_assets import ASSETS, require
 
 from blender_coco.errors import UserError
 from blender_coco.keypoint_presets import (COCO17_NAMES, COCO17_SKELETON, PRESET_KEYPOINTS, PRESET_RIGS,
                                            PRESET_SKELETONS, PRESETS, resolve_preset)
 
 ROOT = Path(__file__).resolve().parents[1]
-ASSETS = ROOT.parent / "shared" / "assets"
 
 RIGIFY_BODY = ["upper_arm.L", "forearm.L", "hand.L", "thigh.L", "shin.L", "foot.L",
                "upper_arm.R", "forearm.R", "hand.R", "thigh.R", "shin.R", "foot.R"]
@@ -26,9 +26,7 @@ OTHER = ["root", "spine", "spine.001", "Hips", "Spine", "Neck", "Head"]
 
 
 def test_coco17_names_and_skeleton_are_those_of_real_coco_person_keypoints():
-    path = ASSETS / "coco" / "person_keypoints" / "person_keypoints_val2017_4img.json"
-    if not path.is_file():
-        pytest.skip(f"third-party COCO keypoint file not found at {path} (shared assets absent)")
+    path = require(ASSETS / "coco" / "person_keypoints" / "person_keypoints_val2017_4img.json")
     person = next(c for c in json.loads(path.read_text())["categories"] if c["name"] == "person")
     assert list(COCO17_NAMES) == person["keypoints"]
     assert [list(p) for p in COCO17_SKELETON] == person["skeleton"]

@@ -4,9 +4,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
-import io
 import json
 import os
 import subprocess
@@ -15,8 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cocotools import decode, load_coco
-from pycocotools.cocoeval import COCOeval
+from cocotools import decode, load_coco, self_eval
 
 from blender_coco.keypoint_presets import COCO17_NAMES, COCO17_SKELETON
 
@@ -98,24 +95,6 @@ pipeline.render_dataset(RenderConfig(out=out, frames=2, resolution=(96, 72), sam
 '''
 
 
-def keypoint_self_ap(coco, cat_id: int) -> float:
-    """COCOeval(iouType="keypoints") AP of the ground truth against itself, for one category.
-
-    ``params.catIds`` must be restricted: pycocotools' keypoint evaluation reads
-    ``num_keypoints`` of every ground-truth annotation of the evaluated categories, and
-    the box annotations rightly have none (KeyError otherwise).
-    """
-    dets = [{"image_id": a["image_id"], "category_id": cat_id, "score": 1.0, "keypoints": a["keypoints"],
-             "bbox": a["bbox"]} for a in coco.loadAnns(coco.getAnnIds(catIds=[cat_id]))]
-    with contextlib.redirect_stdout(io.StringIO()):
-        ev = COCOeval(coco, coco.loadRes(dets), "keypoints")
-        ev.params.catIds = [cat_id]
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
-    return float(ev.stats[0])
-
-
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     out = tmp_path_factory.mktemp("kp_e2e") / "ds"
@@ -147,7 +126,7 @@ def test_person_category_annotations_and_self_evaluation(dataset):
         mask = decode(ann["segmentation"], img["height"], img["width"])
         on_body = sum(bool(mask[int(round(y)), int(round(x))]) for x, y, v in zip(kps[0::3], kps[1::3], vis) if v == 2)
         assert on_body >= 12  # visible joints lie on the person's own pixels (the nose tip may stick out)
-    assert keypoint_self_ap(coco, person["id"]) == pytest.approx(1.0)
+    assert self_eval(coco.dataset, "keypoints", cat_ids=[person["id"]]) == pytest.approx(1.0)
     # the animated arm moved the left wrist between the frames; the right one stayed
     a, b = (np.array(ann["keypoints"], float).reshape(17, 3) for ann in sorted(anns, key=lambda a: a["image_id"]))
     lw, rw = COCO17_NAMES.index("left_wrist"), COCO17_NAMES.index("right_wrist")

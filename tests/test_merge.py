@@ -15,8 +15,9 @@ import pytest
 from cocotools import load_coco
 from PIL import Image
 
-from blender_coco.errors import UserError
 from blender_coco.coco.merge import merge_datasets
+from blender_coco.commands._common import flag
+from blender_coco.errors import UserError
 
 CLI = [sys.executable, "-m", "blender_coco"]
 BOX = {"id": 1, "name": "box", "supercategory": "thing"}
@@ -86,7 +87,7 @@ def test_same_file_name_with_other_annotations_is_a_clear_error_or_renumbered(tm
     b = make_ds(tmp_path / "b", {0: [(1, 4)]})  # another run: frame 0 shows something else
     with pytest.raises(UserError) as exc:
         merge_datasets([a, b], tmp_path / "m")
-    msg = str(exc.value)
+    msg = exc.value.render(flag)
     assert "'000000.png'" in msg and str(a) in msg and str(b) in msg and "--renumber" in msg and "\n" not in msg
     assert not (tmp_path / "m" / "annotations").exists()
     proc = run(CLI + ["merge", a, b, "--out", tmp_path / "m"], "merge of two runs", ok=False)
@@ -118,7 +119,7 @@ def test_conflicting_category_definitions_are_a_clear_error(tmp_path):
     b = make_ds(tmp_path / "b", {1: [(2, 1)]}, categories=(BOX, other))
     with pytest.raises(UserError) as exc:
         merge_datasets([a, b], tmp_path / "m")
-    msg = str(exc.value)
+    msg = exc.value.render(flag)
     assert msg.startswith("category 'person' is defined differently in ") and "['a', 'b']" in msg and "['a', 'c']" in msg
 
 

@@ -12,20 +12,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from shared_assets import ASSETS, needs_assets
 from PIL import Image
 from pycocotools import mask as mask_utils
 
 from blender_coco.config import ExportConfig
 from blender_coco.coco.colormask import colormask_to_coco
+from blender_coco.coco.colors import category_color
 from blender_coco.coco.export import export_dataset
 from blender_coco.coco.validate import validate_coco
 from cocotools import load_coco
 from test_stuff import FLOOR, frame_passes, make_stuff_ds
 
 REPO = Path(__file__).resolve().parents[1]
-PANOPTIC = REPO.parent / "shared" / "assets" / "coco" / "panopticapi"
-needs_panopticapi = pytest.mark.skipif(not (PANOPTIC / "panoptic_examples.json").is_file(),
-                                       reason=f"third-party COCO panoptic assets not found at {PANOPTIC}")
+PANOPTIC = ASSETS / "coco" / "panopticapi"
+needs_panopticapi = needs_assets("coco", "panopticapi", "panoptic_examples.json")
 
 
 def rgb2id(a: np.ndarray) -> np.ndarray:
@@ -289,3 +290,23 @@ def test_masks2coco_panoptic_merges_stuff_colors_and_voids_skipped_ones(tmp_path
     with pytest.raises(Exception, match="isthing must be 1"):
         colormask_to_coco([tmp_path / "masks" / "one.png"], {**spec, "categories": [
             {"id": 1, "name": "plant", "isthing": "no"}, {"id": 2, "name": "book"}, {"id": 5, "name": "sky"}]})
+
+
+def test_both_writers_give_one_file_shape_with_their_instances_files_header(exported, tmp_path):
+    m = np.zeros((6, 8, 3), np.uint8)
+    m[:3], m[3:, :4] = (0, 0, 200), (0, 255, 0)
+    (tmp_path / "masks").mkdir()
+    Image.fromarray(m).save(tmp_path / "masks" / "one.png")
+    spec = {"categories": [{"id": 1, "name": "plant"}, {"id": 4, "name": "sky", "isthing": 0}],
+            "colors": {"#0000c8": "sky", "#00ff00": "plant"}}
+    ds = colormask_to_coco([tmp_path / "masks" / "one.png"], spec, panoptic=tmp_path / "pan")
+    from_masks = (json.loads((tmp_path / "pan" / "panoptic.json").read_text()), ds.to_json())
+    ann_dir = exported / "annotations"
+    from_records = (json.loads((ann_dir / "panoptic.json").read_text()), json.loads((ann_dir / "instances.json").read_text()))
+    for pan, instances in (from_masks, from_records):
+        assert list(pan) == ["info", "licenses", "images", "annotations", "categories"]
+        assert all(pan[k] == instances[k] for k in ("info", "licenses", "images"))
+        assert all(list(a) == ["image_id", "file_name", "segments_info"] for a in pan["annotations"])
+        assert all(list(c) == ["id", "name", "supercategory", "isthing", "color"] for c in pan["categories"])
+        assert [a["file_name"] for a in pan["annotations"]] == [Path(im["file_name"]).stem + ".png" for im in pan["images"]]
+    assert {c["id"]: c["color"] for c in from_masks[0]["categories"]} == {1: list(category_color(1)), 4: list(category_color(4))}

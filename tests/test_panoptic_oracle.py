@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from shared_assets import ASSETS, needs_assets
 from PIL import Image
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
@@ -28,10 +29,9 @@ from blender_coco.config import ExportConfig  # noqa: E402
 from blender_coco.coco.colormask import colormask_to_coco  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-PANOPTIC = REPO.parent / "shared" / "assets" / "coco" / "panopticapi"
+PANOPTIC = ASSETS / "coco" / "panopticapi"
 
-pytestmark = pytest.mark.skipif(not (PANOPTIC / "panoptic_coco_detection_format.json").is_file(),
-                                reason=f"third-party COCO panoptic assets not found at {PANOPTIC}")
+pytestmark = needs_assets("coco", "panopticapi", "panoptic_coco_detection_format.json")
 
 
 EIGHT = np.ones((3, 3), dtype=bool)

@@ -12,18 +12,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from shared_assets import ASSETS, needs_assets
 from PIL import Image
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
-from blender_coco.coco.preview import (CANVAS_GREY, MASK_ALPHA, OCCLUDED_KEYPOINT, VISIBLE_KEYPOINT, category_color,
-                                     preview_names, render_preview, write_previews)
+from blender_coco.coco.canvas import CANVAS_GREY
+from blender_coco.coco.colors import MASK_ALPHA, OCCLUDED_KEYPOINT, VISIBLE_KEYPOINT, category_color
+from blender_coco.coco.preview import preview_names, render_preview, write_previews
 
 REPO = Path(__file__).resolve().parents[1]
-COCO_DIR = REPO.parent / "shared" / "assets" / "coco"
+COCO_DIR = ASSETS / "coco"
 KEYPOINTS = COCO_DIR / "person_keypoints" / "person_keypoints_val2017_4img.json"
 DATUMARO = COCO_DIR / "datumaro_fixtures" / "annotations"
-needs_assets = pytest.mark.skipif(not COCO_DIR.is_dir(), reason=f"third-party COCO assets not found at {COCO_DIR}")
+needs_assets = needs_assets("coco")
 
 W, H = 80, 60
 GREY = np.array(CANVAS_GREY)

@@ -23,7 +23,7 @@ import pytest
 from cocotools import decode, iou, load_coco
 from PIL import Image
 
-from blender_coco import randomize_config as rc
+from blender_coco import randomize as rc
 
 REPO = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "blender_coco"]

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from blender_coco import randomize_config as rc
+from blender_coco import randomize as rc
 from blender_coco.errors import UserError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -154,12 +154,12 @@ def test_the_toml_bridge_for_pythons_without_tomllib(tmp_path):
     """Stock Blender 3.4 (Python 3.10) hands the TOML to the export Python: same JSON as in process."""
     path = tmp_path / "r.toml"
     path.write_text((REPO / "scenes" / "randomize_demo.toml").read_text())
-    proc = subprocess.run([sys.executable, "-m", "blender_coco.randomize_config", str(path)], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "blender_coco.randomize", str(path)], capture_output=True,
                           text=True, cwd=REPO)
     assert proc.returncode == 0, proc.stderr
     assert rc.from_dict(json.loads(proc.stdout)) == rc.load(path)
     path.write_text("[lights]\ncount = [5, 2]\n")
-    proc = subprocess.run([sys.executable, "-m", "blender_coco.randomize_config", str(path)], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "blender_coco.randomize", str(path)], capture_output=True,
                           text=True, cwd=REPO)
     assert proc.returncode == 2 and proc.stderr.strip() == (
         f"blender-coco: error: {path}: lights.count must have min <= max, got [5, 2]")

@@ -22,7 +22,7 @@ from pathlib import Path
 import bpy
 from mathutils import Vector
 import tabletop
-from blender_coco import randomize_config as rc
+from blender_coco import randomize as rc
 from blender_coco.blender import marking, randomizers
 from blender_coco.errors import UserError
 
@@ -258,8 +258,8 @@ def result(tmp_path_factory, run_bpy, assets):
     images.mkdir()
     for name, color in (("red.png", (200, 30, 30)), ("sky.png", (60, 90, 200))):
         Image.new("RGB", (16, 8), color).save(images / name)
-    run_bpy(SCRIPT, str(out), str(images), str(assets), what="randomizers script")
-    return json.loads((out / "result.json").read_text())
+    proc = run_bpy(SCRIPT, str(out), str(images), str(assets), what="randomizers script")
+    return {**json.loads((out / "result.json").read_text()), "stderr": proc.stderr}
 
 
 def test_camera_orbits_within_the_ranges_and_looks_at_the_target(result):
@@ -386,6 +386,7 @@ def test_unknown_names_are_one_line_errors_naming_the_field(result):
     assert got[5].startswith("armatures[0].objects: object 'TableTop' is a mesh, not an armature")
     assert "armatures[0].bones: armature " in got[6] and "has no bone 'Tail'" in got[6]
     assert got[7].startswith("armatures[0].actions: no action 'Dance' in this file")
+    assert "failed to clean up" not in result["stderr"]  # a part that failed to start cleans up quietly
 
 
 def test_finish_restores_everything(result):
@@ -394,3 +395,54 @@ def test_finish_restores_everything(result):
     assert after["world"] == before["world"] and after["layers"] == before["layers"] and after["camera"] == before["camera"]
     assert after["materials"] == before["materials"]
     assert after["objects"] == before["objects"]
+
+
+PARTS_SCRIPT = r'''
+import json
+import bpy
+from blender_coco import randomize as rc
+from blender_coco.blender.randomizers import registry
+config = rc.from_dict({"camera": {"focal_length": [30, 40]}, "world": {"strength": 1}, "lights": {},
+                       "objects": [{"objects": ["A"]}, {"objects": ["B"]}], "materials": [{}],
+                       "armatures": [{"objects": ["R"], "rotation": {"x": 1}}]})
+print(json.dumps({"order": list(registry.ORDER), "sections": list(rc.SECTIONS), "registered": sorted(registry.PARTS),
+                  "parts": [[p.section, p.name, type(p).__module__] for p in registry.build(config)]}))
+'''
+
+
+def test_parts_are_built_from_the_registry_in_the_fixed_order(run_bpy):
+    """Parts run in ORDER (RNG names and restore order depend on it), one per group, each from its own module."""
+    got = json.loads(run_bpy(PARTS_SCRIPT, what="registry script").stdout.splitlines()[-1])
+    assert got["order"] == ["objects", "armatures", "materials", "lights", "world", "camera"]
+    assert sorted(got["registered"]) == sorted(got["sections"]) == sorted(got["order"])
+    assert got["parts"] == [[section, name, f"blender_coco.blender.randomizers.{section}"] for section, name in (
+        ("objects", "objects[0]"), ("objects", "objects[1]"), ("armatures", "armatures[0]"),
+        ("materials", "materials[0]"), ("lights", "lights"), ("world", "world"), ("camera", "camera"))]
+
+
+GUARD_SCRIPT = r'''
+import json
+import bpy
+from blender_coco.blender.guard import SettingsGuard
+o = bpy.data.objects.new("o", None)
+m = bpy.data.materials.new("m")
+o.location, o.rotation_mode, m.diffuse_color = (1, 2, 3), "QUATERNION", (0.25, 0.5, 0.75, 1.0)
+g = SettingsGuard()
+g.remember(o, "location")
+g.set(o, "rotation_mode", "XYZ")
+g.set(m, "diffuse_color", (1.0, 1.0, 1.0, 1.0))
+g.set(o, "hide_render", False)  # already False: remembered, nothing assigned
+o.location.x = 9.0  # changed in place after it was remembered
+m.diffuse_color[0] = 0.0
+changed = [list(o.location), o.rotation_mode, list(m.diffuse_color)]
+g.restore()
+g.restore()  # a second restore does nothing
+print(json.dumps({"changed": changed, "restored": [list(o.location), o.rotation_mode, list(m.diffuse_color),
+                                                   o.hide_render]}))
+'''
+
+
+def test_settings_guard_restores_vectors_as_they_were_when_remembered(run_bpy):
+    got = json.loads(run_bpy(GUARD_SCRIPT, what="guard script").stdout.splitlines()[-1])
+    assert got["changed"] == [[9.0, 2.0, 3.0], "XYZ", [0.0, 1.0, 1.0, 1.0]]
+    assert got["restored"] == [[1.0, 2.0, 3.0], "QUATERNION", [0.25, 0.5, 0.75, 1.0], False]

@@ -52,7 +52,7 @@ def settings():
 
 before = settings()
 path = pipeline.render_dataset(RenderConfig(out=out, export=ExportConfig(segmentation="rle")), scene)
-json.dump({"before": before, "after": settings(), "path": str(path),
+json.dump({"before": before, "after": settings(), "path": str(path.files["instances"]),
            "filepath": bpy.data.filepath}, open(out + "/state.json", "w"))
 """
 

@@ -20,6 +20,7 @@ import json, logging, sys
 from pathlib import Path
 import bpy
 from blender_coco.blender import hooks, marking, pipeline
+from blender_coco.commands._common import flag
 from blender_coco.config import RenderConfig
 from blender_coco.errors import UserError
 
@@ -36,7 +37,7 @@ def error(func):
     try:
         func()
     except UserError as exc:
-        return str(exc)
+        return exc.render(flag)  # as the CLI says it
     return None
 
 def plane(name, x0, y0, x1, y1, z=0.0, collection=None):
@@ -113,7 +114,7 @@ job.start()
 res["steps"] = [job.render_next() for _ in range(4)]
 res["done"] = job.done
 res["mover_pass_index_during"] = bpy.data.objects["Mover"].pass_index
-res["finish"] = str(job.finish())
+res["finish"] = str(job.finish().files["instances"])
 res["mover_after"] = [bpy.data.objects["Mover"].location.x, bpy.data.objects["Mover"].pass_index]
 
 job = pipeline.RenderJob(RenderConfig(out=str(out / "aborted"), frames=3), scene)
@@ -145,16 +146,16 @@ def instancer(name, x):
     e.location = (x, 0.0, 0.0); scene.collection.objects.link(e); return e
 first = instancer("CopyA", 0.5)
 marking.mark(first, "asset")
-res["instanced"] = str(pipeline.render_dataset(RenderConfig(out=str(out / "instanced")), scene))
+res["instanced"] = str(pipeline.render_dataset(RenderConfig(out=str(out / "instanced")), scene).files["instances"])
 res["asset_pass_index_after"] = bpy.data.objects["Asset"].pass_index
 second = instancer("CopyB", -1.5)
 marking.mark(second, "asset")
-res["instanced_twice"] = str(pipeline.render_dataset(RenderConfig(out=str(out / "instanced_twice")), scene))
+res["instanced_twice"] = str(pipeline.render_dataset(RenderConfig(out=str(out / "instanced_twice")), scene).files["instances"])
 bpy.data.objects.remove(first); bpy.data.objects.remove(second)
 
 # no marked object: a warning naming the property, and an empty dataset
 marking.unmark(bpy.data.objects["Mover"])
-res["unmarked_path"] = str(pipeline.render_dataset(RenderConfig(out=str(out / "unmarked")), scene))
+res["unmarked_path"] = str(pipeline.render_dataset(RenderConfig(out=str(out / "unmarked")), scene).files["instances"])
 
 # beyond 32767 instances (last: removing 32767 objects takes seconds)
 marking.mark(bpy.data.objects["Mover"], "thing")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from shared_assets import ASSETS, needs_assets
 from PIL import Image
 
 from blender_coco.errors import UserError
@@ -18,8 +19,8 @@ from cocotools import load_coco
 from test_export import write_exr
 
 REPO = Path(__file__).resolve().parents[1]
-KEYPOINTS = REPO.parent / "shared" / "assets" / "coco" / "person_keypoints" / "person_keypoints_val2017_4img.json"
-needs_assets = pytest.mark.skipif(not KEYPOINTS.is_file(), reason=f"third-party COCO assets not found at {KEYPOINTS}")
+KEYPOINTS = ASSETS / "coco" / "person_keypoints" / "person_keypoints_val2017_4img.json"
+needs_assets = needs_assets("coco", "person_keypoints", "person_keypoints_val2017_4img.json")
 
 
 def small_file() -> dict:

@@ -19,7 +19,7 @@ import pytest
 from blender_coco.config import ExportConfig
 from blender_coco.errors import UserError
 from blender_coco.coco.export import export_dataset
-from blender_coco.coco.records import read_passes
+from blender_coco.records.passes import read_passes
 from blender_coco.coco.stuff import WORLD_DEPTH
 from cocotools import decode, load_coco
 from test_export import write_exr
@@ -159,9 +159,9 @@ def test_two_floor_objects_merge_and_floor_is_not_in_instances(tmp_path):
 
 def test_other_covers_unmarked_surfaces_and_keeps_every_other_id(tmp_path):
     ds = make_stuff_ds(tmp_path, frames=3)
-    a = json.loads(export_dataset(ds, out=tmp_path / "a.json").read_text())
+    a = json.loads(export_dataset(ds, out=tmp_path / "a.json").files["instances"].read_text())
     plain = json.loads((ds / "annotations" / "stuff.json").read_text())
-    b = json.loads(export_dataset(ds, ExportConfig(stuff_other=True), out=tmp_path / "b.json").read_text())
+    b = json.loads(export_dataset(ds, ExportConfig(stuff_other=True), out=tmp_path / "b.json").files["instances"].read_text())
     assert a == b  # instances.json does not change with the option
     with_other = load_coco(ds / "annotations" / "stuff.json")
     n = len(THINGS) + len(STUFF) + 1

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import io
 import json
 import subprocess
 import sys
@@ -12,22 +10,25 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cocotools import evaluate, load_coco
+from shared_assets import ASSETS, needs_assets
 from PIL import Image
 from pycocotools import mask as mask_utils
 
 from blender_coco.coco.dataset import Category, CocoDataset
 from blender_coco.coco.instances import annotate
 from blender_coco.config import ExportConfig
-from blender_coco.coco.validate import BBOX_EPS, Problem, decode_rle_string, validate_coco
+from blender_coco.coco.segmentation import decode_rle_string
+from blender_coco.coco.validate import Problem, validate_coco
+from blender_coco.coco.validate.common import BBOX_EPS
 
 REPO = Path(__file__).resolve().parents[1]
-ASSETS = REPO.parent / "shared" / "assets"
 COCO_DIR = ASSETS / "coco"
 KEYPOINTS = COCO_DIR / "person_keypoints" / "person_keypoints_val2017_4img.json"
 PANOPTIC_DET = COCO_DIR / "panopticapi" / "panoptic_coco_detection_format.json"
 DATUMARO = COCO_DIR / "datumaro_fixtures" / "annotations"
 
-needs_assets = pytest.mark.skipif(not COCO_DIR.is_dir(), reason=f"third-party COCO assets not found at {COCO_DIR}")
+needs_assets = needs_assets("coco")
 
 
 def load(path: Path) -> dict:
@@ -81,22 +82,10 @@ def test_panoptic_detection_file_only_problem_is_annotation_id_zero():
 @needs_assets
 def test_annotation_id_zero_really_breaks_cocoeval():
     """Why id 0 is reported: perfect detections score AP < 1 with it, AP = 1 once ids are shifted."""
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-
     def ap(data: dict) -> float:
-        with contextlib.redirect_stdout(io.StringIO()):
-            gt = COCO()
-            gt.dataset = copy.deepcopy(data)
-            gt.createIndex()
-            dets = [{"image_id": a["image_id"], "category_id": 1, "bbox": a["bbox"], "score": 1.0}
-                    for a in data["annotations"] if a["category_id"] == 1 and not a["iscrowd"]]
-            ev = COCOeval(gt, gt.loadRes(dets), "bbox")
-            ev.params.catIds = [1]
-            ev.evaluate()
-            ev.accumulate()
-            ev.summarize()
-        return float(ev.stats[0])
+        dets = [{"image_id": a["image_id"], "category_id": 1, "bbox": a["bbox"], "score": 1.0}
+                for a in data["annotations"] if a["category_id"] == 1 and not a["iscrowd"]]
+        return evaluate(load_coco(copy.deepcopy(data)), dets, "bbox", cat_ids=[1])
 
     data = load(PANOPTIC_DET)
     assert ap(data) < 0.95

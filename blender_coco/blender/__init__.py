@@ -4,9 +4,35 @@ Modules here run inside Blender's own Python (the ``bpy`` module on Python 3.11,
 a stock Blender binary such as Debian's 3.4 on Python 3.10 without numpy), so they
 use only ``bpy``, ``mathutils``, ``bpy_extras`` and the standard library, plus the
 numpy-free parts of blender-coco (:mod:`blender_coco.config`,
-:mod:`blender_coco.errors`, :mod:`blender_coco.files`).
+:mod:`blender_coco.errors`, :mod:`blender_coco.files`, :mod:`blender_coco.records`,
+:mod:`blender_coco.progress`, ...).
 
-- :mod:`.marking`: which objects are annotated (the ``coco_category`` contract).
-- :mod:`.pipeline`: :class:`~.pipeline.RenderJob` and :func:`~.pipeline.render_dataset`.
+The render stage:
+
+- :mod:`.pipeline`: :class:`~.pipeline.RenderJob` and :func:`~.pipeline.render_dataset`: one frame record per frame, then the export.
+- :mod:`.session`: what ``blender-coco render`` and scripts/render_coco.py share: open the .blend, render.
+- :mod:`.marking`: which objects are annotated (the ``coco_category`` contract) and their pass indices.
+- :mod:`.keypoints`: keypoint maps of armatures, bones projected to pixels.
+- :mod:`.hooks`: :class:`~.hooks.FrameHook`, how per-frame scene changes plug into a run.
+- :mod:`.randomizers`: the randomization config applied to the scene frame by frame.
+- :mod:`.frame_files`: write one frame record (image, EXR, sidecar) from the Render Result.
+- :mod:`.handoff`: run the export stage, in process or in another Python.
+- :mod:`.image_format`: image settings for the RGB image and the multilayer EXR.
+- :mod:`.device`: Cycles device and denoiser choices.
+- :mod:`.guard`: remember every setting a run changes and put it back.
+- :mod:`.scene_info`: output size, scene camera, evaluated depsgraph.
+
+The add-on:
+
+- :mod:`.addon`: registers the COCO sidebar panel, its operators and ``Scene.blender_coco``.
+- :mod:`.addon_props`: the add-on's settings on the scene.
+- :mod:`.addon_ui`: the COCO tab of the 3D View sidebar.
+- :mod:`.addon_ops`: operators that edit the marking.
+- :mod:`.addon_render`: the render and cancel operators.
+
+Scenes:
+
 - :mod:`.demo_scene`: the built-in demo scene.
+- :mod:`.scene_builder`: run a scene builder script and save a .blend.
+- :mod:`.scene_utils`: helpers the scene builders share.
 """

@@ -10,12 +10,11 @@
   between frames and Esc or the panel's Cancel button stop the run.
 
 Errors the user can fix (:class:`UserError`) become one ``ERROR`` report; anything
-else is a bug and keeps its traceback. The pipeline's messages speak of command-line
-flags (``--python``, ``--config``); :func:`panel_message` names the panel fields instead.
+else is a bug and keeps its traceback. Messages name settings by config field;
+:func:`panel_message` says them as the panel's fields (the CLI says them as flags).
 """
 
 import logging
-import re
 
 import bpy
 from bpy.types import Operator
@@ -34,7 +33,8 @@ class RenderSession:
     """One interactive run: a pipeline ``RenderJob`` stepped one frame per :meth:`tick`.
 
     ``state`` goes IDLE -> RUNNING -> FINISHED | CANCELLED | FAILED. ``result`` is the
-    dataset's instances.json after FINISHED, ``error`` the UserError text after FAILED.
+    export's ExportResult after FINISHED (``str`` names the files written), ``error``
+    the UserError text after FAILED.
     """
 
     def __init__(self, job):
@@ -78,7 +78,7 @@ class RenderSession:
                 self.result = self.job.finish()
                 self.state = FINISHED
         except UserError as err:
-            self.error = panel_message(str(err))
+            self.error = panel_message(err)
             self._abort(FAILED)
         except BaseException:
             self._abort(FAILED)
@@ -93,23 +93,25 @@ class RenderSession:
             log.exception("aborting the render job failed")
 
 
-PYTHON_FIELD = "COCO > Output > Export Python"
-RANDOMIZE_FIELD = "COCO > Output > Randomization config"
+#: How the panel names a setting that an error message names (UserError fields).
+PANEL_FIELDS = {
+    "out": "COCO > Output > Folder",
+    "frames": "COCO > Output > Frames",
+    "samples": "COCO > Output > Samples",
+    "device": "COCO > Output > Device",
+    "python": "COCO > Output > Export Python",
+    "randomize": "COCO > Output > Randomization config",
+}
 
-# The pipeline's advice for the CLI -> the same advice for the panel (first match wins per phrase).
-_PANEL_WORDING = (
-    (re.compile(r"\bpass --python /path/to/python of\b"), f"set {PYTHON_FIELD} to the Python of"),
-    (re.compile(r"\bpass a working --python\b"), f"set {PYTHON_FIELD} to a working Python"),
-    (re.compile(r"(?<![\w-])--python(?![\w-])"), PYTHON_FIELD),
-    (re.compile(r"(?<![\w-])--config(?![\w-])"), RANDOMIZE_FIELD),
-)
+
+def panel_name(field: str) -> str:
+    """The panel field of a setting; a setting the panel lacks keeps its command-line name."""
+    return PANEL_FIELDS.get(field) or "--" + field.replace("_", "-")
 
 
-def panel_message(text: str) -> str:
-    """A pipeline error as the panel's user reads it: ``--python`` / ``--config`` become the panel's fields."""
-    for pattern, replacement in _PANEL_WORDING:
-        text = pattern.sub(replacement, text)
-    return text
+def panel_message(err: UserError) -> str:
+    """A pipeline error as the panel's user reads it: settings named by their panel fields."""
+    return err.render(panel_name)
 
 
 _session = None  # the interactive run the panel shows, if any
@@ -176,7 +178,7 @@ class BLENDER_COCO_OT_render(Operator):
             finally:
                 wm.progress_end()
         except UserError as err:
-            self.report({"ERROR"}, panel_message(str(err)))
+            self.report({"ERROR"}, panel_message(err))
             return {"CANCELLED"}
         self.report({"INFO"}, f"COCO dataset written: {path}")
         return {"FINISHED"}
@@ -191,7 +193,7 @@ class BLENDER_COCO_OT_render(Operator):
             session = RenderSession(pipeline.RenderJob(self._config(context), context.scene))
             session.start()
         except UserError as err:
-            self.report({"ERROR"}, panel_message(str(err)))
+            self.report({"ERROR"}, panel_message(err))
             return {"CANCELLED"}
         _session = self._session = session
         wm = context.window_manager

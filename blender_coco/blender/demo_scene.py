@@ -29,7 +29,7 @@ from mathutils import Matrix, Vector
 
 from blender_coco.blender.marking import BACKGROUND_PROP, STUFF_PROP, mark
 from blender_coco.blender.scene_utils import set_render, set_world_color
-from blender_coco.randomize_config import SCENE_PROP
+from blender_coco.randomize import SCENE_PROP
 
 #: The demo's own randomization (docs/randomize.md). The camera stays put, so that the
 #: demo's hard cases (the box cut by the border, the ball rolling right) stay as built;

@@ -34,7 +34,7 @@ def use_device(scene, device: str, guard: SettingsGuard) -> str:
         return "CPU"
     prefs = _cycles_preferences()
     if prefs is None:
-        raise UserError("device GPU: the Cycles add-on is not enabled in this Blender; enable it or use --device CPU")
+        raise UserError("device GPU: the Cycles add-on is not enabled in this Blender; enable it or use {device} CPU", field="device")
     try:
         prefs.refresh_devices()
     except Exception as exc:  # a broken driver raises from inside Cycles
@@ -55,7 +55,7 @@ def use_device(scene, device: str, guard: SettingsGuard) -> str:
         return backend
     raise UserError(
         "device GPU: Cycles found no OptiX, CUDA, HIP, Metal or oneAPI device on this machine; "
-        "install the GPU driver or use --device CPU"
+        "install the GPU driver or use {device} CPU", field="device"
     )
 
 

@@ -1,16 +1,35 @@
-"""Remember every Blender setting a render run changes, and put it back.
+"""Remember every Blender setting a run changes, and put it back.
 
-A run changes the engine, samples, resolution, passes, pass indices, image format
-and more; :class:`SettingsGuard` records each value the first time it is changed
-and restores them all, in reverse order, when the run ends for any reason (done,
+A render run changes the engine, samples, resolution, passes, pass indices, image
+format and more; the randomizers change transforms, visibility, materials, the world.
+:class:`SettingsGuard` records each value the first time it is changed (or about to
+be) and restores them all, in reverse order, when the run ends for any reason (done,
 error, cancel). The .blend file is never saved.
+
+- ``remember(owner, attr)``: record ``owner.attr`` once, as a :func:`snapshot`.
+- ``set(owner, attr, value)``: remember, then assign when the value differs.
+- ``on_restore(func)``: call ``func()`` after the attributes are back.
+- ``restore()``: put every remembered value back, last change first.
+- :func:`snapshot`: a value that later changes to the data do not alter (a vector,
+  colour or array property becomes a tuple).
 """
 
 from __future__ import annotations
 
 import logging
 
+import bpy
+
 log = logging.getLogger(__name__)
+
+
+def snapshot(value):
+    """``value`` detached from Blender's data: vector-like values (mathutils vectors, colours,
+    quaternions, property arrays) copied to a tuple; numbers, text, None and IDs as they are."""
+    if value is not None and not isinstance(value, (str, bytes, int, float)) and hasattr(value, "__len__") \
+            and not isinstance(value, bpy.types.ID):
+        return tuple(value)
+    return value
 
 
 class SettingsGuard:
@@ -22,11 +41,11 @@ class SettingsGuard:
         self._after: list = []
 
     def remember(self, owner, attr: str) -> None:
-        """Record ``owner.attr`` (once) so that :meth:`restore` puts it back."""
+        """Record ``owner.attr`` (once, as a :func:`snapshot`) so that :meth:`restore` puts it back."""
         key = (owner.as_pointer(), attr)
         if key not in self._seen:
             self._seen.add(key)
-            self._saved.append((owner, attr, getattr(owner, attr)))
+            self._saved.append((owner, attr, snapshot(getattr(owner, attr))))
 
     def set(self, owner, attr: str, value) -> None:
         """``owner.attr = value``, remembering the first value; a no-op when already equal."""

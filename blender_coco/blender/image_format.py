@@ -14,8 +14,6 @@ log = logging.getLogger(__name__)
 
 _FIELDS = ("media_type", "file_format", "color_mode", "color_depth", "exr_codec", "quality", "compression")
 
-EXTENSIONS = {"PNG": ".png", "JPEG": ".jpg"}
-
 
 def _has(settings, name: str) -> bool:
     return name in settings.bl_rna.properties

@@ -163,7 +163,7 @@ def keypoint_definition(obj) -> dict:
         try:
             entries = resolve_preset(preset, bone_names)
         except UserError as exc:
-            raise UserError(f"armature {obj.name!r}: {exc}") from None
+            raise exc.prefixed(f"armature {obj.name!r}: ") from None
     names = [e[0] for e in entries]
     seen = set()
     for n in names:

@@ -22,14 +22,15 @@ Production runs: ``config.shard = (i, n)`` renders frames ``k % n == i`` with th
 global numbers (``config.frame_range``: a Ray task's chunk); ``config.resume`` keeps
 complete frames; ``config.stage`` skips the export or the rendering; a frame's files are
 written atomically, sidecar last, so a killed run loses at most the frame in flight
-(:func:`blender_coco.blender.frame_files.prepare_out_dir`).
+(:func:`blender_coco.records.resume.prepare_out_dir`). Each frame's sidecar is a
+:class:`~blender_coco.records.sidecar.Sidecar` (docs/records.md).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -40,10 +41,14 @@ from blender_coco.blender.guard import SettingsGuard
 from blender_coco.blender.hooks import FrameHook, as_hook
 from blender_coco.blender.scene_info import evaluated_depsgraph, output_size, scene_camera
 from blender_coco.blender.handoff import export_python, run_export
+from blender_coco.coco.export_result import ExportResult
 from blender_coco.config import RenderConfig
 from blender_coco.errors import UserError
 from blender_coco.files import ensure_dir
 from blender_coco.progress import Progress, duration
+from blender_coco.records.layout import image_name, passes_name
+from blender_coco.records.resume import prepare_out_dir
+from blender_coco.records.sidecar import Camera, Instance, Sidecar
 
 log = logging.getLogger(__name__)
 
@@ -140,8 +145,8 @@ class RenderJob:
             hook.start(scene)
             self._hooks_started.append(hook)
         mode = "resume" if config.resume else "overwrite" if config.overwrite else "new"
-        kept = frame_files.prepare_out_dir(self.out_dir, config.frames, config.image_format, self.indices, mode,
-                                           self._expected_record())
+        kept = prepare_out_dir(self.out_dir, config.frames, config.image_format, self.indices, mode,
+                               self._expected_record())
         self._todo = [] if config.stage == "prepare" else [i for i in self.indices if i not in kept]
         self.done = self.kept = len(kept)
 
@@ -227,10 +232,7 @@ class RenderJob:
         extra = self._run_fields()
         for hook in self.hooks:
             extra.update(hook.record(scene, index, self.config.seed) or {})
-        for key, value in extra.items():
-            if key in sidecar:
-                raise ValueError(f"a frame hook cannot replace the sidecar field {key!r}")
-            sidecar[key] = value
+        sidecar = replace(sidecar, extra=extra)  # ValueError if a hook names a field of the contract
         try:
             result = bpy.ops.render.render(write_still=False, scene=scene.name)
         except RuntimeError as exc:
@@ -243,7 +245,7 @@ class RenderJob:
         self.rendered += 1
         return True
 
-    def _frame_sidecar(self, index: int, frame: int) -> dict:
+    def _frame_sidecar(self, index: int, frame: int) -> Sidecar:
         """Set this frame's pass indices and describe the frame (docs/records.md)."""
         scene = self.scene
         camera = scene_camera(scene, f"at frame {frame}")
@@ -284,15 +286,14 @@ class RenderJob:
                 entry["skeleton"] = [list(p) for p in definition["skeleton"]]
             if root.name not in rendered:
                 continue
-            inst = {"pass_index": indices[root.name], "object": root.name, "category": name}
             color = marking.instance_color(root)
-            if color is not None:
-                inst["color"] = color
+            points = None
             if definition is not None:
                 from blender_coco.blender import keypoints
                 points = keypoints.project_keypoints(scene, camera, root, definition, depsgraph=evaluated_depsgraph(scene, self._view_layer))
-                inst["keypoints"] = [list(k) for k in points]
-            instances.append(inst)
+            instances.append(Instance(pass_index=indices[root.name], object=root.name, category=name,
+                                      color=None if color is None else tuple(color),
+                                      keypoints=None if points is None else tuple(tuple(k) for k in points)))
         background = marking.background_category(scene)
         if background is not None:
             entry = categories.setdefault(background, {"name": background})
@@ -301,25 +302,22 @@ class RenderJob:
                                 f"category; use a stuff category name (e.g. 'sky') or set {marking.STUFF_PROP} on its objects")
             entry["isthing"] = False
         width, height = output_size(scene)
-        record = {
-            "format": frame_files.RECORD_FORMAT,
-            "version": frame_files.RECORD_VERSION,
-            "index": index,
-            "scene_frame": frame,
-            "seed": self.config.seed,
-            "image": frame_files.image_name(index, self.config.image_format),
-            "passes": f"{index:06d}.exr",
-            "width": width,
-            "height": height,
-            "blender_version": bpy.app.version_string,
-            "view_layer": self._view_layer.name,
-            "camera": frame_files.camera_entry(camera),
-            "categories": [categories[n] for n in sorted(categories)],
-            "instances": instances,
-        }
-        if background is not None:
-            record["background"] = background
-        return record
+        return Sidecar(
+            index=index,
+            scene_frame=frame,
+            seed=self.config.seed,
+            image=image_name(index, self.config.image_format),
+            passes=passes_name(index),
+            width=width,
+            height=height,
+            blender_version=bpy.app.version_string,
+            view_layer=self._view_layer.name,
+            camera=Camera(name=camera.name, type=getattr(camera.data, "type", "PERSP"),
+                          matrix_world=tuple(tuple(float(v) for v in row) for row in camera.matrix_world)),
+            categories=tuple(categories[n] for n in sorted(categories)),
+            instances=tuple(instances),
+            background=background,
+        )
 
     # -- end -----------------------------------------------------------------
 
@@ -332,23 +330,23 @@ class RenderJob:
                 log.warning("a frame hook failed to clean up: %s", exc)
         self._guard.restore()
 
-    def finish(self) -> Path:
-        """Restore the scene, run the export stage; returns annotations/instances.json."""
+    def finish(self) -> ExportResult:
+        """Restore the scene, run the export stage; returns the files it wrote and its counts."""
         if self._closed:
             raise RuntimeError("this RenderJob has already finished")
         self._closed = True
         self._restore()
         if self.config.stage != "all":  # a Ray task or --no-export: the export runs once, later
-            return self.out_dir / "annotations" / "instances.json"
+            return ExportResult(files={}, images=0)
         if self.done < self.total:
             log.warning("exporting %d of %d frames (the run stopped early)", self.done, self.total)
-        path = run_export(self.out_dir, self.config.export, self._export_python)
+        result = run_export(self.out_dir, self.config.export, self._export_python)
         if self.config.shard is not None:
             i, n = self.config.shard
             log.info("shard %d/%d done; once every shard has finished, 'blender-coco export %s' (one folder) or "
                      "'blender-coco merge DS1 DS2 ... --out DS' (one folder per shard) gives the whole dataset",
                      i, n, self.out_dir)
-        return path
+        return result
 
     def abort(self) -> None:
         """Restore the scene without exporting; frames already written stay on disk."""
@@ -356,29 +354,22 @@ class RenderJob:
         self._restore()
 
 
-def summarize(job: RenderJob, path: Path, seconds: float) -> None:
+def summarize(job: RenderJob, result: ExportResult, seconds: float) -> None:
     """Log what the run did: frames, render time per frame, annotations per category, where the output is."""
     per_frame = seconds / job.rendered if job.rendered else 0.0
     kept = f" ({job.kept} kept from an earlier run)" if job.kept else ""
     log.info("rendered %d frame(s)%s in %s, %.2f s per frame", job.rendered, kept, duration(seconds), per_frame)
-    try:
-        with open(path, "rb") as fh:
-            data = json.load(fh)
-        names = {c["id"]: c["name"] for c in data.get("categories", [])}
-        counts: dict[str, int] = {}
-        for ann in data.get("annotations", []):
-            name = names.get(ann.get("category_id"), "?")
-            counts[name] = counts.get(name, 0) + 1
-        log.info("dataset: %d image(s), %d annotation(s)%s", len(data.get("images", [])), sum(counts.values()),
+    if "instances" in result.files:
+        counts = result.annotations
+        log.info("dataset: %d image(s), %d annotation(s)%s", result.images, sum(counts.values()),
                  ": " + ", ".join(f"{n} {c}" for c, n in sorted(counts.items())) if counts else "")
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
     log.info("output: %s (images/, records/, annotations/)", job.out_dir.resolve())
 
 
 def render_dataset(config: RenderConfig, scene, progress: Callable[[int, int], None] | None = None,
-                   hooks: Iterable = ()) -> Path:
-    """Render every frame of ``config`` (its shard's share) and export; returns annotations/instances.json.
+                   hooks: Iterable = ()) -> ExportResult:
+    """Render every frame of ``config`` (its shard's share) and export; returns the export's result
+    (:class:`~blender_coco.coco.export_result.ExportResult`: the files written, the counts).
 
     ``progress(done, total)`` is called after each frame. Progress is shown too: an
     updating bar when stderr is a terminal, else a log line every few seconds (frames
@@ -400,6 +391,6 @@ def render_dataset(config: RenderConfig, scene, progress: Callable[[int, int], N
     except BaseException:
         job.abort()
         raise
-    path = job.finish()
-    summarize(job, path, seconds)
-    return path
+    result = job.finish()
+    summarize(job, result, seconds)
+    return result

@@ -8,12 +8,12 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import bpy
 
 from blender_coco.blender import demo_scene, pipeline
+from blender_coco.coco.export_result import ExportResult
 from blender_coco.config import RenderConfig
 from blender_coco.errors import UserError
 
@@ -61,10 +61,10 @@ def load_scene(config: RenderConfig, *, demo_when_empty: bool):
     return bpy.context.scene
 
 
-def render(config: RenderConfig, *, demo_when_empty: bool = True) -> Path:
-    """Load the scene and render the dataset; returns annotations/instances.json."""
+def render(config: RenderConfig, *, demo_when_empty: bool = True) -> ExportResult:
+    """Load the scene and render the dataset; returns the export's result (files written, counts)."""
     scene = load_scene(config, demo_when_empty=demo_when_empty)
-    path = pipeline.render_dataset(config, scene)
+    result = pipeline.render_dataset(config, scene)
     if config.stage == "all":
-        log.info("dataset written: %s", os.fspath(path))
-    return path
+        log.info("dataset written: %s", result)
+    return result

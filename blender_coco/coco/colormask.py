@@ -243,9 +243,9 @@ def unmapped_message(mask_name: str, colors: Iterable[int], counts: Iterable[int
         head = f"{mask_name}: {len(found):,} unmapped colors ({total:,} px): {listed}"
     if len(found) > ANTIALIASED_COLORS:
         tail = ("this looks anti-aliased: masks must be painted with hard edges (no anti-aliasing, "
-                "nearest-neighbour scaling only); repaint or re-export it, or pass --ignore-unmapped to skip such colors")
+                "nearest-neighbour scaling only); repaint or re-export it, or pass {ignore_unmapped} to skip such colors")
     else:
-        tail = (f'map each color under "colors" or "masks" in {source}, or pass --ignore-unmapped to skip them '
+        tail = (f'map each color under "colors" or "masks" in {source}, or pass {{ignore_unmapped}} to skip them '
                 "(masks must be painted without anti-aliasing)")
     return f"{head}; {tail}"
 
@@ -351,7 +351,7 @@ def colormask_to_coco(mask_paths: Iterable[str | os.PathLike], colors_spec: Colo
                      categories=sorted((c for c in spec.categories if c.name not in spec.stuff), key=lambda c: c.id))
     stuff_ids = {c.id for c in spec.categories if c.name in spec.stuff}
     if panoptic is not None:
-        from blender_coco.coco.panoptic import panoptic_paths, png_name, write_segment_png
+        from blender_coco.coco.panoptic import panoptic_annotation, panoptic_paths, png_name, write_segment_png
 
         pan_json, pan_dir = panoptic_paths(panoptic)
         pan_anns: list[dict] = []
@@ -384,21 +384,15 @@ def colormask_to_coco(mask_paths: Iterable[str | os.PathLike], colors_spec: Colo
         if panoptic is not None:
             seg, segments = _panoptic_segments(ids, colors, label_cat, stuff_ids, config.min_area, int(config.iscrowd))
             write_segment_png(pan_dir / png_name(file_name), seg)
-            pan_anns.append({"image_id": image_id, "file_name": png_name(file_name), "segments_info": segments})
+            pan_anns.append(panoptic_annotation(image_id, file_name, segments))
         log.debug("%s: %d colors, %d annotations", path.name, colors.size - 1, len(anns))
     if problems:
         more = "" if len(problems) == 1 else f" ({len(problems) - 1} more masks have unmapped colors)"
-        raise UserError(problems[0] + more)
+        raise UserError(problems[0] + more, field="ignore_unmapped")
     if panoptic is not None:
-        from blender_coco.files import write_json_atomic
-        from blender_coco.coco.panoptic import panoptic_categories
+        from blender_coco.coco.panoptic import panoptic_categories, write_panoptic_json
 
-        cats = panoptic_categories(spec.categories, stuff_ids)
-        for c in cats:
-            if c["name"] in spec.display_colors:
-                c["color"] = list(spec.display_colors[c["name"]])
-        base = ds.to_json()
-        write_json_atomic(pan_json, {"info": base["info"], "licenses": base["licenses"], "images": base["images"],
-                                     "annotations": pan_anns, "categories": cats})
+        write_panoptic_json(pan_json, ds.to_json(), pan_anns,
+                            panoptic_categories(spec.categories, stuff_ids, spec.display_colors))
         log.info("wrote %s and %d segment PNGs in %s", pan_json, len(pan_anns), pan_dir)
     return ds

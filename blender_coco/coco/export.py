@@ -11,17 +11,21 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from blender_coco.config import ExportConfig
+from blender_coco.config import TASKS, ExportConfig
 from blender_coco.errors import UserError
 from blender_coco.coco.dataset import CocoDataset, DatasetInfo
+from blender_coco.coco.export_result import ExportResult
 from blender_coco.files import write_json_atomic
 from blender_coco.coco.instances import annotate
-from blender_coco.coco.records import FrameRecord, list_records, load_record, read_passes
 from blender_coco.coco.stuff import SceneCategories, scene_categories, stuff_annotations, stuff_map
+from blender_coco.records.passes import read_passes
+from blender_coco.records.scan import list_records
+from blender_coco.records.sidecar import FrameRecord, load_record
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +89,7 @@ def frame_tasks(rec: FrameRecord, mask, depth, things: list[tuple[int, dict[str,
         write_segment_png(panoptic_dir / png_name(rec.image), seg)
     facts = None
     if "captions" in tasks:
-        from blender_coco.coco.captions import frame_facts
+        from blender_coco.coco.scene_facts import frame_facts
 
         names = {c.id: c.name for c in cats.all}
         by_label = {int(i["pass_index"]): i for i in rec.instances}
@@ -107,12 +111,11 @@ def write_task_files(folder: Path, dataset: CocoDataset, records: list[FrameReco
         write_json_atomic(folder / "stuff.json", {**head, "annotations": anns,
                                                   "categories": [c.to_json() for c in cats.stuff_categories]})
     if "panoptic" in tasks:
-        from blender_coco.coco.panoptic import panoptic_categories, png_name
+        from blender_coco.coco.panoptic import panoptic_annotation, panoptic_categories, write_panoptic_json
 
-        anns = [{"image_id": rec.index + 1, "file_name": png_name(rec.image), "segments_info": f.segments}
-                for rec, f in zip(records, frames)]
-        write_json_atomic(folder / "panoptic.json", {**head, "annotations": anns, "categories": panoptic_categories(
-            cats.all, [c.id for c in cats.stuff_categories])})
+        anns = [panoptic_annotation(rec.index + 1, rec.image, f.segments) for rec, f in zip(records, frames)]
+        write_panoptic_json(folder / "panoptic.json", head, anns,
+                            panoptic_categories(cats.all, [c.id for c in cats.stuff_categories]))
     if "captions" in tasks:
         from blender_coco.coco.captions import caption_rng, captions, load_style
 
@@ -156,11 +159,12 @@ def default_info(records: list[FrameRecord]) -> DatasetInfo:
 
 
 def export_dataset(ds_dir: str | Path, config: ExportConfig = ExportConfig(), *, info: DatasetInfo | None = None,
-                   jobs: int = 1, out: str | Path | None = None) -> Path:
-    """Build ``instances.json`` from every complete frame record under ``ds_dir``.
+                   jobs: int = 1, out: str | Path | None = None) -> ExportResult:
+    """Build ``instances.json`` (and the other tasks' files) from every complete frame record under ``ds_dir``.
 
     Image ids are ``index + 1`` and annotation ids follow frame order, so the output
-    is byte-identical for the same records whatever ``jobs`` is.
+    is byte-identical for the same records whatever ``jobs`` is. Returns the files
+    written and the counts (:class:`~blender_coco.coco.export_result.ExportResult`).
     """
     ds = Path(ds_dir)
     paths = list_records(ds)
@@ -198,8 +202,11 @@ def export_dataset(ds_dir: str | Path, config: ExportConfig = ExportConfig(), *,
         dataset.write(out_path)
     write_task_files(ds / "annotations", dataset, records, per_frame, cats, config, tasks)
     dt = time.perf_counter() - t0
+    files = {t: out_path if t == "instances" else ds / "annotations" / f"{t}.json" for t in TASKS if t in tasks}
     log.info("exported %d images, %d annotations, %d categories to %s (%.2f s, %.1f ms/frame)",
-             len(dataset.images), len(dataset.annotations), len(categories), out_path, dt,
-             1000 * dt / len(records))
-    return out_path
+             len(dataset.images), len(dataset.annotations), len(categories),
+             out_path if "instances" in tasks else ds / "annotations", dt, 1000 * dt / len(records))
+    names = {c.id: c.name for c in categories}
+    counts = Counter(names[ann["category_id"]] for ann in dataset.annotations)
+    return ExportResult(files=files, images=len(dataset.images), annotations=dict(sorted(counts.items())))
 

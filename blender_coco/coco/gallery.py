@@ -20,8 +20,8 @@ The URL hash sets toggles on load, by clicking the same checkboxes a user would:
 are recorded in ``<html data-errors>`` (shown in a banner), and ``<body data-ready>``
 says the script ran: a headless browser's DOM dump shows both.
 
-Colours are :func:`blender_coco.coco.preview.category_color` of the category id, masks
-at :data:`blender_coco.coco.preview.MASK_ALPHA`; keypoints: v = 2 filled
+Colours are :func:`blender_coco.coco.colors.category_color` of the category id, masks
+at :data:`blender_coco.coco.colors.MASK_ALPHA`; keypoints: v = 2 filled
 ``VISIBLE_KEYPOINT``, v = 1 a hollow ``OCCLUDED_KEYPOINT`` ring, v = 0 not drawn.
 Keypoints use COCO's pixel-index convention, so the SVG draws them at x + 0.5, y + 0.5.
 """
@@ -38,10 +38,14 @@ from typing import Any, Iterable
 import numpy as np
 from PIL import Image
 
+from blender_coco.coco.canvas import base_image
+from blender_coco.coco.colors import MASK_ALPHA, OCCLUDED_KEYPOINT, VISIBLE_KEYPOINT, category_color
+from blender_coco.coco.index import CocoIndex
+from blender_coco.coco.preview import preview_names
+from blender_coco.coco.segmentation import decode_mask
+from blender_coco.values import is_number
 from blender_coco.errors import UserError
 from blender_coco.files import ensure_dir, write_bytes_atomic
-from blender_coco.coco.preview import (MASK_ALPHA, OCCLUDED_KEYPOINT, VISIBLE_KEYPOINT, _base_image, _Index, category_color,
-                                     decode_mask, preview_names)
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +75,6 @@ def _layer(mask: np.ndarray, rgb: np.ndarray | tuple[int, int, int], alpha: floa
     return _png(Image.fromarray(out, "RGBA"))
 
 
-def _num(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
-
-
 def _svg(anns: list[dict], categories: dict, width: int, height: int) -> str:
     """Boxes, skeletons and keypoints of one image as SVG in image coordinates."""
     parts = []
@@ -84,11 +84,11 @@ def _svg(anns: list[dict], categories: dict, width: int, height: int) -> str:
         color = _hex(category_color(cat))
         cls = f"c{cat}" if isinstance(cat, int) else "c-unknown"
         bbox = ann.get("bbox")
-        if isinstance(bbox, list) and len(bbox) == 4 and all(_num(v) for v in bbox):
+        if isinstance(bbox, list) and len(bbox) == 4 and all(is_number(v) for v in bbox):
             x, y, w, h = bbox
             parts.append(f'<rect class="box {cls}" x="{x:g}" y="{y:g}" width="{w:g}" height="{h:g}" stroke="{color}"/>')
         kps = ann.get("keypoints")
-        if not (isinstance(kps, list) and len(kps) % 3 == 0 and all(_num(v) for v in kps)):
+        if not (isinstance(kps, list) and len(kps) % 3 == 0 and all(is_number(v) for v in kps)):
             continue
         pts = [(kps[i] + 0.5, kps[i + 1] + 0.5, int(kps[i + 2])) for i in range(0, len(kps), 3)]
         skeleton = categories.get(cat, {}).get("skeleton") or []
@@ -117,8 +117,8 @@ def _load_panoptic(panoptic: dict | None, png_dir: Path | None) -> tuple[dict, d
         return {}, {}
     anns = {a.get("image_id"): a for a in panoptic.get("annotations", []) if isinstance(a, dict) and "segments_info" in a}
     if png_dir is None or not Path(png_dir).is_dir():
-        raise UserError(f"panoptic PNG folder {png_dir} does not exist; pass --panoptic with the JSON next to its "
-                        "folder (panoptic.json + panoptic/)")
+        raise UserError(f"panoptic PNG folder {png_dir} does not exist; pass {{panoptic}} with the JSON next to its "
+                        "folder (panoptic.json + panoptic/)", field="panoptic")
     return anns, {c["id"]: c.get("isthing", 1) for c in panoptic.get("categories", []) if isinstance(c, dict)}
 
 
@@ -132,11 +132,11 @@ def write_gallery(data: dict, out_dir: str | Path, images_dir: str | Path | None
     are the matching COCO files, each optional. Every file is written atomically,
     index.html last.
     """
-    index = _Index(data)
+    index = CocoIndex(data)
     chosen = [index.image(i) for i in dict.fromkeys(image_ids)] if image_ids is not None else list(index.images.values())
     if limit is not None:
         if not (isinstance(limit, int) and limit > 0):
-            raise UserError(f"--limit must be a positive integer, got {limit!r}")
+            raise UserError(f"{{limit}} must be a positive integer, got {limit!r}", field="limit")
         chosen = chosen[:limit]
     out = ensure_dir(out_dir)
     names = {i: n[:-4] for i, n in preview_names(index.images.values()).items()}
@@ -172,12 +172,12 @@ def write_gallery(data: dict, out_dir: str | Path, images_dir: str | Path | None
     return path
 
 
-def _card(img: dict, stem: str, index: _Index, categories: dict, stuff_anns: list[dict], pan: dict | None,
+def _card(img: dict, stem: str, index: CocoIndex, categories: dict, stuff_anns: list[dict], pan: dict | None,
           pan_dir: Path | None, captions: list[str], images_dir, out: Path, counts: dict) -> str:
     w, h = img["width"], img["height"]
     img_id = img["id"]
     src = Path(images_dir) / str(img.get("file_name", "")) if images_dir is not None else None
-    base = _base_image(img, Path(images_dir) if images_dir is not None else None)
+    base = base_image(img, Path(images_dir) if images_dir is not None else None)
     if src is not None and src.is_file() and base.size == (w, h) and src.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp"):
         full = f"img/{stem}{src.suffix.lower()}"
         ensure_dir(out / "img")

@@ -34,10 +34,12 @@ Written coordinates follow COCO's pixel-index convention: x - 0.5, y - 0.5, roun
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
+#: The one default of the keypoint (and occlusion) depth tolerance, in scene units.
 DEFAULT_TOLERANCE = 0.15
 
 
@@ -61,6 +63,8 @@ def keypoint_visibility(points: Sequence, label: int, id_mask: np.ndarray, depth
     ``id_mask`` (integer, 0 = background) and ``depth`` (float) are (height, width)
     arrays with rows top to bottom. ``tolerance`` is one value or one per keypoint.
     """
+    import numpy as np  # on use: the CLI reads DEFAULT_TOLERANCE at startup, without numpy
+
     id_mask = np.asarray(id_mask)
     depth = np.asarray(depth)
     if id_mask.ndim != 2 or depth.shape != id_mask.shape:

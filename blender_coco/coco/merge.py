@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,10 +31,9 @@ from typing import Any
 
 from blender_coco.errors import UserError
 from blender_coco.files import atomic_path, ensure_dir, read_json, write_json_atomic
+from blender_coco.records.layout import FRAME_NAME, RECORDS_DIR, frame_stem, passes_name, sidecar_name
 
 log = logging.getLogger(__name__)
-
-_FRAME_NAME = re.compile(r"^(\d{6,})(\.[A-Za-z0-9]+)$")
 
 
 @dataclass
@@ -132,9 +130,9 @@ def merge_datasets(inputs: list[str | Path], out: str | Path, *, renumber: bool 
     folders = [Path(p) for p in inputs]
     for f in folders:
         if f.resolve() == out.resolve():
-            raise UserError(f"--out {out} is one of the inputs; merge into a new folder")
+            raise UserError(f"{{out}} {out} is one of the inputs; merge into a new folder", field="out")
     if (out / "annotations" / "instances.json").exists():
-        raise UserError(f"{out} already holds a dataset (annotations/instances.json); choose a new --out")
+        raise UserError(f"{out} already holds a dataset (annotations/instances.json); choose a new {{out}}", field="out")
     loaded = [_load(f) for f in folders]
     categories, cat_maps = merge_categories(loaded)
     cat_names = [{c["id"]: c["name"] for c in inp.data["categories"]} for inp in loaded]
@@ -164,7 +162,7 @@ def merge_datasets(inputs: list[str | Path], out: str | Path, *, renumber: bool 
                     raise UserError(
                         f"image {name!r} is in {loaded[seen[name]['input']].name} and in {inp.name} with different "
                         "annotations or size, so these are not shards of one run (same scene, seed and config); "
-                        "merge with --renumber to keep both, or leave one input out")
+                        "merge with {renumber} to keep both, or leave one input out", field="renumber")
                 duplicates += 1
                 continue
             seen[name] = entry
@@ -176,7 +174,7 @@ def merge_datasets(inputs: list[str | Path], out: str | Path, *, renumber: bool 
     if renumber:
         for n, entry in enumerate(entries):
             suffix = os.path.splitext(entry["source_name"])[1]
-            entry["name"] = f"{n:06d}{suffix}"
+            entry["name"] = frame_stem(n) + suffix
             entry["id"] = n + 1
     else:
         owners: dict[Any, str] = {}
@@ -233,10 +231,10 @@ def merge_datasets(inputs: list[str | Path], out: str | Path, *, renumber: bool 
 
 def _copy_record(src: Path, out: Path, source_name: str, name: str, link: bool) -> int:
     """Copy the frame record (sidecar + EXR) of image ``source_name`` as that of ``name``; 1 if there was one."""
-    m, n = _FRAME_NAME.match(source_name), _FRAME_NAME.match(name)
+    m, n = FRAME_NAME.match(source_name), FRAME_NAME.match(name)
     if not m or not n:
         return 0
-    sidecar = src / "records" / f"{m.group(1)}.json"
+    sidecar = src / RECORDS_DIR / sidecar_name(int(m.group(1)))
     if not sidecar.is_file():
         return 0
     data = read_json(sidecar, "frame record")
@@ -244,9 +242,9 @@ def _copy_record(src: Path, out: Path, source_name: str, name: str, link: bool) 
         return 0
     exr = sidecar.parent / str(data.get("passes", ""))
     new_index = int(n.group(1))
-    new_exr = f"{n.group(1)}.exr"
-    _copy(exr, out / "records" / new_exr, link)
+    new_exr = passes_name(new_index)
+    _copy(exr, out / RECORDS_DIR / new_exr, link)
     if source_name != name:
         data = dict(data, index=new_index, image=name, passes=new_exr)
-    write_json_atomic(out / "records" / f"{n.group(1)}.json", data)
+    write_json_atomic(out / RECORDS_DIR / sidecar_name(new_index), data)
     return 1

@@ -18,19 +18,31 @@ Segment ids are colours, as panopticapi's ``IdGenerator`` makes them: a stuff
 segment is its category's colour, a thing segment that colour jittered by a
 generator seeded with (image id, pass index); so the PNGs read as a picture, and the
 same input gives byte-identical files.
+
+Both writers (the export stage and ``masks2coco``) build the file from the same parts:
+
+* :func:`segment_map` -- a rendered frame's segment-id image and ``segments_info``
+  (ids from :class:`SegmentIds`); ``masks2coco`` keeps its mask colours as ids.
+* :func:`png_name`, :func:`write_segment_png` -- an image's segment PNG.
+* :func:`panoptic_annotation` -- an image's entry of ``annotations``.
+* :func:`panoptic_categories` -- ``categories`` with ``isthing`` and ``color``.
+* :func:`write_panoptic_json` -- the file, with the instances file's info and images.
+* :func:`rgb2id` / :func:`id2rgb` -- PNG colours <-> segment ids;
+  :func:`panoptic_paths` -- where ``--panoptic X`` puts the JSON and the PNGs.
 """
 
 from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 from PIL import Image
 
+from blender_coco.coco.colors import category_color
 from blender_coco.coco.dataset import Category
-from blender_coco.files import write_bytes_atomic
+from blender_coco.files import write_bytes_atomic, write_json_atomic
 
 #: Largest segment id an RGB PNG can hold.
 MAX_ID = 256 ** 3 - 1
@@ -56,16 +68,20 @@ def color_id(color: Sequence[int]) -> int:
 
 def category_display_color(category_id: int) -> list[int]:
     """The display colour of a category: the same one previews and the gallery use."""
-    from blender_coco.coco.preview import category_color
-
     return list(category_color(category_id))
 
 
-def panoptic_categories(categories: Iterable[Category], stuff_ids: Iterable[int]) -> list[dict[str, Any]]:
-    """Panoptic ``categories``: id, name, supercategory, isthing, color; by id."""
+def panoptic_categories(categories: Iterable[Category], stuff_ids: Iterable[int],
+                        display_colors: Mapping[str, Sequence[int]] = {}) -> list[dict[str, Any]]:
+    """Panoptic ``categories``: id, name, supercategory, isthing, color; by id.
+
+    ``color`` is :func:`category_display_color` unless ``display_colors`` gives the
+    category's name one.
+    """
     stuff = set(stuff_ids)
     return [{"id": c.id, "name": c.name, "supercategory": c.supercategory or c.name,
-             "isthing": 0 if c.id in stuff else 1, "color": category_display_color(c.id)}
+             "isthing": 0 if c.id in stuff else 1,
+             "color": list(display_colors[c.name]) if c.name in display_colors else category_display_color(c.id)}
             for c in sorted(categories, key=lambda c: c.id)]
 
 
@@ -148,14 +164,6 @@ def write_segment_png(path: str | Path, seg: np.ndarray) -> None:
     write_bytes_atomic(path, png_bytes(seg))
 
 
-def read_segment_png(path: str | Path) -> np.ndarray:
-    """A panoptic PNG -> H x W segment ids; ValueError if it is not an RGB image."""
-    with Image.open(path) as im:
-        if im.mode != "RGB":
-            raise ValueError(f"mode {im.mode}, not RGB")
-        return rgb2id(np.asarray(im))
-
-
 def panoptic_paths(target: str | Path) -> tuple[Path, Path]:
     """(JSON path, PNG folder) for ``--panoptic DIR_OR_JSON``.
 
@@ -168,8 +176,14 @@ def panoptic_paths(target: str | Path) -> tuple[Path, Path]:
     return t / "panoptic.json", t / "panoptic"
 
 
-def panoptic_json(info: dict[str, Any], licenses: list, images: list[dict], annotations: list[dict],
-                  categories: list[dict]) -> dict[str, Any]:
-    """The panoptic file's dict: info, licenses, images, annotations, categories."""
-    return {"info": info, "licenses": licenses, "images": images, "annotations": annotations,
-            "categories": categories}
+def panoptic_annotation(image_id: int, image_file_name: str, segments: list[dict[str, Any]]) -> dict[str, Any]:
+    """One image's entry of ``annotations``: image_id, file_name (its segment PNG, :func:`png_name`), segments_info."""
+    return {"image_id": image_id, "file_name": png_name(image_file_name), "segments_info": segments}
+
+
+def write_panoptic_json(path: str | Path, head: Mapping[str, Any], annotations: list[dict[str, Any]],
+                        categories: list[dict[str, Any]]) -> None:
+    """Write the panoptic file atomically: ``info``, ``licenses`` and ``images`` of ``head``
+    (the instances file's JSON, so ids match), then ``annotations`` and ``categories``."""
+    write_json_atomic(path, {"info": head["info"], "licenses": head["licenses"], "images": head["images"],
+                             "annotations": annotations, "categories": categories})

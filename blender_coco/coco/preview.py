@@ -1,27 +1,31 @@
 """Preview: draw a COCO image's annotations over the image (or a grey canvas) as a PNG.
 
+* :func:`render_preview` -- the preview of one image, as a Pillow image.
+* :func:`write_previews` -- one PNG per image into a folder, named by
+  :func:`preview_names` (the image's stem; ``_<id>`` added where stems collide).
+
 Per annotation, in this order so that small marks stay on top:
 
 1. the mask (polygons, compressed or uncompressed RLE, decoded as pycocotools'
-   ``annToMask`` does) filled with the category colour at :data:`MASK_ALPHA`;
+   ``annToMask`` does: :func:`blender_coco.coco.segmentation.decode_mask`) filled
+   with the category colour at :data:`~blender_coco.coco.colors.MASK_ALPHA`;
 2. the bbox outline in the category colour, on the outermost pixels the box covers;
 3. the skeleton: lines only between keypoints with v > 0, solid when both ends are
    visible (v = 2), thin and dashed when an end is occluded (v = 1);
-4. keypoints: v = 2 a filled :data:`VISIBLE_KEYPOINT` disc with a dark rim, v = 1 a
-   hollow :data:`OCCLUDED_KEYPOINT` ring (the image shows through), v = 0 nothing;
+4. keypoints: v = 2 a filled ``VISIBLE_KEYPOINT`` disc with a dark rim, v = 1 a
+   hollow ``OCCLUDED_KEYPOINT`` ring (the image shows through), v = 0 nothing;
 5. the category name on a tag of the category colour (``crowd`` added for iscrowd=1).
 
 Keypoints use COCO's pixel-index convention (the centre of pixel (c, r) is (c, r)),
 which is also Pillow's, so they are drawn where they are. Colours are a fixed
-function of the category id (:func:`category_color`): the same category looks the
-same in every image and every run. Malformed annotations are skipped piecewise
+function of the category id (:mod:`blender_coco.coco.colors`): the same category
+looks the same in every image and every run. Malformed annotations are skipped piecewise
 with a warning (run ``blender-coco validate`` for the reasons); nothing raises for
 a bad annotation.
 """
 
 from __future__ import annotations
 
-import colorsys
 import io
 import logging
 import math
@@ -30,83 +34,17 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
+from PIL import Image, ImageDraw, ImageFont
 
+from blender_coco.coco.canvas import base_image
+from blender_coco.coco.colors import KEYPOINT_RIM, MASK_ALPHA, OCCLUDED_KEYPOINT, VISIBLE_KEYPOINT, category_color
+from blender_coco.coco.index import CocoIndex
+from blender_coco.coco.segmentation import decode_mask
+from blender_coco.values import is_int, is_number
 from blender_coco.errors import UserError
 from blender_coco.files import ensure_dir, write_bytes_atomic
-from blender_coco.coco.validate import segmentation_error
 
 log = logging.getLogger(__name__)
-
-CANVAS_GREY = (128, 128, 128)
-MASK_ALPHA = 0.45
-VISIBLE_KEYPOINT = (40, 255, 40)
-OCCLUDED_KEYPOINT = (255, 210, 0)
-KEYPOINT_RIM = (0, 0, 0)
-_GOLDEN = 0.6180339887498949
-
-
-def category_color(category_id: Any) -> tuple[int, int, int]:
-    """A saturated colour, a fixed function of the id; neighbouring ids get distant hues."""
-    n = category_id if isinstance(category_id, int) and not isinstance(category_id, bool) else 0
-    hue = (0.05 + n * _GOLDEN) % 1.0
-    r, g, b = colorsys.hsv_to_rgb(hue, 0.8, 1.0 if n % 2 else 0.85)
-    return round(r * 255), round(g * 255), round(b * 255)
-
-
-def _int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _num(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def decode_mask(seg: Any, height: int, width: int) -> np.ndarray | None:
-    """Boolean (height, width) mask of a segmentation, as pycocotools' annToMask; None if empty or malformed."""
-    if seg in (None, []) or segmentation_error(seg, height, width):
-        return None
-    from pycocotools import mask as mask_utils
-
-    if isinstance(seg, list):
-        rle = mask_utils.merge(mask_utils.frPyObjects(seg, height, width))
-    elif isinstance(seg["counts"], list):
-        rle = mask_utils.frPyObjects(seg, height, width)
-    else:
-        rle = {"size": seg["size"], "counts": seg["counts"].encode("ascii")}
-    return mask_utils.decode(rle).astype(bool)
-
-
-class _Index:
-    """Images, categories and annotations of one COCO dict, looked up by id."""
-
-    def __init__(self, data: Any) -> None:
-        if not isinstance(data, dict) or not isinstance(data.get("images"), list):
-            raise UserError("the COCO file has no 'images' list; pass a COCO dataset file "
-                            "(blender-coco validate FILE says what is wrong)")
-        self.images: dict[int, dict] = {}
-        for img in data["images"]:
-            if isinstance(img, dict) and _int(img.get("id")) and img["id"] not in self.images:
-                self.images[img["id"]] = img
-        cats = data.get("categories")
-        self.categories = {c["id"]: c for c in cats if isinstance(c, dict) and "id" in c} if isinstance(cats, list) else {}
-        self.annotations: dict[int, list[dict]] = defaultdict(list)
-        anns = data.get("annotations")
-        for ann in anns if isinstance(anns, list) else []:
-            if isinstance(ann, dict) and "segments_info" not in ann:
-                self.annotations[ann.get("image_id")].append(ann)
-
-    def image(self, image_id: Any) -> dict:
-        img = self.images.get(image_id)
-        if img is None:
-            known = sorted(self.images)
-            shown = ", ".join(map(str, known[:8])) + (", ..." if len(known) > 8 else "")
-            raise UserError(f"image id {image_id} is not in the COCO file (its image ids: {shown or 'none'}); "
-                            "pick one of those")
-        w, h = img.get("width"), img.get("height")
-        if not (_int(w) and _int(h) and w > 0 and h > 0):
-            raise UserError(f"image {image_id} has width/height {w!r}/{h!r}, not positive integers; fix the COCO file")
-        return img
 
 
 class _Style:
@@ -124,27 +62,9 @@ class _Style:
             self.font = ImageFont.load_default()
 
 
-def _base_image(img: dict, images_dir: Path | None) -> Image.Image:
-    w, h = img["width"], img["height"]
-    if images_dir is not None:
-        path = Path(images_dir) / str(img.get("file_name", ""))
-        try:
-            with Image.open(path) as im:
-                im.load()
-                if im.size == (w, h):
-                    return im.convert("RGB")
-                log.warning("image %s: %s is %dx%d but the COCO file says %dx%d; drawing on a grey canvas",
-                            img["id"], path, im.size[0], im.size[1], w, h)
-        except FileNotFoundError:
-            log.warning("image %s: %s not found; drawing on a grey canvas", img["id"], path)
-        except (UnidentifiedImageError, OSError) as exc:
-            log.warning("image %s: cannot read %s (%s); drawing on a grey canvas", img["id"], path, exc.__class__.__name__)
-    return Image.new("RGB", (w, h), CANVAS_GREY)
-
-
 def _box_pixels(bbox: Any, width: int, height: int) -> tuple[int, int, int, int] | None:
     """Inclusive pixel rectangle (x0, y0, x1, y1) of the pixels a continuous bbox covers."""
-    if not (isinstance(bbox, list) and len(bbox) == 4 and all(_num(v) for v in bbox)) or bbox[2] < 0 or bbox[3] < 0:
+    if not (isinstance(bbox, list) and len(bbox) == 4 and all(is_number(v) for v in bbox)) or bbox[2] < 0 or bbox[3] < 0:
         return None
     x, y, w, h = bbox
     x0, y0 = max(0, round(x)), max(0, round(y))
@@ -157,7 +77,7 @@ def _box_pixels(bbox: Any, width: int, height: int) -> tuple[int, int, int, int]
 
 def _keypoints(ann: dict) -> list[tuple[float, float, int]]:
     kps = ann.get("keypoints")
-    if not (isinstance(kps, list) and len(kps) % 3 == 0 and all(_num(v) for v in kps)):
+    if not (isinstance(kps, list) and len(kps) % 3 == 0 and all(is_number(v) for v in kps)):
         return []
     return [(kps[i], kps[i + 1], int(kps[i + 2])) for i in range(0, len(kps), 3)]
 
@@ -182,9 +102,9 @@ def _label_tag(draw: ImageDraw.ImageDraw, text: str, box: tuple[int, int, int, i
     draw.text((x + 1 - left, y + 1 - top), text, fill=ink, font=style.font)
 
 
-def _draw(index: _Index, img: dict, images_dir: Path | None) -> Image.Image:
+def _draw(index: CocoIndex, img: dict, images_dir: Path | None) -> Image.Image:
     w, h = img["width"], img["height"]
-    base = _base_image(img, images_dir)
+    base = base_image(img, images_dir)
     anns = index.annotations.get(img["id"], [])
     style = _Style(w, h)
 
@@ -217,7 +137,7 @@ def _draw(index: _Index, img: dict, images_dir: Path | None) -> Image.Image:
         cat = index.categories.get(ann.get("category_id"), {})
         skeleton = cat.get("skeleton") if isinstance(cat.get("skeleton"), list) else []
         for pair in skeleton:
-            if not (isinstance(pair, list) and len(pair) == 2 and all(_int(v) and 1 <= v <= len(kps) for v in pair)):
+            if not (isinstance(pair, list) and len(pair) == 2 and all(is_int(v) and 1 <= v <= len(kps) for v in pair)):
                 continue
             (xa, ya, va), (xb, yb, vb) = kps[pair[0] - 1], kps[pair[1] - 1]
             if va <= 0 or vb <= 0:
@@ -247,7 +167,7 @@ def _draw(index: _Index, img: dict, images_dir: Path | None) -> Image.Image:
 
 def render_preview(data: dict, image_id: int, images_dir: Path | None = None) -> Image.Image:
     """The preview of one image as an RGB image of the image's width x height."""
-    index = _Index(data)
+    index = CocoIndex(data)
     return _draw(index, index.image(image_id), images_dir)
 
 
@@ -267,14 +187,14 @@ def write_previews(data: dict, out_dir: Path, images_dir: Path | None = None,
 
     Returns the written paths in order.
     """
-    index = _Index(data)
+    index = CocoIndex(data)
     if image_ids is not None:
         chosen = [index.image(i) for i in dict.fromkeys(image_ids)]
     else:
         chosen = list(index.images.values())
     if limit is not None:
-        if not (_int(limit) and limit > 0):
-            raise UserError(f"--limit must be a positive integer, got {limit!r}")
+        if not (is_int(limit) and limit > 0):
+            raise UserError(f"{{limit}} must be a positive integer, got {limit!r}", field="limit")
         chosen = chosen[:limit]
     names = preview_names(index.images.values())
     out = ensure_dir(out_dir)

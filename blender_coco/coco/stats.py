@@ -8,11 +8,12 @@ with matplotlib (optional: ``pip install blender-coco[plot]``).
   medium < 96^2, large otherwise.
 * Instances per image count every image of the file, also those without annotations.
 * Truncated: the bbox comes within :data:`BORDER_EPS` px of the image border (the
-  object may continue outside the frame).
+  object may continue outside the frame; see
+  :func:`blender_coco.coco.scene_facts.touches_border`).
 * Occluded, where known: an annotation flag ``occluded`` (or CVAT's
   ``attributes.occluded``), or, for a blender-coco dataset folder with
   ``passes=True``, from the frame records: an instance is occluded when a nearer
-  surface borders its outline (see :func:`blender_coco.coco.captions.occlusion_pairs`).
+  surface borders its outline (see :func:`blender_coco.coco.scene_facts.occlusion_pairs`).
   Otherwise occlusion is unknown and shown as ``-``.
 * Keypoint visibility: per keypoint category and keypoint name, how many
   annotations have v = 0, 1 and 2.
@@ -25,6 +26,9 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+from blender_coco.coco.keypoints import DEFAULT_TOLERANCE
+from blender_coco.coco.scene_facts import touches_border
+from blender_coco.values import is_number
 from blender_coco.errors import UserError
 from blender_coco.files import atomic_path, read_json
 
@@ -35,20 +39,16 @@ MEDIUM = 96 ** 2
 BORDER_EPS = 1.0
 
 
-def _num(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
 def size_bucket(area: float) -> str:
     return "small" if area < SMALL else "medium" if area < MEDIUM else "large"
 
 
 def truncated(bbox: Any, width: Any, height: Any, eps: float = BORDER_EPS) -> bool | None:
     """True when the box touches the image border (within ``eps`` px); None if unknown."""
-    if not (isinstance(bbox, list) and len(bbox) == 4 and all(_num(v) for v in bbox) and _num(width) and _num(height)):
+    if not (isinstance(bbox, list) and len(bbox) == 4 and all(is_number(v, finite=False) for v in bbox)
+            and is_number(width, finite=False) and is_number(height, finite=False)):
         return None
-    x, y, w, h = bbox
-    return x <= eps or y <= eps or x + w >= width - eps or y + h >= height - eps
+    return touches_border(bbox, width, height, eps)
 
 
 def occluded_flag(ann: dict) -> bool | None:
@@ -83,7 +83,7 @@ def dataset_stats(data: Any, occlusion: dict[int, bool] | None = None) -> dict[s
         per_image[a.get("image_id")] += 1
         if a.get("iscrowd") == 1:
             c["crowd"] += 1
-        if _num(a.get("area")):
+        if is_number(a.get("area"), finite=False):
             bucket = size_bucket(a["area"])
             c[bucket] += 1
             sizes[bucket] += 1
@@ -181,7 +181,7 @@ def plot_stats(stats: dict[str, Any], path: str | Path, title: str = "") -> Path
     try:
         import matplotlib
     except ImportError:
-        raise UserError("--plot needs matplotlib, which is not installed; pip install blender-coco[plot]") from None
+        raise UserError("{plot} needs matplotlib, which is not installed; pip install blender-coco[plot]", field="plot") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -239,14 +239,16 @@ def plot_stats(stats: dict[str, Any], path: str | Path, title: str = "") -> Path
     return out
 
 
-def records_occlusion(ds_dir: str | Path, data: dict, tolerance: float = 0.15) -> dict[int, bool]:
+def records_occlusion(ds_dir: str | Path, data: dict, tolerance: float = DEFAULT_TOLERANCE) -> dict[int, bool]:
     """Annotation id -> occluded, from a dataset folder's frame records (ID + depth passes).
 
     Each annotation is matched to its instance by image (index + 1), bbox and area.
     """
-    from blender_coco.coco.captions import occlusion_pairs
     from blender_coco.coco.instances import analyze
-    from blender_coco.coco.records import list_records, load_record, read_passes
+    from blender_coco.coco.scene_facts import occlusion_pairs
+    from blender_coco.records.passes import read_passes
+    from blender_coco.records.scan import list_records
+    from blender_coco.records.sidecar import load_record
 
     by_image: dict[int, list[dict]] = defaultdict(list)
     for a in data["annotations"]:

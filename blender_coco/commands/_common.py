@@ -1,4 +1,4 @@
-"""Options shared by several subcommands (segmentation settings)."""
+"""Options shared by several subcommands (export settings), and how the CLI names a setting (:func:`flag`)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,15 @@ import argparse
 
 from blender_coco.config import INFO_FIELDS, SEGMENTATION_MODES, TASKS, ExportConfig
 from blender_coco.errors import UserError
+
+
+#: Settings whose flag is not ``--`` plus the field name with dashes.
+_FLAGS = {"randomize": "--config", "iscrowd": "--crowd"}
+
+
+def flag(field: str) -> str:
+    """The command-line flag of a config field: ``out`` -> ``--out``, ``randomize`` -> ``--config``."""
+    return _FLAGS.get(field, "--" + field.replace("_", "-"))
 
 
 def add_export_options(p: argparse.ArgumentParser) -> None:
@@ -70,23 +79,3 @@ def export_config_from_args(args: argparse.Namespace, **extra) -> ExportConfig:
                         keypoint_tolerance=args.keypoint_tolerance, iscrowd=args.crowd, info=tuple(args.info),
                         **task_options, **extra)
 
-
-def export_argv(config: ExportConfig) -> list[str]:
-    """The command-line flags that rebuild ``config``: the inverse of :func:`export_config_from_args`.
-
-    Used to hand the export stage to another Python (stock Blender) without losing a setting.
-    """
-    argv = ["--segmentation", config.segmentation, "--tolerance", repr(float(config.tolerance)),
-            "--min-area", str(config.min_area), "--keypoint-tolerance", repr(float(config.keypoint_tolerance)),
-            "--captions-per-image", str(config.captions_per_image)]
-    if config.iscrowd:
-        argv.append("--crowd")
-    if config.tasks is not None:
-        argv += ["--tasks", ",".join(config.tasks)]
-    if config.stuff_other:
-        argv.append("--stuff-other")
-    if config.caption_templates is not None:
-        argv += ["--caption-templates", config.caption_templates]
-    for key, value in config.info:
-        argv += ["--info", f"{key}={value}"]
-    return argv

@@ -13,8 +13,8 @@ import logging
 import os
 import sys
 
-from blender_coco import randomize_config
-from blender_coco.commands._common import add_export_options, add_task_options, export_argv, export_config_from_args
+from blender_coco import randomize
+from blender_coco.commands._common import add_export_options, add_task_options, export_config_from_args
 from blender_coco.config import DEVICES, IMAGE_FORMATS, RenderConfig, parse_resolution
 from blender_coco.errors import UserError
 
@@ -49,12 +49,12 @@ def randomize_from_args(args: argparse.Namespace) -> str | None:
     if getattr(args, "no_randomize", False):
         if args.config:
             raise UserError("--config and --no-randomize exclude each other; pick one")
-        return randomize_config.OFF
+        return randomize.OFF
     path = args.config
-    if not path or path == randomize_config.OFF:
+    if not path or path == randomize.OFF:
         return path
     if sys.version_info >= (3, 11) or path.lower().endswith(".json"):
-        randomize_config.load(path)
+        randomize.load(path)
     return os.path.abspath(path)
 
 
@@ -127,36 +127,6 @@ def config_from_args(args: argparse.Namespace) -> RenderConfig:
         threads=args.threads,
         stage="prepare" if args.prepare_only else "render" if args.no_export else "all",
     )
-
-
-def render_argv(config: RenderConfig) -> list[str]:
-    """The arguments that rebuild ``config`` (the inverse of :func:`config_from_args`):
-    how the Ray driver hands a run to Blender processes on other machines.
-    Paths are passed as given: make them absolute first."""
-    argv = ([config.scene] if config.scene else []) + ["--out", config.out, "--frames", str(config.frames),
-                                                       "--seed", str(config.seed)]
-    if config.resolution is not None:
-        argv += ["--resolution", "%dx%d" % config.resolution]
-    if config.resolution_percentage is not None:
-        argv += ["--resolution-percentage", str(config.resolution_percentage)]
-    if config.samples is not None:
-        argv += ["--samples", str(config.samples)]
-    argv += ["--device", config.device, "--image-format", config.image_format]
-    if config.randomize == randomize_config.OFF:
-        argv.append("--no-randomize")
-    elif config.randomize is not None:
-        argv += ["--config", config.randomize]
-    if config.shard is not None:
-        argv += ["--shard", "%d/%d" % config.shard]
-    if config.frame_range is not None:
-        argv += ["--frame-range", "%d:%d" % config.frame_range]
-    if config.threads is not None:
-        argv += ["--threads", str(config.threads)]
-    argv += ["--resume"] if config.resume else ["--overwrite"] if config.overwrite else []
-    argv += {"all": [], "render": ["--no-export"], "prepare": ["--prepare-only"]}[config.stage]
-    if config.python is not None:
-        argv += ["--python", config.python]
-    return argv + export_argv(config.export)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

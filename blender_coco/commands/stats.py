@@ -8,6 +8,8 @@ import json
 import sys
 from pathlib import Path
 
+from blender_coco.coco.keypoints import DEFAULT_TOLERANCE
+
 EXAMPLE = """example:
   blender-coco stats ds                          # ds/annotations/instances.json (+ occlusion from ds/records)
   blender-coco stats person_keypoints_val2017.json --json > stats.json
@@ -25,13 +27,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--plot", metavar="OUT.png", type=Path, help="also draw them into a PNG (matplotlib)")
     p.add_argument("--no-passes", action="store_true",
                    help="for a dataset folder, do not read the frame records' passes to find occluded instances")
-    p.add_argument("--keypoint-tolerance", type=float, default=0.15, metavar="M",
-                   help="depth gap (scene units) that counts as occlusion when reading passes (default 0.15)")
+    p.add_argument("--keypoint-tolerance", type=float, default=DEFAULT_TOLERANCE, metavar="M",
+                   help=f"depth gap (scene units) that counts as occlusion when reading passes (default {DEFAULT_TOLERANCE})")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from blender_coco.coco.records import list_records
+    from blender_coco.records.scan import list_records
     from blender_coco.coco.stats import dataset_stats, format_table, load_target, plot_stats, records_occlusion
 
     path, data, ds = load_target(args.target)

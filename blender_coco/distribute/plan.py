@@ -60,7 +60,7 @@ def sidecar_indices(out_dir: str | os.PathLike, frames: int) -> set[int]:
 
 def complete_frames(out_dir: str | os.PathLike, frames: int, fmt: str) -> set[int]:
     """Indices ``< frames`` whose frame record is complete (the check of ``--resume``)."""
-    from blender_coco.blender import frame_files as out_folder  # the out-folder functions' one import
+    from blender_coco.records import scan as out_folder  # the out-folder functions' one import
 
     out_dir = Path(out_dir)
     found = out_folder.scan_out_dir(out_dir)

@@ -32,7 +32,6 @@ import argparse
 import concurrent.futures
 import dataclasses
 import importlib
-import json
 import logging
 import os
 import secrets
@@ -42,8 +41,8 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
+from blender_coco.coco.export_result import ExportResult
 from blender_coco.config import RenderConfig
 from blender_coco.distribute import plan, task
 from blender_coco.errors import UserError, check
@@ -294,9 +293,7 @@ def resume_command(argv: list[str] | None = None) -> str:
 
 def _prepare(config: RenderConfig, options: RayOptions) -> None:
     """Check the scene and prepare the output folder once, here, as a one-process run would."""
-    from blender_coco.commands.render import render_argv
-
-    cmd = task.blender_command(render_argv(dataclasses.replace(config, stage="prepare")), options.blender)
+    cmd = task.blender_command(task.render_argv(dataclasses.replace(config, stage="prepare")), options.blender)
     log.debug("checking the scene and the output folder: %s", shlex.join(cmd))
     outcome = task.run_blender(cmd, config.out, tail_lines=200)
     skip = ("rendered 0 frame(s)", "output:", "dataset written:")
@@ -307,8 +304,8 @@ def _prepare(config: RenderConfig, options: RayOptions) -> None:
         raise UserError(outcome.error if outcome.error else f"checking the scene failed: {outcome.reason()}")
 
 
-def render_on_ray(config: RenderConfig, options: RayOptions, argv: list[str] | None = None) -> Path:
-    """Render ``config`` on Ray and export once; returns annotations/instances.json (module docstring)."""
+def render_on_ray(config: RenderConfig, options: RayOptions, argv: list[str] | None = None) -> ExportResult:
+    """Render ``config`` on Ray and export once; returns what the export wrote (module docstring)."""
     check(config.shard is None, "--ray and --shard exclude each other: Ray splits the run itself")
     check(config.frame_range is None, "--ray and --frame-range exclude each other: Ray splits the run itself")
     check(config.stage != "prepare", "--ray renders the run; --prepare-only is for its own check")
@@ -337,13 +334,15 @@ def render_on_ray(config: RenderConfig, options: RayOptions, argv: list[str] | N
         for ref in refs:  # interrupted or failed: no task outlives the run
             ray.cancel(ref, force=True)
         ray.shutdown()  # stops a local Ray; leaves a cluster
-    path = Path(config.out) / "annotations" / "instances.json"
     if config.stage != "all":
         log.info("frames rendered into %s; 'blender-coco export %s' writes the annotations", config.out, config.out)
-        return path
-    path = export(config)
-    _summarize_dataset(path)
-    return path
+        return ExportResult(files={}, images=0)
+    result = export(config)
+    counts = result.annotations
+    log.info("dataset: %d image(s), %d annotation(s)%s", result.images, sum(counts.values()),
+             ": " + ", ".join(f"{n} {c}" for c, n in sorted(counts.items())) if counts else "")
+    log.info("dataset written: %s", result)
+    return result
 
 
 def export_jobs(frames: int, cpus: int | None = None) -> int:
@@ -351,22 +350,16 @@ def export_jobs(frames: int, cpus: int | None = None) -> int:
     return max(1, min(cpus or os.cpu_count() or 1, frames // 500))
 
 
-def export(config: RenderConfig) -> Path:
-    """The export of a one-process run (same files, same bytes), in :func:`export_jobs` processes."""
-    from blender_coco.blender.handoff import export_python, run_export
-
-    python = export_python(config.python)
-    if python is not None:  # this Python lacks the exporter's dependencies: the Python that has them
-        return run_export(Path(config.out), config.export, python)
+def export(config: RenderConfig) -> ExportResult:
+    """The export of a one-process run (same files, same bytes), in :func:`export_jobs` processes.
+    The driver runs in blender-coco's own Python, which has the exporter's dependencies."""
     from blender_coco.coco.export import export_dataset
 
-    return Path(export_dataset(config.out, config.export, jobs=export_jobs(config.frames)))
+    return export_dataset(config.out, config.export, jobs=export_jobs(config.frames))
 
 
 def _run(ray, config: RenderConfig, options: RayOptions, slots: int, refs: dict, argv) -> None:
     """Submit the tasks, follow them, check that every frame is complete."""
-    from blender_coco.commands.render import render_argv
-
     t_start = time.monotonic()
     done = plan.sidecar_indices(config.out, config.frames)  # after the check: complete frames only
     workers = min(options.workers or slots, slots)
@@ -390,7 +383,7 @@ def _run(ray, config: RenderConfig, options: RayOptions, slots: int, refs: dict,
         while pending or refs:
             while pending and (options.workers is None or len(refs) < options.workers):
                 number, frames = pending.pop(0)
-                argv_task = render_argv(dataclasses.replace(base, frame_range=frames))
+                argv_task = task.render_argv(dataclasses.replace(base, frame_range=frames))
                 refs[remote.remote(tracker, number, argv_task, options.blender, config.out, frames)] = (number, frames)
                 submitted[number] = time.time()
             ready, _ = ray.wait(list(refs), num_returns=1, timeout=0.5)
@@ -415,10 +408,12 @@ def _run(ray, config: RenderConfig, options: RayOptions, slots: int, refs: dict,
                 poll_every = max(1.0, 10 * (time.monotonic() - t0))  # listing a huge records/ on NFS is slow
                 next_poll = time.monotonic() + poll_every
                 _log_failed_attempts(attempts, chunks, reported)
-                running = sum(1 for a in attempts.values() if a[-1]["end"] is None)
+                running = len({n for n, _ in refs.values()} & set(attempts))  # in flight and started
                 retried = sum(1 for a in attempts.values() if len(a) > 1)
-                if count < config.frames or count != bar.done:  # the last frames: one line, not one per poll
-                    bar.update(count, f"{running} task(s) running" + (f", {retried} retried" if retried else ""))
+                note = f"{running} task(s) running" + (f", {retried} retried" if retried else "")
+                final = not (pending or refs)
+                if count < config.frames or count != bar.done or (final and note != bar.note):
+                    bar.update(count, note)  # (at 100%, not once per poll)
     finally:
         bar.close()
     attempts = _snapshot(ray, tracker, attempts)
@@ -473,12 +468,3 @@ def _report(attempts: dict, submitted: dict, kept: int, seconds: float, config: 
                  "written (median; Blender start, scene load, one frame)", statistics.median(start_delay),
                  statistics.median(first))
 
-
-def _summarize_dataset(path: Path) -> None:
-    try:
-        with open(path, "rb") as fh:
-            data = json.load(fh)
-        log.info("dataset: %d image(s), %d annotation(s) -> %s", len(data.get("images", [])),
-                 len(data.get("annotations", [])), path)
-    except (OSError, ValueError):
-        pass

@@ -1,5 +1,7 @@
 """One task of a distributed run: a Blender process of its own renders a range of frames.
 
+- :func:`render_argv` ``(config)``: the ``blender-coco render`` arguments of a config
+  (but its export settings: tasks never export).
 - :func:`blender_command` ``(argv, blender=None)``: ``python -m blender_coco render ARGV``
   with the bpy module of this Python, or ``BLENDER -b SCENE --python-exit-code 1 -P
   scripts/render_coco.py -- ARGV`` with a stock Blender. ``ARGV`` names ``--out DS``, so
@@ -30,6 +32,8 @@ from pathlib import Path
 from typing import Callable
 
 from blender_coco.child_python import PACKAGE_ROOT, child_env
+from blender_coco.config import RenderConfig
+from blender_coco.randomize import OFF
 from blender_coco.errors import UserError
 
 ERROR_PREFIX = "blender-coco: error: "
@@ -73,6 +77,37 @@ class Outcome:
             return f"Blender was killed by {name}"
         last = next((ln for ln in reversed(self.tail) if ln.strip()), "")
         return f"Blender exited with code {self.returncode}" + (f": {last.strip()}" if last else "")
+
+
+def render_argv(config: RenderConfig) -> list[str]:
+    """``blender-coco render`` arguments that rebuild ``config`` but its ``export`` (the inverse
+    of :func:`blender_coco.commands.render.config_from_args`): how the driver hands a run to
+    Blender processes on other machines, which render only (the driver exports). Paths are
+    passed as given: make them absolute first."""
+    argv = ([config.scene] if config.scene else []) + ["--out", config.out, "--frames", str(config.frames),
+                                                       "--seed", str(config.seed)]
+    if config.resolution is not None:
+        argv += ["--resolution", "%dx%d" % config.resolution]
+    if config.resolution_percentage is not None:
+        argv += ["--resolution-percentage", str(config.resolution_percentage)]
+    if config.samples is not None:
+        argv += ["--samples", str(config.samples)]
+    argv += ["--device", config.device, "--image-format", config.image_format]
+    if config.randomize == OFF:
+        argv.append("--no-randomize")
+    elif config.randomize is not None:
+        argv += ["--config", config.randomize]
+    if config.shard is not None:
+        argv += ["--shard", "%d/%d" % config.shard]
+    if config.frame_range is not None:
+        argv += ["--frame-range", "%d:%d" % config.frame_range]
+    if config.threads is not None:
+        argv += ["--threads", str(config.threads)]
+    argv += ["--resume"] if config.resume else ["--overwrite"] if config.overwrite else []
+    argv += {"all": [], "render": ["--no-export"], "prepare": ["--prepare-only"]}[config.stage]
+    if config.python is not None:
+        argv += ["--python", config.python]
+    return argv
 
 
 def blender_command(argv: list[str], blender: str | None = None) -> list[str]:

@@ -1,0 +1,228 @@
+"""``[[objects]]``: pick, show, turn, scale and place a group's objects each frame.
+
+:class:`ObjectsPart` resolves the group's top-level objects (``collection`` and/or
+``objects``; an excluded asset collection is made renderable for the run), then per
+frame picks ``count`` of them, shows each with probability ``visibility``, turns and
+scales it and places it: its origin uniformly in ``region``, or standing on
+``surface`` (ray cast onto its upward faces). Placed objects keep their bounding
+spheres ``spacing`` apart from everything placed before them in the frame (rejection
+sampling, ``max_tries`` draws, else the object is hidden for that frame).
+``distractor`` groups lose their ``coco_category`` for the run.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import bpy
+from mathutils import Euler, Matrix, Vector
+
+from blender_coco.blender.marking import CATEGORY_PROP
+from blender_coco.blender.randomizers.common import (GEOMETRY, TRANSFORM, Frame, lift_action, reveal, roots,
+                                                     scene_object)
+from blender_coco.blender.randomizers.registry import Part, register
+from blender_coco.blender.scene_info import evaluated_depsgraph
+from blender_coco.errors import UserError
+from blender_coco.randomize import ObjectsConfig
+
+log = logging.getLogger(__name__)
+
+
+@register("objects")
+class ObjectsPart(Part):
+    """One ``[[objects]]`` group: which of its objects show, turned, scaled and placed."""
+
+    def __init__(self, cfg: ObjectsConfig) -> None:
+        super().__init__(cfg)
+        self.failed = 0  # objects hidden for want of a free place, over the run
+        self.unmarked = []  # (object, its coco_category) lifted for the run (distractors)
+
+    def start(self, scene, guard, images) -> None:
+        cfg = self.cfg
+        self.roots = roots(scene, cfg, cfg.name)
+        if cfg.collection:
+            reveal(scene, bpy.data.collections[cfg.collection], guard)
+        self.surface = None
+        if cfg.surface:
+            self.surface = scene_object(scene, cfg.surface, f"{cfg.name}.surface")
+            if self.surface.type != "MESH":
+                raise UserError(f"{cfg.name}.surface: object {cfg.surface!r} is a {self.surface.type.lower()}, not a "
+                                "mesh; name a mesh to stand objects on")
+        self.trees = {}
+        self.hidden = {}
+        self.local = {}
+        self.transforms = cfg.places or cfg.rotation is not None or cfg.scale is not None
+        for root in self.roots:
+            tree = [root] + sorted(root.children_recursive, key=lambda o: o.name)
+            self.trees[root.name] = tree
+            self.hidden[root.name] = [o.hide_render for o in tree]
+            for o in tree:
+                guard.remember(o, "hide_render")
+            for attr in TRANSFORM:
+                guard.remember(root, attr)
+            _, basis_rot, _ = root.matrix_basis.decompose()
+            self.local[root.name] = (tuple(root.location), tuple(basis_rot.to_euler("XYZ")), tuple(root.scale))
+            if self.transforms:
+                if lift_action(root, guard) is not None:
+                    log.info("%s: object %r is animated; its action is lifted for the run so that the randomized "
+                             "transform is what renders", cfg.name, root.name)
+                guard.set(root, "rotation_mode", "XYZ")
+            if cfg.distractor:
+                for o in tree:
+                    if CATEGORY_PROP in o:
+                        self.unmarked.append((o, o[CATEGORY_PROP]))
+                        del o[CATEGORY_PROP]
+        dg = evaluated_depsgraph(scene)
+        self.own = {}
+        self.corners = {}
+        for root in self.roots:
+            mw = root.matrix_world.copy()
+            loc, rot, scale = mw.decompose()
+            self.own[root.name] = (loc, rot.to_euler("XYZ"), scale)
+            self.corners[root.name] = self._local_box(root, self.trees[root.name], dg)
+
+    @staticmethod
+    def _local_box(root, tree, dg) -> list[Vector]:
+        """Corners of the tree's bounding box in the root's frame (its own loc/rot/scale removed)."""
+        inv = root.matrix_world.inverted_safe()
+        pts = []
+        for o in tree:
+            if o.type in GEOMETRY:
+                ev = o.evaluated_get(dg)
+                m = inv @ ev.matrix_world
+                pts.extend(m @ Vector(c) for c in ev.bound_box)
+        if not pts:
+            pts = [Vector((0.0, 0.0, 0.0))]
+        lo = [min(p[i] for p in pts) for i in range(3)]
+        hi = [max(p[i] for p in pts) for i in range(3)]
+        return [Vector((x, y, z)) for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])]
+
+    def _show(self, root, visible: bool) -> None:
+        for o, hidden in zip(self.trees[root.name], self.hidden[root.name]):
+            value = hidden if visible and o is not root else not visible
+            if o.hide_render != value:
+                o.hide_render = value
+
+    def _reset(self, root) -> None:
+        if self.transforms:
+            root.location, root.rotation_euler, root.scale = self.local[root.name]
+
+    def _set_transform(self, root, loc: Vector, euler: Euler, scale: Vector) -> None:
+        if root.parent is None:
+            root.location, root.rotation_euler, root.scale = loc, euler, scale
+        else:
+            root.matrix_world = Matrix.LocRotScale(loc, euler, scale)
+
+    def _sphere(self, root, loc: Vector, euler: Euler, scale: Vector) -> tuple[Vector, float, list[Vector]]:
+        m = Matrix.LocRotScale(loc, euler, scale)
+        pts = [m @ c for c in self.corners[root.name]]
+        lo = Vector([min(p[i] for p in pts) for i in range(3)])
+        hi = Vector([max(p[i] for p in pts) for i in range(3)])
+        center = (lo + hi) / 2
+        return center, max((p - center).length for p in pts), pts
+
+    def _free(self, center: Vector, radius: float, frame: Frame, ignore: str | None) -> bool:
+        for other, r, names in frame.placed:
+            if ignore is not None and ignore in names:
+                continue
+            if (center - other).length < radius + r + self.cfg.spacing:
+                return False
+        return True
+
+    def _surface_frame(self, dg):
+        ev = self.surface.evaluated_get(dg)
+        mw = ev.matrix_world.copy()
+        pts = [mw @ Vector(c) for c in ev.bound_box]
+        lo = Vector([min(p[i] for p in pts) for i in range(3)])
+        hi = Vector([max(p[i] for p in pts) for i in range(3)])
+        return ev, mw, mw.inverted_safe(), lo, hi
+
+    def apply(self, scene, rng, frame: Frame) -> None:
+        cfg = self.cfg
+        chosen = list(self.roots)
+        if cfg.count is not None:
+            n = min(max(int(cfg.count.sample(rng)), 0), len(self.roots))
+            chosen = rng.sample(self.roots, n)
+        chosen_names = {o.name for o in chosen}
+        visible = [r for r in self.roots if r.name in chosen_names and (cfg.visibility >= 1 or rng.random() < cfg.visibility)]
+        shown = {r.name for r in visible}
+        surface = self._surface_frame(evaluated_depsgraph(scene)) if self.surface is not None else None
+        placed = {}
+        for root in visible:
+            own_loc, own_rot, own_scale = self.own[root.name]
+            euler = own_rot.copy()
+            if cfg.rotation is not None:
+                for axis, rng_axis in enumerate((cfg.rotation.x, cfg.rotation.y, cfg.rotation.z)):
+                    if rng_axis is not None:
+                        euler[axis] = math.radians(rng_axis.sample(rng))
+            factor = cfg.scale.sample(rng) if cfg.scale is not None else 1.0
+            scale = own_scale * factor
+            result = None
+            if not cfg.places:
+                center, radius, _ = self._sphere(root, own_loc, euler, scale)
+                result = (own_loc, center, radius)
+            for _ in range(cfg.max_tries if cfg.places else 0):
+                if surface is None:
+                    loc = Vector([rng.uniform(a, b) for a, b in zip(cfg.region.min, cfg.region.max)])
+                else:
+                    loc = self._on_surface(root, euler, scale, rng, surface)
+                    if loc is None:
+                        continue
+                center, radius, _ = self._sphere(root, loc, euler, scale)
+                if self._free(center, radius, frame, self.surface.name if self.surface is not None else None):
+                    result = (loc, center, radius)
+                    break
+            if result is None:
+                self.failed += 1
+                shown.discard(root.name)
+                (log.debug if self.failed > 1 else log.warning)(
+                    "%s: no free place for %r after %d tries; it is hidden in such frames (widen the region or "
+                    "surface, or lower count, scale or spacing)", cfg.name, root.name, cfg.max_tries)
+                continue
+            loc, center, radius = result
+            frame.placed.append((center, radius, frozenset(o.name for o in self.trees[root.name])))
+            placed[root.name] = (loc, euler, scale)
+        for root in self.roots:
+            visible_now = root.name in shown
+            self._show(root, visible_now)
+            if visible_now and self.transforms and root.name in placed:
+                self._set_transform(root, *placed[root.name])
+            else:
+                self._reset(root)
+        frame.values[self.name] = sorted(shown)
+
+    def _on_surface(self, root, euler, scale, rng, surface):
+        ev, mw, inv, lo, hi = surface
+        _, _, pts = self._sphere(root, Vector((0.0, 0.0, 0.0)), euler, scale)
+        reach = max((Vector((p.x, p.y)).length for p in pts), default=0.0)
+        x0, x1 = lo.x + reach, hi.x - reach
+        y0, y1 = lo.y + reach, hi.y - reach
+        region = self.cfg.region
+        if region is not None:  # only where the region lies over the surface
+            x0, x1 = max(x0, region.min[0]), min(x1, region.max[0])
+            y0, y1 = max(y0, region.min[1]), min(y1, region.max[1])
+        if x0 > x1:  # wider than the room left: centre it
+            x0 = x1 = (x0 + x1) / 2
+        if y0 > y1:
+            y0 = y1 = (y0 + y1) / 2
+        x, y = rng.uniform(x0, x1), rng.uniform(y0, y1)
+        origin = inv @ Vector((x, y, hi.z + 1.0))
+        direction = (inv.to_3x3() @ Vector((0.0, 0.0, -1.0))).normalized()
+        ok, hit, normal, _ = ev.ray_cast(origin, direction)
+        if not ok:
+            return None
+        world_normal = (inv.to_3x3().transposed() @ normal).normalized()
+        if world_normal.z < 0.7:  # not an upward face
+            return None
+        hit_w = mw @ hit
+        bottom = min(p.z for p in pts)
+        return Vector((hit_w.x, hit_w.y, hit_w.z - bottom))
+
+    def finish(self) -> None:
+        for obj, value in self.unmarked:
+            try:
+                obj[CATEGORY_PROP] = value
+            except ReferenceError:
+                pass
+        self.unmarked = []

@@ -1,0 +1,137 @@
+"""COCO ``segmentation`` values read back: checked, measured and decoded.
+
+A segmentation is a list of polygons (flat lists ``[x1, y1, x2, y2, ...]`` of at
+least 3 points) or an RLE dict ``{"size": [height, width], "counts": ...}`` whose
+counts are pycocotools' compressed string or a list of run lengths (uncompressed),
+runs alternating background and foreground, column-major, summing to
+``height * width``.
+
+* :func:`decode_rle_string` -- compressed counts -> run lengths (None if malformed).
+* :func:`rle_runs` -- an RLE dict's run lengths, or what is wrong with its counts.
+* :func:`segmentation_error` -- what is wrong with a segmentation for an image of a
+  given size (None: nothing). Runs are checked in pure Python *before* anything is
+  handed to pycocotools, whose C decoder writes past its buffer on a bad sum.
+* :func:`segmentation_areas` -- reference areas of a valid segmentation: the pixel
+  count, and for polygons also their own (shoelace) area.
+* :func:`decode_mask` -- the boolean mask, as pycocotools' ``annToMask`` decodes it;
+  None for an empty or malformed segmentation.
+
+pycocotools is imported on use, so checking a file's structure needs only Python.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from blender_coco.values import is_int, is_number, short
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+def decode_rle_string(counts: str) -> list[int] | None:
+    """pycocotools' compressed RLE string -> run lengths, or None if it is malformed.
+
+    The inverse of ``rleToString`` in pycocotools' maskApi.c: 5-bit groups in chars
+    48..111, a continuation bit 0x20, sign bit 0x10 in the last group, and from the
+    fourth run on each value is a delta from the run two places back.
+    """
+    runs: list[int] = []
+    p, n = 0, len(counts)
+    while p < n:
+        x = k = 0
+        more = True
+        while more:
+            if p >= n:
+                return None  # truncated: the last group still had its continuation bit
+            c = ord(counts[p]) - 48
+            if not 0 <= c <= 63:
+                return None
+            x |= (c & 0x1F) << (5 * k)
+            more = bool(c & 0x20)
+            p += 1
+            k += 1
+            if not more and c & 0x10:
+                x |= -1 << (5 * k)
+        if len(runs) > 2:
+            x += runs[-2]
+        runs.append(x)
+    return runs
+
+
+def rle_runs(seg: dict) -> tuple[list[int] | None, str | None]:
+    """(runs, None) for a well-formed RLE dict, else (None, what is wrong). Size is checked by the caller."""
+    counts = seg.get("counts")
+    if isinstance(counts, str):
+        runs = decode_rle_string(counts)
+        if runs is None:
+            return None, "RLE counts is not a valid compressed RLE string"
+    elif isinstance(counts, list):
+        if not all(is_int(c) for c in counts):
+            return None, "uncompressed RLE counts must all be integers"
+        runs = counts
+    else:
+        return None, f"RLE counts must be a str (compressed) or a list of ints, got {type(counts).__name__}"
+    if any(c < 0 for c in runs):
+        return None, "RLE counts has a negative run"
+    return runs, None
+
+
+def segmentation_error(seg: Any, height: int | None, width: int | None) -> str | None:
+    """What is wrong with a segmentation (None if nothing). ``height``/``width`` None: image unknown."""
+    if isinstance(seg, list):
+        for i, poly in enumerate(seg):
+            if not isinstance(poly, list):
+                return f"polygon {i} must be a flat list of numbers, got {type(poly).__name__}"
+            if not all(is_number(v) for v in poly):
+                return f"polygon {i} has a value that is not a finite number"
+            if len(poly) % 2:
+                return f"polygon {i} has an odd number of coordinates ({len(poly)})"
+            if len(poly) < 6:
+                return f"polygon {i} has {len(poly) // 2} points; a polygon needs at least 3"
+        return None
+    if isinstance(seg, dict):
+        size = seg.get("size")
+        if not (isinstance(size, list) and len(size) == 2 and all(is_int(v) and v >= 0 for v in size)):
+            return f"RLE size must be [height, width], got {short(size)}"
+        if height is not None and size != [height, width]:
+            return f"RLE size {size} does not match the image's [height, width] = [{height}, {width}]"
+        runs, err = rle_runs(seg)
+        if err:
+            return err
+        total = sum(runs)
+        if total != size[0] * size[1]:
+            return f"RLE runs sum to {total}, not height*width = {size[0] * size[1]}"
+        return None
+    return f"segmentation must be a list of polygons or an RLE object, got {type(seg).__name__}"
+
+
+def segmentation_areas(seg: Any, height: int, width: int) -> list[float]:
+    """Reference areas of a *valid* non-empty segmentation: pixel count, and polygon area for polygons."""
+    if isinstance(seg, dict):
+        runs, _ = rle_runs(seg)
+        return [float(sum(runs[1::2]))]
+    from pycocotools import mask as mask_utils
+
+    rle = mask_utils.merge(mask_utils.frPyObjects(seg, height, width))
+    shoelace = 0.0
+    for poly in seg:
+        xs, ys = poly[0::2], poly[1::2]
+        s = sum(xs[i] * ys[i - 1] - xs[i - 1] * ys[i] for i in range(len(xs)))
+        shoelace += abs(s) / 2.0
+    return [float(mask_utils.area(rle)), shoelace]
+
+
+def decode_mask(seg: Any, height: int, width: int) -> np.ndarray | None:
+    """Boolean (height, width) mask of a segmentation, as pycocotools' annToMask; None if empty or malformed."""
+    if seg in (None, []) or segmentation_error(seg, height, width):
+        return None
+    from pycocotools import mask as mask_utils
+
+    if isinstance(seg, list):
+        rle = mask_utils.merge(mask_utils.frPyObjects(seg, height, width))
+    elif isinstance(seg["counts"], list):
+        rle = mask_utils.frPyObjects(seg, height, width)
+    else:
+        rle = {"size": seg["size"], "counts": seg["counts"].encode("ascii")}
+    return mask_utils.decode(rle).astype(bool)

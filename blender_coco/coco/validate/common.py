@@ -1,0 +1,122 @@
+"""What every validate check shares: the :class:`Problem` type, the :class:`Report` a
+run fills, ids and the top-level lists, and the bbox rule (boxes and panoptic segments).
+
+* :class:`Problem` -- one line: ``where`` (``annotation 7 (image 3)``) and ``message``.
+* :class:`Report` -- the problems found so far, in order, and what the checks of one
+  file learn for the next ones: images and categories by id, each category's
+  number of keypoints; :meth:`Report.image_size` an image's (height, width).
+* :func:`top_list` -- a top-level list (``images``, ...), reporting its absence.
+* :func:`index_ids` -- ``{id: item}``, reporting bad and duplicate ids (ids must be
+  positive: COCOeval never matches a ground truth with id 0).
+* :func:`check_bbox` -- 4 finite numbers, w and h >= 0, inside the image within
+  :data:`BBOX_EPS` px.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from blender_coco.values import is_int, is_number, short
+
+#: A bbox may pass the image edge by this many pixels. COCO stores coordinates with
+#: two decimals and rounds x and w separately, so x + w can exceed the edge by 0.01.
+BBOX_EPS = 0.01 + 1e-9
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem: ``where`` names the item (``annotation 7 (image 3)``), ``message`` what is wrong."""
+
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+@dataclass
+class Report:
+    """One validation run: its problems in the order found, and the file's indexed items."""
+
+    problems: list[Problem] = field(default_factory=list)
+    images: dict[int, dict] = field(default_factory=dict)
+    categories: dict[int, dict] = field(default_factory=dict)
+    num_keypoints: dict[int, int | None] = field(default_factory=dict)  # category id -> K (None: names not given)
+
+    def add(self, where: str, message: str) -> None:
+        self.problems.append(Problem(where, message))
+
+    def image_size(self, img_id: Any) -> tuple[int, int] | None:
+        """(height, width) of a known image with valid sizes, else None."""
+        img = self.images.get(img_id) if is_int(img_id) else None
+        if img is None:
+            return None
+        h, w = img.get("height"), img.get("width")
+        return (h, w) if is_int(h) and is_int(w) and h > 0 and w > 0 else None
+
+
+def top_list(report: Report, data: dict, key: str, *, required: bool) -> list:
+    """``data[key]`` if it is a list, else ``[]`` (reported when present or ``required``)."""
+    if key not in data:
+        if required:
+            report.add("file", f"required key '{key}' is missing")
+        return []
+    value = data[key]
+    if not isinstance(value, list):
+        report.add("file", f"'{key}' must be a list, got {type(value).__name__}")
+        return []
+    return value
+
+
+def index_ids(report: Report, items: list, kind: str, positions: list[int] | None = None) -> dict[int, dict]:
+    """{id: item} of the items with a valid id; reports bad and duplicate ids.
+
+    ``kind``: image, annotation or category; ``positions``: each item's index in the
+    file's list, when ``items`` is a selection of it.
+    """
+    plural = {"image": "images", "annotation": "annotations", "category": "categories"}[kind]
+    out: dict[int, dict] = {}
+    first: dict[int, int] = {}
+    dups: dict[int, list[int]] = {}
+    for n, item in enumerate(items):
+        pos = positions[n] if positions else n
+        if not isinstance(item, dict):
+            if kind != "annotation":
+                report.add(f"{plural}[{pos}]", f"must be a JSON object, got {type(item).__name__}")
+            continue
+        if "id" not in item:
+            report.add(f"{plural}[{pos}]", "has no 'id'")
+            continue
+        item_id = item["id"]
+        if not is_int(item_id) or item_id <= 0:
+            report.add(f"{kind} {short(item_id)}", f"id must be a positive integer, got {short(item_id)} ({plural}[{pos}])"
+                       + ("; COCOeval never matches a ground truth with id 0" if item_id == 0 and kind == "annotation" else ""))
+            if not is_int(item_id):
+                continue
+        if item_id in first:
+            dups.setdefault(item_id, [first[item_id]]).append(pos)
+            continue
+        first[item_id] = pos
+        out[item_id] = item
+    for item_id, where in dups.items():
+        listed = ", ".join(f"{plural}[{p}]" for p in where)
+        report.add(f"{kind} {item_id}", f"duplicate id: used {len(where)} times ({listed}); ids must be unique")
+    return out
+
+
+def check_bbox(report: Report, where: str, bbox: Any, size: tuple[int, int] | None) -> None:
+    """A box of 4 finite numbers, not negative, inside the image of ``size`` (height, width) if known."""
+    if not (isinstance(bbox, list) and len(bbox) == 4 and all(is_number(v) for v in bbox)):
+        report.add(where, f"bbox must be [x, y, w, h] (4 finite numbers), got {short(bbox)}")
+        return
+    x, y, w, h = bbox
+    if w < 0 or h < 0:
+        report.add(where, f"bbox {bbox} has a negative width or height")
+        return
+    if x < -BBOX_EPS or y < -BBOX_EPS:
+        report.add(where, f"bbox {bbox} starts outside the image (negative x or y)")
+    if size is not None:
+        ih, iw = size
+        if x + w > iw + BBOX_EPS or y + h > ih + BBOX_EPS:
+            report.add(where, f"bbox {bbox} ends at ({x + w:g}, {y + h:g}), past the image's {iw}x{ih}")

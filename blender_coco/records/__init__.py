@@ -1,0 +1,30 @@
+"""Frame records: the hand-off between the render stage and the export stage.
+
+The render stage (inside Blender) writes one record per frame; the exporter, ``merge``
+and ``stats`` read them. Both sides use this package, and nothing else declares the
+layout. The full contract, field by field: docs/records.md.
+
+::
+
+    DS/images/000000.png     RGB image (.jpg for JPEG)
+    DS/records/000000.exr    multilayer EXR: object-index pass + depth pass
+    DS/records/000000.json   sidecar: frame, seed, size, camera, categories, instances;
+                             written LAST and atomically
+
+A frame is complete when its sidecar exists (and, for ``--resume``, names its image
+and EXR, and both are whole). Frame ``index`` is global to the run (shards keep the
+numbers); its COCO image id is ``index + 1``.
+
+- :mod:`.layout`: ``RECORD_FORMAT``, ``RECORD_VERSION``, folder and file names, the
+  frame-file and temp-file name patterns.
+- :mod:`.sidecar`: :class:`~.sidecar.Sidecar` (typed, ``to_json``/``from_json``),
+  :class:`~.sidecar.FrameRecord` and :func:`~.sidecar.load_record` for readers.
+- :mod:`.scan`: ``list_records``, ``scan_out_dir``, ``file_is_complete``, ``check_frame``.
+- :mod:`.resume`: ``prepare_out_dir``: new run, ``--resume``, ``--overwrite``, shards
+  sharing a folder.
+- :mod:`.passes`: ``read_passes``: the EXR as an ID mask and a depth map.
+
+Standard library only at import time (numpy and OpenEXR load inside
+:func:`~.passes.read_passes`), so a stock Blender's Python without numpy imports it.
+Never imports bpy.
+"""

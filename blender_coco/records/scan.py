@@ -1,0 +1,122 @@
+"""What frame files a dataset folder holds, and whether a frame is complete.
+
+::
+
+    list_records(ds) -> [Path]                  sidecars of complete frames, by index
+    scan_out_dir(out_dir) -> {index: FrameFiles}  every frame file and temp file, by index
+    file_is_complete(path) -> bool              a whole PNG / JPEG / EXR (its magic, its end)
+    read_sidecar(path) -> dict | None           the sidecar's JSON, None if it is not a record
+    check_frame(out_dir, index, fmt, sidecar) -> str | None   why the frame is not complete
+
+A frame is complete when its sidecar parses and names its own image and EXR, and
+both of those exist and are whole. Standard library only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from blender_coco.files import ensure_dir
+from blender_coco.records.layout import (FRAME_FILE, IMAGES_DIR, RECORD_FORMAT, RECORDS_DIR, SIDECAR_FILE, TEMP_FILE,
+                                         record_paths, records_dir)
+
+
+def list_records(ds_dir: str | Path) -> list[Path]:
+    """Sidecar paths of complete frames, sorted by frame index (temp files ignored)."""
+    folder = records_dir(ds_dir)
+    if not folder.is_dir():
+        return []
+    return sorted((p for p in folder.iterdir() if SIDECAR_FILE.match(p.name)), key=lambda p: int(p.stem))
+
+
+class FrameFiles:
+    """The files of one frame index found in an output folder."""
+
+    __slots__ = ("sidecar", "files", "temps")
+
+    def __init__(self) -> None:
+        #: records/NNNNNN.json, if there is one
+        self.sidecar: Path | None = None
+        #: the image(s) and the EXR
+        self.files: list[Path] = []
+        #: temp files left by an interrupted write
+        self.temps: list[Path] = []
+
+
+def scan_out_dir(out_dir: Path) -> dict[int, FrameFiles]:
+    """Every frame-named file (and leftover temp file) under images/ and records/, by frame index.
+
+    Creates both folders when they are missing.
+    """
+    frames: dict[int, FrameFiles] = {}
+    for sub in (RECORDS_DIR, IMAGES_DIR):
+        folder = ensure_dir(out_dir / sub)
+        for entry in os.scandir(folder):
+            m = FRAME_FILE.match(entry.name)
+            t = None if m else TEMP_FILE.match(entry.name)
+            if not (m or t):
+                continue
+            frame = frames.setdefault(int((m or t).group(1)), FrameFiles())
+            path = Path(entry.path)
+            if t:
+                frame.temps.append(path)
+            elif sub == RECORDS_DIR and m.group(2) == "json":
+                frame.sidecar = path
+            else:
+                frame.files.append(path)
+    return frames
+
+
+def _tail_ok(path: Path, head: bytes, tail: bytes | None, min_size: int) -> bool:
+    try:
+        size = path.stat().st_size
+        if size < min_size:
+            return False
+        with open(path, "rb") as fh:
+            if fh.read(len(head)) != head:
+                return False
+            if tail is None:
+                return True
+            fh.seek(max(0, size - 32))
+            return tail in fh.read()
+    except OSError:
+        return False
+
+
+def file_is_complete(path: Path) -> bool:
+    """True when ``path`` is a whole PNG (ends with IEND), JPEG (ends with EOI) or EXR (magic)."""
+    suffix = path.suffix.lower()
+    if suffix == ".png":
+        return _tail_ok(path, b"\x89PNG\r\n\x1a\n", b"IEND", 57)
+    if suffix in (".jpg", ".jpeg"):
+        return _tail_ok(path, b"\xff\xd8", b"\xff\xd9", 4)
+    if suffix == ".exr":
+        return _tail_ok(path, b"\x76\x2f\x31\x01", None, 64)
+    return path.is_file()
+
+
+def read_sidecar(path: Path) -> dict | None:
+    """The sidecar's JSON object, or None when it does not parse or is not a frame record."""
+    try:
+        with open(path, "rb") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("format") == RECORD_FORMAT else None
+
+
+def check_frame(out_dir: Path, index: int, fmt: str, sidecar: Path) -> str | None:
+    """Why frame ``index`` is not complete (sidecar parses, names its files, image and EXR
+    exist and are whole), or None when it is."""
+    data = read_sidecar(sidecar)
+    if data is None:
+        return "its sidecar does not parse"
+    image, exr, _ = record_paths(out_dir, index, fmt)
+    if data.get("index") != index or data.get("image") != image.name or data.get("passes") != exr.name:
+        return "its sidecar names other files"
+    for path in (image, exr):
+        if not file_is_complete(path):
+            return f"{path.parent.name}/{path.name} is missing or incomplete"
+    return None

@@ -1,0 +1,29 @@
+"""Tests of loaded JSON and TOML values, shared by the modules that read COCO files and configs.
+
+* :func:`is_int` -- an ``int`` that is not a ``bool`` (JSON ``true`` loads as ``True``,
+  which Python counts as 1).
+* :func:`is_number` -- an ``int`` or ``float``, not a ``bool``; finite unless
+  ``finite=False`` (Python's ``json`` loads ``NaN`` and ``Infinity``).
+* :func:`short` -- ``repr`` cut to a length fit for a one-line message.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+
+def is_int(v: Any) -> bool:
+    """True for an ``int`` that is not a ``bool``."""
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def is_number(v: Any, *, finite: bool = True) -> bool:
+    """True for an ``int`` or ``float`` that is not a ``bool`` (and, by default, is finite)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and (not finite or math.isfinite(v))
+
+
+def short(v: Any, limit: int = 60) -> str:
+    """``repr(v)``, cut to ``limit`` characters with ``...``."""
+    text = repr(v)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
