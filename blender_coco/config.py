@@ -17,8 +17,8 @@ from blender_coco.errors import UserError, check
 SEGMENTATION_MODES = ("auto", "polygon", "rle")
 #: Fields of the dataset's ``info`` block a user can set (``--info KEY=VALUE``).
 INFO_FIELDS = ("description", "version", "year", "contributor", "url", "date_created")
-#: Annotation files the export stage can write under ``DS/annotations/``.
-TASKS = ("instances", "stuff", "panoptic", "captions")
+#: Annotation files the export stage can write under ``DS/annotations/`` (``NAME.json``).
+TASKS = ("instances", "person_keypoints", "stuff", "panoptic", "captions")
 
 
 @dataclass(frozen=True)
@@ -42,8 +42,12 @@ class ExportConfig:
         0.03-0.12 m under the skin; a joint hidden by a limb or the torso is
         0.2-0.4 m behind it. See blender_coco.coco.keypoints.
     tasks: which files to write (names from :data:`TASKS`), or None (the default):
-        ``instances.json`` and ``captions.json``, plus ``stuff.json`` and ``panoptic.json`` when the scene
-        marks stuff (a category with ``isthing: false`` or a world background).
+        ``instances.json`` and ``captions.json``, plus ``person_keypoints.json`` when a category has
+        keypoints, and ``stuff.json`` and ``panoptic.json`` when the scene marks stuff (a category
+        with ``isthing: false`` or a world background). ``person_keypoints.json`` is COCO's keypoint
+        file: only the keypoint categories and their annotations (ids shared with ``instances.json``,
+        which stays complete), so keypoint COCOeval and datumaro's ``coco_person_keypoints`` read it
+        as they read COCO's; asked for when no category has keypoints, it is skipped with a warning.
     captions_per_image: captions written per image in ``captions.json``.
     stuff_other: in ``stuff.json``, give unmarked surfaces (pass index 0 with a
         finite depth) the extra category ``other`` (id n + 1, after every named one).

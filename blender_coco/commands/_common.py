@@ -59,7 +59,8 @@ def add_task_options(p: argparse.ArgumentParser) -> None:
     d = ExportConfig()
     p.add_argument("--tasks", metavar="LIST", default=None,
                    help=f"files to write: 'all' or a comma-separated list of {', '.join(TASKS)} (default: instances and "
-                        "captions, plus stuff and panoptic when the scene marks stuff)")
+                        "captions, plus person_keypoints when a category has keypoints, stuff and panoptic when the "
+                        "scene marks stuff)")
     p.add_argument("--captions-per-image", type=int, default=d.captions_per_image, metavar="N",
                    help=f"captions per image in captions.json (default {d.captions_per_image})")
     p.add_argument("--caption-templates", metavar="FILE",
