@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cocotools import decode, load_coco, self_eval
+from cocotools import decode, import_datumaro, load_coco, self_eval
 
 from blender_coco.keypoint_presets import COCO17_NAMES, COCO17_SKELETON
 
@@ -187,7 +187,7 @@ def test_keypoint_cocoeval_runs_on_person_keypoints_json_without_cat_ids(dataset
 
 
 def test_datumaro_imports_person_keypoints_json(dataset):
-    datumaro = pytest.importorskip("datumaro", reason="datumaro not installed (pip install 'blender-coco[interop]')")
+    datumaro = import_datumaro()
     path = dataset / "annotations" / "person_keypoints.json"
     kp = json.loads(path.read_text())
     imported = datumaro.Dataset.import_from(str(path), "coco_person_keypoints")

@@ -1,6 +1,7 @@
 """Export stage: frame records -> ``DS/annotations/instances.json`` (and person_keypoints.json
 when a category has keypoints, stuff.json and panoptic.json + panoptic/*.png when the scene
-marks stuff, captions.json; or the files ``ExportConfig.tasks`` names).
+marks stuff, captions.json; or the files ``ExportConfig.tasks`` names), and with
+``ExportConfig.split`` COCO's split layout of them in the same folder (:mod:`.split`).
 
 Plain Python (numpy, OpenEXR, pycocotools); never imports bpy. Runs in the render
 process when its dependencies import (Blender as a Python module), otherwise the
@@ -232,6 +233,10 @@ def export_dataset(ds_dir: str | Path, config: ExportConfig = ExportConfig(), *,
     log.info("exported %d images, %d annotations, %d categories to %s (%.2f s, %.1f ms/frame)",
              len(dataset.images), len(dataset.annotations), len(categories),
              out_path if "instances" in tasks else ds / "annotations", dt, 1000 * dt / len(records))
+    if config.split_spec is not None:
+        from blender_coco.coco.split import split_dataset
+
+        files.update(split_dataset(ds, ds, config.split_spec, overwrite=True, files=files).files)
     names = {c.id: c.name for c in categories}
     counts = Counter(names[ann["category_id"]] for ann in dataset.annotations if "instances" in tasks)
     return ExportResult(files=files, images=len(dataset.images), annotations=dict(sorted(counts.items())))
