@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -189,6 +190,9 @@ def test_cli_split_errors_are_one_line_and_write_nothing(dataset, tmp_path):
     export_dataset(tiny)
     r = cli("split", str(tiny), "--out", str(out), "--train", "0.8", "--val", "0.1", "--test", "0.1")
     assert r.returncode == 2 and "cannot fill 3 splits (train, val, test) from 2 images" in r.stderr, r.stderr
+    shutil.rmtree(tiny / "records")
+    r = cli("split", str(tiny), "--out", str(out), "--train", "1", "--by", "scene")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "split by scene needs the frame records" in r.stderr
     (tiny / "images" / "000001.png").unlink()
     r = cli("split", str(tiny), "--out", str(out), "--train", "1")
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "000001.png does not exist" in r.stderr, r.stderr

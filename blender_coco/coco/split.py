@@ -244,13 +244,12 @@ def scene_groups(ds: Path, images: dict[int, dict[str, Any]]) -> dict[int, int]:
                         "shows); split by frame instead")
     out = {}
     for img_id, img in images.items():
-        frame = frames.get(img["file_name"], -1)
-        if frame == -1:
+        if img["file_name"] not in frames:
             raise UserError(f"image {img['file_name']!r} has no frame record in {ds / 'records'}, so its scene frame is "
                             "unknown; split by frame, or re-render it")
-        if frame is None:
+        if frames[img["file_name"]] is None:
             raise UserError(f"the frame record of {img['file_name']!r} gives no scene_frame; split by frame")
-        out[img_id] = frame
+        out[img_id] = frames[img["file_name"]]
     return out
 
 
