@@ -18,7 +18,7 @@ from blender_coco import __version__
 from blender_coco.commands._common import flag
 from blender_coco.errors import UserError
 
-COMMANDS = ("render", "export", "masks2coco", "validate", "preview", "stats", "merge")
+COMMANDS = ("render", "export", "masks2coco", "validate", "preview", "stats", "merge", "split")
 
 log = logging.getLogger("blender_coco")
 

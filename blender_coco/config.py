@@ -12,13 +12,14 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from blender_coco.coco.keypoints import DEFAULT_TOLERANCE
+from blender_coco.coco.split import SplitSpec
 from blender_coco.errors import UserError, check
 
 SEGMENTATION_MODES = ("auto", "polygon", "rle")
 #: Fields of the dataset's ``info`` block a user can set (``--info KEY=VALUE``).
 INFO_FIELDS = ("description", "version", "year", "contributor", "url", "date_created")
-#: Annotation files the export stage can write under ``DS/annotations/``.
-TASKS = ("instances", "stuff", "panoptic", "captions")
+#: Annotation files the export stage can write under ``DS/annotations/`` (``NAME.json``).
+TASKS = ("instances", "person_keypoints", "stuff", "panoptic", "captions")
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,12 @@ class ExportConfig:
         0.03-0.12 m under the skin; a joint hidden by a limb or the torso is
         0.2-0.4 m behind it. See blender_coco.coco.keypoints.
     tasks: which files to write (names from :data:`TASKS`), or None (the default):
-        ``instances.json`` and ``captions.json``, plus ``stuff.json`` and ``panoptic.json`` when the scene
-        marks stuff (a category with ``isthing: false`` or a world background).
+        ``instances.json`` and ``captions.json``, plus ``person_keypoints.json`` when a category has
+        keypoints, and ``stuff.json`` and ``panoptic.json`` when the scene marks stuff (a category
+        with ``isthing: false`` or a world background). ``person_keypoints.json`` is COCO's keypoint
+        file: only the keypoint categories and their annotations (ids shared with ``instances.json``,
+        which stays complete), so keypoint COCOeval and datumaro's ``coco_person_keypoints`` read it
+        as they read COCO's; asked for when no category has keypoints, it is skipped with a warning.
     captions_per_image: captions written per image in ``captions.json``.
     stuff_other: in ``stuff.json``, give unmarked surfaces (pass index 0 with a
         finite depth) the extra category ``other`` (id n + 1, after every named one).
@@ -52,6 +57,13 @@ class ExportConfig:
     info: ``(field, value)`` pairs for the dataset's ``info`` block (fields from
         :data:`INFO_FIELDS`; ``year`` an integer). Nothing there comes from the clock,
         so the same input gives byte-identical files.
+    split: ``(name, fraction)`` pairs (train, val, test; summing to 1), or None: after
+        the export, also write COCO's split layout into the dataset folder,
+        ``annotations/{task}_{split}.json`` and ``images/{split}/`` (hard links),
+        replacing an earlier split (see :mod:`blender_coco.coco.split`).
+    split_by: ``frame`` (each image on its own) or ``scene`` (images of one scene
+        frame stay in one split).
+    split_seed: seed of the split's shuffle.
     """
 
     segmentation: str = "auto"
@@ -64,6 +76,9 @@ class ExportConfig:
     stuff_other: bool = False
     caption_templates: str | None = None
     info: tuple[tuple[str, str], ...] = ()
+    split: tuple[tuple[str, float], ...] | None = None
+    split_by: str = "frame"
+    split_seed: int = 0
 
     def __post_init__(self) -> None:
         check(self.segmentation in SEGMENTATION_MODES,
@@ -92,6 +107,14 @@ class ExportConfig:
         check(isinstance(self.stuff_other, bool), f"stuff_other must be true or false, got {self.stuff_other!r}")
         check(self.caption_templates is None or (isinstance(self.caption_templates, str) and self.caption_templates != ""),
               f"caption_templates must be the path of a TOML or JSON file, got {self.caption_templates!r}")
+        spec = SplitSpec(self.split or (("train", 1.0),), self.split_seed, self.split_by)  # checks all three
+        if self.split is not None:
+            object.__setattr__(self, "split", spec.fractions)
+
+    @property
+    def split_spec(self) -> SplitSpec | None:
+        """:attr:`split`, :attr:`split_by` and :attr:`split_seed` as one spec, or None when not splitting."""
+        return None if self.split is None else SplitSpec(self.split, self.split_seed, self.split_by)
 
     def to_json(self) -> dict[str, Any]:
         """Every field as a JSON value (tuples as lists); :meth:`from_json` rebuilds an equal config."""

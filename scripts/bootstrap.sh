@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything blender-coco needs on a fresh machine, idempotently:
 #   - .venv/ with blender-coco installed editable, plus Blender as a Python module
-#     (bpy 5.0, Python 3.11), Ray (render --ray) and the test tools;
+#     (bpy 5.0, Python 3.11), Ray (render --ray) and the test tools (pytest, datumaro);
 #   - Debian's `blender` binary (3.4) for the `blender -b` path, and Debian's
 #     `chromium` for the HTML gallery tests, when apt-get is available and we are
 #     root (CI); otherwise say how to get them.
@@ -27,7 +27,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[bpy,test,plot,ray]'
+.venv/bin/python -m pip install -q -e '.[bpy,test,plot,ray,interop]'
 
 # Debian packages for the tests of the real binaries; skipped (with a note) where we cannot install.
 apt_install() {  # apt_install COMMAND PACKAGE WHAT

@@ -85,3 +85,21 @@ def self_eval(path_or_dict, iou_type: str, cat_ids=None, kpt_oks_sigmas=None) ->
     if iou_type == "keypoints" and cat_ids is None:
         cat_ids = [c["id"] for c in gt.dataset["categories"] if c.get("keypoints")]
     return evaluate(gt, dets, iou_type, cat_ids, kpt_oks_sigmas)
+
+
+def import_datumaro():
+    """datumaro, or a skip when it is not installed (``pip install 'blender-coco[interop]'``).
+
+    datumaro imports pandas lazily; touching it now loads it, so that the bpy module's exit
+    handler (which reads every module's ``__dict__``) does not import pandas during
+    interpreter shutdown, which prints a RuntimeError traceback at the end of the run.
+    """
+    import sys
+
+    import pytest
+
+    datumaro = pytest.importorskip("datumaro", reason="datumaro not installed (pip install 'blender-coco[interop]')")
+    pandas = sys.modules.get("pandas")
+    if pandas is not None:
+        getattr(pandas, "__version__", None)
+    return datumaro

@@ -205,3 +205,17 @@ def test_a_bad_export_config_is_one_line(tmp_path, value, expect):
     r = subprocess.run([sys.executable, "-m", "blender_coco", "export", str(tmp_path), "--export-config", value],
                        capture_output=True, text=True)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and expect in r.stderr, r.stderr
+
+
+def test_person_keypoints_is_written_only_for_keypoint_categories(tmp_path, caplog):
+    """No category with keypoints: not among the default files; asked for, a warning (an error
+    when it is the only task) and no file."""
+    ds = make_ds(tmp_path, frames=1)
+    assert "person_keypoints" not in export_dataset(ds).files
+    with caplog.at_level("WARNING", logger="blender_coco"):
+        result = export_dataset(ds, ExportConfig(tasks=("instances", "person_keypoints")))
+    assert list(result.files) == ["instances"] and "no category has keypoints" in caplog.text
+    assert not (ds / "annotations" / "person_keypoints.json").exists()
+    r = subprocess.run([sys.executable, "-m", "blender_coco", "export", str(ds), "--tasks", "person_keypoints"],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--tasks asks only for person_keypoints" in r.stderr

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cocotools import decode, load_coco, self_eval
+from cocotools import decode, import_datumaro, load_coco, self_eval
 
 from blender_coco.keypoint_presets import COCO17_NAMES, COCO17_SKELETON
 
@@ -145,3 +145,58 @@ def test_annotation_keypoints_are_the_record_points_minus_half_a_pixel(dataset):
         ann = next(a for a in coco.loadAnns(coco.getAnnIds(imgIds=[rec["index"] + 1], catIds=[person_id])))
         for (x, y, _), (ax, ay) in zip(inst["keypoints"], zip(ann["keypoints"][0::3], ann["keypoints"][1::3])):
             assert (ax, ay) == (round(x - 0.5, 2), round(y - 0.5, 2))
+
+
+def test_person_keypoints_json_is_cocos_keypoint_file(dataset):
+    """person_keypoints.json holds the keypoint category and its annotations only, with
+    instances.json's ids, images, info and licenses; instances.json stays complete."""
+    inst = json.loads((dataset / "annotations" / "instances.json").read_text())
+    kp = json.loads((dataset / "annotations" / "person_keypoints.json").read_text())
+    person = next(c for c in inst["categories"] if c["name"] == "person")
+    assert kp["categories"] == [person]
+    assert kp["annotations"] == [a for a in inst["annotations"] if a["category_id"] == person["id"]]
+    assert len(kp["annotations"]) == 2 and all("num_keypoints" in a for a in kp["annotations"])
+    assert {c["name"] for c in inst["categories"]} == {"person", "box"}
+    assert any(a["category_id"] != person["id"] for a in inst["annotations"])  # the box stays in instances.json
+    assert (kp["images"], kp["info"], kp["licenses"]) == (inst["images"], inst["info"], inst["licenses"])
+
+
+def _keypoint_eval_without_cat_ids(path: Path) -> float:
+    """COCOeval(iouType="keypoints") of the file against itself, as COCO's own examples run it:
+    no params.catIds."""
+    import contextlib
+    import io
+
+    from pycocotools.cocoeval import COCOeval
+
+    gt = load_coco(path)
+    dets = [{"image_id": a["image_id"], "category_id": a["category_id"], "keypoints": a["keypoints"],
+             "bbox": a["bbox"], "score": 1.0} for a in gt.dataset["annotations"]]
+    with contextlib.redirect_stdout(io.StringIO()):
+        ev = COCOeval(gt, gt.loadRes(dets), "keypoints")
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    return float(ev.stats[0])
+
+
+def test_keypoint_cocoeval_runs_on_person_keypoints_json_without_cat_ids(dataset):
+    assert _keypoint_eval_without_cat_ids(dataset / "annotations" / "person_keypoints.json") == pytest.approx(1.0)
+    with pytest.raises(KeyError):  # why the file exists: the box annotation has no num_keypoints
+        _keypoint_eval_without_cat_ids(dataset / "annotations" / "instances.json")
+
+
+def test_datumaro_imports_person_keypoints_json(dataset):
+    datumaro = import_datumaro()
+    path = dataset / "annotations" / "person_keypoints.json"
+    kp = json.loads(path.read_text())
+    imported = datumaro.Dataset.import_from(str(path), "coco_person_keypoints")
+    assert len(imported) == len(kp["images"]) == 2
+    labels = imported.categories()[datumaro.AnnotationType.label]
+    assert [c.name for c in labels.items] == ["person"]
+    by_id = {a["id"]: a for a in kp["annotations"]}
+    for item in imported:
+        (points,) = [a for a in item.annotations if a.type == datumaro.AnnotationType.points]
+        ann = by_id[points.id]
+        assert np.allclose(points.points, [v for k, v in enumerate(ann["keypoints"]) if k % 3 != 2], atol=1e-3)
+        assert [int(v) for v in points.visibility] == ann["keypoints"][2::3]

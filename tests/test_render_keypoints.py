@@ -79,3 +79,10 @@ def test_exported_annotation_has_coco_keypoints_and_evaluates_perfectly(dataset)
     bx, by, bw, bh = ann["bbox"]
     assert bx <= ann["keypoints"][0] <= bx + bw and by <= ann["keypoints"][1] <= by + bh
     assert self_eval(coco.dataset, "keypoints", kpt_oks_sigmas=[0.05, 0.05]) == pytest.approx(1.0)  # not COCO's 17
+
+
+def test_person_keypoints_json_of_a_keypoints_only_scene_equals_instances_json(dataset):
+    """Every category has keypoints: COCO's keypoint file then holds exactly what instances.json does."""
+    inst = json.loads((dataset / "annotations" / "instances.json").read_text())
+    kp = json.loads((dataset / "annotations" / "person_keypoints.json").read_text())
+    assert kp == inst and kp["annotations"][0]["num_keypoints"] == 2

@@ -325,6 +325,7 @@ def u_uncompressed_rle_wrong_size(d):
 
 def u_uncompressed_rle_wrong_area(d):
     a = d["annotations"][1]
+    a["iscrowd"] = 0  # the fixture's RLE is a crowd, whose area is not checked against its mask (as in COCO)
     a["area"] = 40.0
     return f"annotation {a['id']}", "area 40 does not match the segmentation (pixel count: 20)"
 
@@ -533,3 +534,70 @@ def test_real_panoptic_files_with_their_pngs_are_clean():
         c.pop("isthing")
     got = lines(validate_coco(data))
     assert len(got) == len(data["categories"]) and "need 'isthing'" in got[0]
+
+
+# --------------------------------------------------------------------------- crowd regions, grouped output
+
+
+def _crowd_file(area_factor: float, iscrowd: int) -> dict:
+    """One image with one RLE region (uncompressed counts, as COCO stores crowds) whose area
+    is ``area_factor`` times its pixel count, as pycocotools counts it."""
+    rng = np.random.default_rng(3)
+    h, w = 40, 50
+    mask = np.zeros((h, w), np.uint8)
+    for _ in range(6):  # a crowd: several blobs
+        y, x = rng.integers(0, h - 10), rng.integers(0, w - 10)
+        mask[y:y + rng.integers(3, 10), x:x + rng.integers(3, 10)] = 1
+    flat = mask.flatten(order="F")
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], flat, [0]])))
+    runs = np.diff(np.concatenate([[0], edges, [flat.size]])).tolist()
+    runs = [r for r in runs if r] if flat[0] == 0 else [0] + [r for r in runs if r]
+    count = int(mask_utils.area(mask_utils.frPyObjects({"size": [h, w], "counts": runs}, h, w)))
+    assert count == int(mask.sum()) > 0
+    ys, xs = np.nonzero(mask)
+    return {"images": [{"id": 1, "file_name": "a.png", "width": w, "height": h}],
+            "categories": [{"id": 1, "name": "person"}],
+            "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "iscrowd": iscrowd,
+                             "segmentation": {"size": [h, w], "counts": runs}, "area": count * area_factor,
+                             "bbox": [int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1),
+                                      int(ys.max() - ys.min() + 1)]}]}
+
+
+def test_crowd_area_is_not_compared_with_its_mask_but_a_normal_one_is():
+    """COCO val2014's crowd areas run up to 1.13x their RLE pixel count: no false alarm there,
+    while the same area on a non-crowd region is reported; the crowd's other rules still hold."""
+    assert validate_coco(_crowd_file(1.0, 0)) == [] and validate_coco(_crowd_file(1.0, 1)) == []
+    assert validate_coco(_crowd_file(1.13, 1)) == []
+    found = lines(validate_coco(_crowd_file(1.13, 0)))
+    assert len(found) == 1 and "does not match the segmentation" in found[0], found
+    crowd = _crowd_file(1.13, 1)
+    crowd["annotations"][0]["area"] = 0
+    crowd["annotations"][0]["segmentation"]["counts"].append(5)  # runs no longer sum to h*w
+    found = lines(validate_coco(crowd))
+    assert any("area must be > 0" in f for f in found) and any("RLE runs sum to" in f for f in found), found
+
+
+def test_cli_groups_identical_problems_into_one_line_and_keeps_the_exit_code(tmp_path):
+    data = _crowd_file(1.0, 0)
+    first = data["annotations"][0]
+    data["annotations"] = [{**first, "id": n} for n in range(1, 41)]
+    for ann in data["annotations"]:
+        del ann["iscrowd"]
+    data["annotations"][7]["area"] = 9999  # one different problem, kept as its own line
+    data["images"].append({"id": 2, "file_name": "b.png", "width": 0, "height": 5})
+    path = tmp_path / "many.json"
+    path.write_text(json.dumps(data))
+    res = cli(str(path))
+    assert res.returncode == 1, res.stderr
+    out = res.stdout.strip().splitlines()
+    assert out == [
+        "image 2: 'width' must be a positive integer, got 0",
+        "40 annotations have no 'iscrowd' (e.g. annotation 1, 2, 3)",
+        out[2],
+        f"{path}: 42 problems found (2 images, 40 annotations, 1 category)",
+    ], out
+    assert out[2].startswith("annotation 8 (image 1): area 9999 does not match the segmentation")
+    each = cli(str(path), "--each")
+    assert each.returncode == 1 and len(each.stdout.strip().splitlines()) == 43
+    assert sum("has no 'iscrowd'" in line for line in each.stdout.splitlines()) == 40
+    assert [p.message for p in validate_coco(data)].count("has no 'iscrowd'") == 40  # the API stays detailed

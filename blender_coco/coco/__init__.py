@@ -21,4 +21,5 @@ The export stage and the commands' cores:
   (:mod:`.canvas`, :mod:`.colors`, :mod:`.index` are their shared drawing pieces).
 - :mod:`.stats`: counts, size buckets, truncation, occlusion.
 - :mod:`.merge`: datasets and shards into one.
+- :mod:`.split`: a dataset into train/val/test in COCO's folder layout.
 """

@@ -1,5 +1,7 @@
-"""Export stage: frame records -> ``DS/annotations/instances.json`` (and stuff.json,
-panoptic.json + panoptic/*.png, captions.json when asked or when the scene marks stuff).
+"""Export stage: frame records -> ``DS/annotations/instances.json`` (and person_keypoints.json
+when a category has keypoints, stuff.json and panoptic.json + panoptic/*.png when the scene
+marks stuff, captions.json; or the files ``ExportConfig.tasks`` names), and with
+``ExportConfig.split`` COCO's split layout of them in the same folder (:mod:`.split`).
 
 Plain Python (numpy, OpenEXR, pycocotools); never imports bpy. Runs in the render
 process when its dependencies import (Blender as a Python module), otherwise the
@@ -67,10 +69,21 @@ class FrameTasks:
 
 def resolve_tasks(config: ExportConfig, cats: SceneCategories) -> tuple[str, ...]:
     """The files to write: ``config.tasks``, or by default instances and captions, plus
-    stuff and panoptic when the scene marks stuff (so one render yields every task)."""
-    if config.tasks is not None:
-        return config.tasks
-    return ("instances", "stuff", "panoptic", "captions") if cats.marks_stuff else ("instances", "captions")
+    person_keypoints when a category has keypoints and stuff and panoptic when the scene
+    marks stuff (so one render yields every task). person_keypoints without a keypoint
+    category is dropped with a warning (an error when it is the only task asked for)."""
+    keypoints = any(c.keypoints for c in cats.things)
+    if config.tasks is None:
+        tasks = ("instances", "person_keypoints") if keypoints else ("instances",)
+        return tasks + (("stuff", "panoptic", "captions") if cats.marks_stuff else ("captions",))
+    if "person_keypoints" in config.tasks and not keypoints:
+        tasks = tuple(t for t in config.tasks if t != "person_keypoints")
+        if not tasks:
+            raise UserError("{tasks} asks only for person_keypoints, but no category has keypoints; mark an armature "
+                            "with coco_keypoints, or ask for other tasks", field="tasks")
+        log.warning("no category has keypoints: person_keypoints.json is not written")
+        return tasks
+    return config.tasks
 
 
 def frame_tasks(rec: FrameRecord, mask, depth, things: list[tuple[int, dict[str, Any]]], cats: SceneCategories,
@@ -94,17 +107,31 @@ def frame_tasks(rec: FrameRecord, mask, depth, things: list[tuple[int, dict[str,
         names = {c.id: c.name for c in cats.all}
         by_label = {int(i["pass_index"]): i for i in rec.instances}
         facts = frame_facts(mask, depth, things, names, by_label, stuff, config.keypoint_tolerance)
-    return FrameTasks([ann for _, ann in things] if "instances" in tasks else [], stuff, segments, facts)
+    return FrameTasks([ann for _, ann in things] if _wants_instances(tasks) else [], stuff, segments, facts)
+
+
+def _wants_instances(tasks: tuple[str, ...]) -> bool:
+    """Whether instance annotations are written (instances.json, or its keypoint part)."""
+    return "instances" in tasks or "person_keypoints" in tasks
 
 
 def write_task_files(folder: Path, dataset: CocoDataset, records: list[FrameRecord], frames: list[FrameTasks],
                      cats: SceneCategories, config: ExportConfig, tasks: tuple[str, ...]) -> None:
-    """Write stuff.json, panoptic.json and captions.json (those in ``tasks``) into ``folder``.
+    """Write person_keypoints.json, stuff.json, panoptic.json and captions.json (those in
+    ``tasks``) into ``folder``.
 
-    Same info, licenses and images as instances.json; annotation ids in frame order.
+    Same info, licenses and images as instances.json. person_keypoints.json holds the
+    keypoint categories and their annotations, with instances.json's ids; the other
+    files number their annotations in frame order.
     """
     base = dataset.to_json()
     head = {"info": base["info"], "licenses": base["licenses"], "images": base["images"]}
+    if "person_keypoints" in tasks:
+        kp_cats = [c.to_json() for c in dataset.categories if c.keypoints]
+        kp_ids = {c["id"] for c in kp_cats}
+        write_json_atomic(folder / "person_keypoints.json",
+                          {**head, "annotations": [a for a in base["annotations"] if a["category_id"] in kp_ids],
+                           "categories": kp_cats})
     if "stuff" in tasks:
         stuff = [(rec.index + 1, ann) for rec, f in zip(records, frames) for ann in f.stuff]
         anns = [{"id": n, "image_id": image_id, **ann} for n, (image_id, ann) in enumerate(stuff, start=1)]
@@ -138,7 +165,7 @@ def export_frame(rec: FrameRecord, cats: SceneCategories, config: ExportConfig, 
     segment PNG is written here, into ``panoptic_dir``) and caption facts.
     """
     mask, depth = read_passes(rec.exr_path, rec.width, rec.height)
-    instance_config = config if "instances" in tasks else replace(config, segmentation="rle")  # no polygon tracing
+    instance_config = config if _wants_instances(tasks) else replace(config, segmentation="rle")  # no polygon tracing
     things = _thing_annotations(rec, mask, depth, cats.ids, instance_config, cats.stuff)
     return frame_tasks(rec, mask, depth, things, cats, config, tasks, panoptic_dir)
 
@@ -206,7 +233,11 @@ def export_dataset(ds_dir: str | Path, config: ExportConfig = ExportConfig(), *,
     log.info("exported %d images, %d annotations, %d categories to %s (%.2f s, %.1f ms/frame)",
              len(dataset.images), len(dataset.annotations), len(categories),
              out_path if "instances" in tasks else ds / "annotations", dt, 1000 * dt / len(records))
+    if config.split_spec is not None:
+        from blender_coco.coco.split import split_dataset
+
+        files.update(split_dataset(ds, ds, config.split_spec, overwrite=True, files=files).files)
     names = {c.id: c.name for c in categories}
-    counts = Counter(names[ann["category_id"]] for ann in dataset.annotations)
+    counts = Counter(names[ann["category_id"]] for ann in dataset.annotations if "instances" in tasks)
     return ExportResult(files=files, images=len(dataset.images), annotations=dict(sorted(counts.items())))
 

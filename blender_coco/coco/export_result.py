@@ -23,8 +23,8 @@ from blender_coco.errors import UserError
 
 @dataclass(frozen=True)
 class ExportResult:
-    """``files``: task name (instances, stuff, panoptic, captions) -> the file written, in
-    writing order; only files that exist. ``images``: images in the dataset.
+    """``files``: task name (instances, person_keypoints, stuff, panoptic, captions, and
+    ``{task}_{split}`` for a split) -> the file written, in writing order; only files that exist. ``images``: images in the dataset.
     ``annotations``: instance annotations per category name (empty without instances.json).
     """
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from blender_coco.coco.split import SPLIT_BY, parse_fractions
 from blender_coco.config import INFO_FIELDS, SEGMENTATION_MODES, TASKS, ExportConfig
 from blender_coco.errors import UserError
 
@@ -55,17 +56,27 @@ def parse_tasks(text: str) -> tuple[str, ...]:
 
 
 def add_task_options(p: argparse.ArgumentParser) -> None:
-    """--tasks, --captions-per-image, --caption-templates, --stuff-other: which annotation files to write."""
+    """--tasks, --captions-per-image, --caption-templates, --stuff-other: which annotation files to write;
+    --split, --split-by, --split-seed: COCO's train/val/test layout of them."""
     d = ExportConfig()
     p.add_argument("--tasks", metavar="LIST", default=None,
                    help=f"files to write: 'all' or a comma-separated list of {', '.join(TASKS)} (default: instances and "
-                        "captions, plus stuff and panoptic when the scene marks stuff)")
+                        "captions, plus person_keypoints when a category has keypoints, stuff and panoptic when the "
+                        "scene marks stuff)")
     p.add_argument("--captions-per-image", type=int, default=d.captions_per_image, metavar="N",
                    help=f"captions per image in captions.json (default {d.captions_per_image})")
     p.add_argument("--caption-templates", metavar="FILE",
                    help="TOML or JSON file of caption templates, plurals and articles (see blender_coco.coco.captions)")
     p.add_argument("--stuff-other", action="store_true",
                    help="in stuff.json, label unmarked surfaces with the extra category 'other'")
+    p.add_argument("--split", metavar="SPEC",
+                   help="also write COCO's split layout into the dataset: annotations/{task}_{train,val,test}.json and "
+                        "images/{train,val,test}/ (hard links), e.g. train=0.8,val=0.1,test=0.1 (fractions sum to 1; "
+                        "replaces an earlier split)")
+    p.add_argument("--split-by", choices=SPLIT_BY, default=d.split_by,
+                   help="frame: each image on its own (default); scene: images of one scene frame stay together")
+    p.add_argument("--split-seed", type=int, default=d.split_seed, metavar="S",
+                   help=f"seed of the split's shuffle (default {d.split_seed})")
 
 
 def export_config_from_args(args: argparse.Namespace, **extra) -> ExportConfig:
@@ -74,7 +85,9 @@ def export_config_from_args(args: argparse.Namespace, **extra) -> ExportConfig:
     if hasattr(args, "captions_per_image"):
         task_options = {"tasks": parse_tasks(tasks) if tasks is not None else None,
                         "captions_per_image": args.captions_per_image, "stuff_other": args.stuff_other,
-                        "caption_templates": args.caption_templates}
+                        "caption_templates": args.caption_templates,
+                        "split": parse_fractions(args.split) if args.split else None,
+                        "split_by": args.split_by, "split_seed": args.split_seed}
     return ExportConfig(segmentation=args.segmentation, tolerance=args.tolerance, min_area=args.min_area,
                         keypoint_tolerance=args.keypoint_tolerance, iscrowd=args.crowd, info=tuple(args.info),
                         **task_options, **extra)

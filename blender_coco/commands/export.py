@@ -20,7 +20,8 @@ from blender_coco.files import read_json, write_json_atomic
 EXAMPLE = """example:
   blender-coco export ds --segmentation rle          # re-export ds/records as exact RLE
   blender-coco export ds --tolerance 1.0 --jobs 2    # coarser polygons, two processes
-  blender-coco export ds --tasks all --captions-per-image 5   # + stuff, panoptic, captions"""
+  blender-coco export ds --tasks all --captions-per-image 5   # + person_keypoints, stuff, panoptic, captions
+  blender-coco export ds --split train=0.8,val=0.1,test=0.1   # + annotations/*_{train,val,test}.json, images/{train,...}/"""
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -3,6 +3,8 @@
 Exit status: 0 when the file is clean, 1 when problems were found, 2 when the file
 cannot be read (missing, not JSON). The problem lines and the summary are the
 command's output, so they go to stdout (also under ``--quiet``), ready for grep.
+Identical problems of many items print as one line with a count and example ids
+(:mod:`blender_coco.coco.validate.grouping`); ``--each`` prints one line per problem.
 """
 
 from __future__ import annotations
@@ -21,7 +23,10 @@ EXAMPLE = """example:
 
 Panoptic files are checked with their segment PNGs (default: the folder named after
 the file, as COCO ships panoptic_val2017.json next to panoptic_val2017/); files named
-stuff*.json get the stuff rules; captions files need no categories.
+stuff*.json get the stuff rules; captions files need no categories. Crowd regions
+(iscrowd 1) get every check but area against the mask: COCO's crowd areas are not
+pixel counts. Identical problems of many items print as one line, e.g.
+"977 annotations have no 'iscrowd' (e.g. annotation 1, 2, 3)"; --each lists them all.
 
 exit status: 0 clean, 1 problems found, 2 unreadable file"""
 
@@ -38,6 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="folder of a panoptic file's segment PNGs (default: FILE without .json, when it exists)")
     p.add_argument("--stuff", action="store_true",
                    help="apply the stuff rules (default for files named stuff*.json)")
+    p.add_argument("--each", action="store_true",
+                   help="one line per problem (default: identical problems of many items as one line with a count)")
     p.set_defaults(func=run)
 
 
@@ -45,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from blender_coco.errors import UserError
     from blender_coco.files import read_json
     from blender_coco.coco.validate import summary, validate_coco
+    from blender_coco.coco.validate.grouping import grouped_lines
 
     data = read_json(args.file, "COCO file")
     if args.images is not None and not args.images.is_dir():
@@ -63,8 +71,8 @@ def run(args: argparse.Namespace) -> int:
     kind = "stuff" if args.stuff or Path(args.file).name.startswith("stuff") else None
     problems = validate_coco(data, args.images, panoptic_dir, kind)
     out = sys.stdout
-    for problem in problems:
-        out.write(f"{problem}\n")
+    for line in map(str, problems) if args.each else grouped_lines(problems):
+        out.write(f"{line}\n")
     out.write(f"{args.file}: {summary(data, problems)}\n")
     out.flush()
     return 1 if problems else 0

@@ -26,7 +26,8 @@ format's conventions):
   ``skeleton`` pairs of 1-based indices in 1..K.
 * :mod:`.instances` -- instance annotations: references, ``bbox``, ``area`` (> 0 and
   consistent with the segmentation: polygons cannot express holes, so for polygons
-  only an area *larger* than the polygons' is flagged; RLE areas both ways),
+  only an area *larger* than the polygons' is flagged; RLE areas both ways; not
+  for crowd regions, whose COCO areas are not pixel counts),
   ``iscrowd``, ``segmentation`` (polygons and RLE, checked by
   :func:`blender_coco.coco.segmentation.segmentation_error` before pycocotools sees
   them) and keypoints.
@@ -35,6 +36,9 @@ format's conventions):
 * :mod:`.stuff` -- ``kind="stuff"`` (the CLI assumes it for files named
   ``stuff*.json``): one region per (image, category), regions do not overlap.
 * :mod:`.captions` -- annotations with ``caption``: a non-empty string on a known image.
+* :mod:`.grouping` -- how ``blender-coco validate`` prints them: identical problems of
+  many items as one line with a count (``977 annotations have no 'iscrowd' (e.g.
+  annotation 1, 2, 3)``); this API keeps every problem.
 
 Problems come in this order: the top level, images, categories, annotations (file
 order), panoptic annotations, the panoptic file and PNGs, stuff, keypoint lengths,

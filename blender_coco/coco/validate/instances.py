@@ -7,6 +7,10 @@
   a valid ``segmentation`` (optional; ``[]`` means "box only"; see
   :mod:`blender_coco.coco.segmentation`), ``area`` > 0 and consistent with it
   (:func:`area_matches`), and valid keypoints.
+* Crowd regions (``iscrowd`` 1) follow other rules in COCO itself: their ``area`` is
+  not the mask's pixel count (COCO val2014's crowd areas run up to 1.13x their RLE's
+  pixel count). For them everything above is checked except area against the
+  segmentation: ``area`` must still be a number > 0 and the RLE or polygons valid.
 * Keypoints: ``3K`` numbers for the category's K keypoint names, v in {0, 1, 2},
   x = y = 0 where v = 0, ``num_keypoints`` = count of v > 0. A category that names
   no keypoints has an unknown K: then its annotations must merely agree with each
@@ -98,7 +102,7 @@ def check_annotation(report: Report, ann_id: int, ann: dict, check_cats: bool, k
             report.add(where, f"area must be a number, got {short(area)}")
         elif area <= 0:
             report.add(where, f"area must be > 0, got {area}")
-        elif seg_ok:
+        elif seg_ok and ann.get("iscrowd") != 1:  # crowd areas are not pixel counts (module docstring)
             refs = segmentation_areas(ann["segmentation"], *size)
             polygons = isinstance(ann["segmentation"], list)
             if not area_matches(area, refs, allow_smaller=polygons):
