@@ -13,7 +13,8 @@ categories (each mask uses 50 of them). Then, side by side in one run, best of
   (c) polygons  blender-coco masks2coco (default segmentation: polygons, RLE for holes)
 
 (b) and (c) also run with --jobs 1 (no worker processes), which separates the lookup
-from the parallelism. Each row gives wall ms/frame, CPU ms/frame (this process and its
+from the parallelism, and (b) once more with --jobs 1 and the color indexing swapped for
+the np.unique over the pixels that masks2coco used before (the old path). Each row gives wall ms/frame, CPU ms/frame (this process and its
 workers) and the wall-time ratio to (a). (a) and (b) must give the same masks: every
 annotation is decoded and compared, with its bbox and area.
 
@@ -46,7 +47,8 @@ from PIL import Image  # noqa: E402
 from pycocotools import mask as mask_utils  # noqa: E402
 
 from blender_coco.cli import main  # noqa: E402
-from blender_coco.coco.colormask import index_colors, read_color_mask  # noqa: E402
+from blender_coco.coco import colormask  # noqa: E402
+from blender_coco.coco.colorindex import index_colors, read_color_mask  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from exporter import synthetic_mask  # noqa: E402
@@ -138,19 +140,31 @@ def same_masks(plain: Path, ours: Path) -> int:
     return len(a)
 
 
+def unique_index(p: np.ndarray):
+    """masks2coco's color indexing before the lookup: np.unique over every pixel."""
+    colors, inverse, counts = np.unique(p.ravel(), return_inverse=True, return_counts=True)
+    ids = inverse.reshape(p.shape).astype(np.int32)
+    if colors[0] != 0:
+        ids += 1
+        colors, counts = np.concatenate(([0], colors)), np.concatenate(([0], counts))
+    return ids, colors.astype(np.int64), counts.astype(np.int64)
+
+
+def with_unique_index(fn) -> None:
+    """Run ``fn`` with masks2coco indexing colors the old way (in this process: --jobs 1)."""
+    saved = colormask.index_colors
+    colormask.index_colors = unique_index
+    try:
+        fn()
+    finally:
+        colormask.index_colors = saved
+
+
 def indexing_variants(mask_path: Path, colors_json: Path, repeat: int) -> list[tuple[str, float]]:
     """ms to turn one packed mask into (ID mask, colors, counts), per approach; all checked equal."""
     packed = read_color_mask(mask_path)
     spec = json.loads(colors_json.read_text())
     known = np.array(sorted(int(c[1:], 16) for c in spec["colors"]), np.int64)
-
-    def old_unique(p):
-        colors, inverse, counts = np.unique(p.ravel(), return_inverse=True, return_counts=True)
-        ids = inverse.reshape(p.shape).astype(np.int32)
-        if colors[0] != 0:
-            ids += 1
-            colors, counts = np.concatenate(([0], colors)), np.concatenate(([0], counts))
-        return ids, colors.astype(np.int64), counts.astype(np.int64)
 
     table = np.zeros(1 << 24, np.int32)  # built once per run: the map is known up front
     table[known] = np.arange(1, known.size + 1)
@@ -176,9 +190,9 @@ def indexing_variants(mask_path: Path, colors_json: Path, repeat: int) -> list[t
         relabel[present] = np.arange(present.size)
         return relabel[pos], np.concatenate(([0], known))[present], counts[present]
 
-    variants = [("np.unique over the pixels (before)", old_unique), ("dense 2^24 lookup table", lookup_table),
+    variants = [("np.unique over the pixels (before)", unique_index), ("dense 2^24 lookup table", lookup_table),
                 ("np.searchsorted of every pixel", searchsorted_pixels), ("runs + lookup (index_colors, now)", index_colors)]
-    truth = old_unique(packed)
+    truth = unique_index(packed)
     rows = []
     for name, fn in variants:
         got = fn(packed)
@@ -217,6 +231,8 @@ def main_() -> None:
             ("(a) plain script", lambda: plain_script(masks, colors, out / "plain.json")),
             ("(b) masks2coco --segmentation rle", lambda: run("--out", str(out / "rle.json"), "--segmentation", "rle")),
             ("    (b) with --jobs 1", lambda: run("--out", str(out / "rle1.json"), "--segmentation", "rle", "--jobs", "1")),
+            ("    (b) --jobs 1, np.unique (old)", lambda: with_unique_index(
+                lambda: run("--out", str(out / "rle0.json"), "--segmentation", "rle", "--jobs", "1"))),
             ("(c) masks2coco (polygons)", lambda: run("--out", str(out / "auto.json"))),
             ("    (c) with --jobs 1", lambda: run("--out", str(out / "auto1.json"), "--jobs", "1")),
         ]
@@ -227,8 +243,9 @@ def main_() -> None:
                 if name not in best or wall < best[name][0]:
                     best[name] = (wall, cpu)
         checked = same_masks(out / "plain.json", out / "rle.json")
-        if (out / "rle.json").read_bytes() != (out / "rle1.json").read_bytes() or \
-                (out / "auto.json").read_bytes() != (out / "auto1.json").read_bytes():
+        if not (out / "rle.json").read_bytes() == (out / "rle1.json").read_bytes() == (out / "rle0.json").read_bytes():
+            raise SystemExit("MISMATCH: the rle runs (workers, --jobs 1, old indexing) wrote different files")
+        if (out / "auto.json").read_bytes() != (out / "auto1.json").read_bytes():
             raise SystemExit("MISMATCH: --jobs 1 and the worker processes wrote different files")
         rows = indexing_variants(sorted(masks.glob("*.png"))[0], colors, args.repeat)
 
@@ -242,7 +259,7 @@ def main_() -> None:
         wall, cpu = best[name]
         print(f"{name:36s} {1000 * wall / n:13.1f} {1000 * cpu / n:13.1f} {wall / plain:8.2f}")
     print(f"(a) and (b): the same {checked} masks, bboxes and areas (decoded and compared); "
-          "--jobs 1 wrote the same bytes as the workers")
+          "the rle runs wrote the same bytes, and so did the polygon runs")
     print()
     print(f"{'color indexing of one mask':36s} {'ms':>8s}")
     for name, ms in rows:
