@@ -25,8 +25,9 @@ from pycocotools.coco import COCO
 from blender_coco.cli import main  # noqa: E402
 from blender_coco.config import ExportConfig  # noqa: E402
 from blender_coco.errors import UserError  # noqa: E402
+from blender_coco.coco.colorindex import color_table, index_colors, look_up_colors, read_color_mask  # noqa: E402
 from blender_coco.coco.colormask import (  # noqa: E402
-    colormask_to_coco, find_mask_files, index_colors, load_color_spec, read_color_mask,
+    colormask_to_coco, find_mask_files, load_color_spec, unmapped_message,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -384,3 +385,167 @@ def write_json(path: Path, obj) -> Path:
 def ensure(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+# -- the color lookup equals the np.unique path it replaced --------------------------------------
+
+def unique_index(packed: np.ndarray):
+    """The oracle: masks2coco's indexing before the lookup (np.unique over every pixel)."""
+    colors, inverse, counts = np.unique(packed.ravel(), return_inverse=True, return_counts=True)
+    ids = inverse.reshape(packed.shape).astype(np.int32)
+    if colors.size == 0 or colors[0] != 0:
+        ids += 1
+        colors = np.concatenate(([0], colors))
+        counts = np.concatenate(([0], counts))
+    return ids, colors.astype(np.int64), counts.astype(np.int64)
+
+
+def loop_lookup(colors: np.ndarray, by_color: dict):
+    """The oracle: the per-label dictionary loop that mapped colors before."""
+    label_cat, unmapped = {}, []
+    for label in range(1, colors.size):
+        color = int(colors[label])
+        if color not in by_color:
+            unmapped.append(label)
+        elif by_color[color] is not None:
+            label_cat[label] = by_color[color]
+    return label_cat, unmapped
+
+
+@st.composite
+def painted_masks(draw):
+    """RGB(A) masks: flat mapped colors, stray unmapped pixels, sometimes blurred (anti-aliased
+    edges: many colors seen once), sometimes no background, sometimes transparent pixels."""
+    h, w = draw(st.integers(1, 40)), draw(st.integers(1, 40))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    rgb = np.zeros((h, w, 3), np.uint8)
+    if draw(st.booleans()):
+        rgb[:] = PALETTE[draw(st.integers(0, len(PALETTE) - 1))]  # no background left, unless painted over
+    for _ in range(draw(st.integers(0, 8))):
+        y0, x0 = rng.integers(0, h), rng.integers(0, w)
+        y1, x1 = rng.integers(y0 + 1, h + 1), rng.integers(x0 + 1, w + 1)
+        rgb[y0:y1, x0:x1] = PALETTE[rng.integers(0, len(PALETTE))] if rng.random() < 0.8 else (0, 0, 0)
+    stray = rng.random((h, w)) < draw(st.sampled_from([0, 0.01, 0.2]))
+    rgb[stray] = rng.integers(0, 256, (int(stray.sum()), 3))  # unmapped colors (or black, or a mapped one)
+    if draw(st.booleans()):  # anti-aliased: a box blur mixes neighbouring colors
+        padded = np.pad(rgb.astype(float), ((1, 1), (1, 1), (0, 0)), mode="edge")
+        rgb = np.rint(sum(padded[dy:dy + h, dx:dx + w] for dy in range(3) for dx in range(3)) / 9).astype(np.uint8)
+    if draw(st.booleans()):
+        alpha = np.where(rng.random((h, w)) < 0.3, 0, 255).astype(np.uint8)
+        return np.dstack([rgb, alpha])
+    return rgb
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(painted_masks(), st.integers(0, len(PALETTE)))
+def test_property_lookup_equals_the_np_unique_path(pixels, mapped):
+    """Reading a mask and indexing its colors gives exactly the ID mask, colors and counts of
+    np.unique over its pixels; the color table maps and flags unmapped colors exactly like the
+    per-label loop, so the unmapped-color message (colors and pixel counts) is unchanged."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = save(Path(tmp) / "m.png", pixels, "RGBA" if pixels.shape[2] == 4 else "RGB")
+        packed = read_color_mask(path)
+    rgb = pixels[..., :3].astype(np.int64)
+    expect_packed = rgb[..., 0] << 16 | rgb[..., 1] << 8 | rgb[..., 2]
+    if pixels.shape[2] == 4:
+        expect_packed[pixels[..., 3] == 0] = 0
+    assert packed.dtype == np.int32 and np.array_equal(packed, expect_packed)
+    got, expect = index_colors(packed), unique_index(packed)
+    for a, b in zip(got, expect):
+        assert a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b)
+    # the first `mapped` palette colors map to categories, every third of them to null (skip)
+    by_color = {r << 16 | g << 8 | b: (None if k % 3 == 2 else 3 + k) for k, (r, g, b) in enumerate(PALETTE[:mapped])}
+    ids, colors, counts = got
+    label_cat, unmapped = look_up_colors(colors, color_table(by_color))
+    old_cat, old_unmapped = loop_lookup(colors, by_color)
+    assert label_cat == old_cat and unmapped.tolist() == old_unmapped
+    if old_unmapped:
+        assert (unmapped_message("m.png", colors[unmapped], counts[unmapped], "c.json")
+                == unmapped_message("m.png", expect[1][old_unmapped], expect[2][old_unmapped], "c.json"))
+
+
+def test_index_colors_of_an_empty_mask_is_background_only():
+    ids, colors, counts = index_colors(np.zeros((0, 5), np.int32))
+    assert ids.shape == (0, 5) and ids.dtype == np.int32
+    assert colors.tolist() == [0] and counts.tolist() == [0]
+
+
+# -- worker processes write the bytes of the serial path -----------------------------------------
+
+def many_masks(folder: Path, n: int = 7) -> Path:
+    """n masks with things, stuff, a skipped color, holes and (in two of them) unmapped colors."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(3)
+    for i in range(n):
+        px = canvas(48, 64)
+        px[:10] = (0, 0, 200)                                  # stuff
+        for color in (GREEN, BLUE, RED, (9, 9, 9)):
+            y, x = rng.integers(8, 40), rng.integers(0, 56)
+            px[y:y + 8, x:x + 8] = color
+            px[y + 3:y + 5, x + 3:x + 5] = 0                   # a hole
+        if i in (2, 5):
+            px[45, 60:62] = (i, 7, 7)                          # unmapped
+        save(folder / f"m{i:02d}.png", px)
+    return folder
+
+
+PAN_SPEC = {"categories": CATEGORIES + [{"id": 20, "name": "sky", "isthing": 0}],
+            "colors": {"#00ff00": "houseplant", "#0000ff": "book", "#ff0000": "cup", "#0000c8": "sky", "#090909": None}}
+
+
+def run_masks2coco(masks: Path, out: Path, jobs: int, caplog, **kw):
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="blender_coco"):
+        try:
+            ds = colormask_to_coco(find_mask_files(masks), PAN_SPEC, panoptic=out / "pan", jobs=jobs, **kw)
+            ds.write(str(out / "instances.json"))
+            result = None
+        except UserError as err:
+            result = str(err)
+    files = {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    return result, files, [r.getMessage() for r in caplog.records]
+
+
+@pytest.mark.parametrize("mode", ["rle", "auto"])
+def test_worker_processes_write_the_serial_bytes(tmp_path, caplog, mode):
+    masks = many_masks(tmp_path / "masks")
+    config = ExportConfig(segmentation=mode, min_area=2)
+    serial = run_masks2coco(masks, tmp_path / "serial", 1, caplog, ignore_unmapped=True, config=config)
+    pooled = run_masks2coco(masks, tmp_path / "pooled", 2, caplog, ignore_unmapped=True, config=config)
+    assert serial[0] is None and len(serial[1]) == 2 + 7  # instances.json, pan/panoptic.json, 7 PNGs
+    assert len(serial[2]) == 2 and "skipped: m02.png: color #020707 (2 px)" in serial[2][0]
+    assert pooled == serial
+    data = json.loads(serial[1]["instances.json"])
+    assert len(data["images"]) == 7 and {a["category_id"] for a in data["annotations"]} == {3, 7, 11}
+
+
+def test_worker_processes_fail_like_the_serial_path(tmp_path, caplog):
+    """The same one-line error, and the same files left behind: the panoptic PNGs of the masks
+    before the first failing one, none after it (workers convert ahead, but never write)."""
+    masks = many_masks(tmp_path / "masks")
+    serial = run_masks2coco(masks, tmp_path / "s1", 1, caplog)
+    assert serial[0].startswith("m02.png: color #020707 (2 px) is not in colors file; ")
+    assert serial[0].endswith("(1 more masks have unmapped colors)")
+    assert sorted(serial[1]) == ["pan/panoptic/m00.png", "pan/panoptic/m01.png"]
+    assert run_masks2coco(masks, tmp_path / "p1", 2, caplog) == serial
+    (masks / "m04.png").write_bytes(b"not a png")
+    serial = run_masks2coco(masks, tmp_path / "s2", 1, caplog, ignore_unmapped=True)
+    assert "m04.png cannot be read as an image" in serial[0]
+    assert sorted(serial[1]) == ["pan/panoptic/m00.png", "pan/panoptic/m01.png", "pan/panoptic/m02.png",
+                                 "pan/panoptic/m03.png"]
+    assert run_masks2coco(masks, tmp_path / "p2", 2, caplog, ignore_unmapped=True) == serial
+
+
+def test_few_small_masks_stay_in_process_and_bad_jobs_is_one_line(two_masks, tmp_path):
+    from blender_coco.coco.colormask import PARALLEL_MIN_PIXELS, _worker_count, available_cores
+
+    small = find_mask_files(two_masks)
+    assert _worker_count(None, small) == 1
+    side = int(np.ceil(np.sqrt(PARALLEL_MIN_PIXELS / 2)))
+    big = save(tmp_path / "big.png", np.zeros((side, side, 3)))
+    assert _worker_count(None, [big, big]) == min(2, available_cores())
+    assert _worker_count(3, small) == 2  # never more workers than masks
+    colors = write_json(tmp_path / "colors.json", spec())
+    proc = cli(str(two_masks), "--colors", str(colors), "--out", str(tmp_path / "o.json"), "--jobs", "0")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == ["blender-coco: error: --jobs must be a positive number of worker processes, got 0"]

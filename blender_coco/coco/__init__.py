@@ -15,7 +15,8 @@ The export stage and the commands' cores:
 
 - :mod:`.export`: frame records (:mod:`blender_coco.records`) -> every annotation file;
   :mod:`.export_result` is what it reports back (stdlib only, read by the render stage).
-- :mod:`.colormask`: hand-painted colour masks -> COCO (``masks2coco``).
+- :mod:`.colormask`: hand-painted colour masks -> COCO (``masks2coco``); :mod:`.colorindex`
+  turns a mask's pixels into an ID mask and looks its colours up.
 - :mod:`.validate`: every problem of a COCO file, per file kind.
 - :mod:`.preview`, :mod:`.gallery`: overlays as PNGs, a static HTML gallery
   (:mod:`.canvas`, :mod:`.colors`, :mod:`.index` are their shared drawing pieces).

@@ -22,10 +22,16 @@ mapped to ``null``, ignored unmapped colors and things under ``min_area`` become
 (0), and the colors of one stuff category are merged under the id of the first
 (smallest) of them. See :mod:`blender_coco.coco.panoptic` for the format.
 
-Each mask becomes an ID mask in one vectorized pass (RGB packed into one integer,
-``np.unique`` with ``return_inverse``) and goes through the same exporter as
-rendered frames (:func:`blender_coco.coco.instances.annotate`), so boxes, areas and
-RLE are exact and polygons follow the same rules.
+Each mask becomes an ID mask without sorting its pixels, its colors looked up in the
+colors file as a table (:mod:`blender_coco.coco.colorindex`), and goes through the
+same exporter as rendered frames (:func:`blender_coco.coco.instances.annotate`), so
+boxes, areas and RLE are exact and polygons follow the same rules.
+
+Many masks (together ``PARALLEL_MIN_PIXELS`` or more, judged by the first one's size)
+are decoded and annotated in worker processes, one per core (``jobs``), in chunks; a
+few stay in this process. The results are taken in mask order and everything is
+written by the calling process, so the output, the errors and what is written before
+an error are those of the serial path, byte for byte.
 """
 
 from __future__ import annotations
@@ -33,17 +39,19 @@ from __future__ import annotations
 import logging
 import os
 import re
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from blender_coco.config import ExportConfig
 from blender_coco.errors import UserError
+from blender_coco.coco.colorindex import color_table, index_colors, look_up_colors, read_color_mask
 from blender_coco.coco.dataset import Category, CocoDataset, DatasetInfo
-from blender_coco.files import read_json
+from blender_coco.files import read_json, write_bytes_atomic
 from blender_coco.coco.instances import annotate
 
 log = logging.getLogger(__name__)
@@ -54,6 +62,7 @@ LOSSY_SUFFIXES = (".jpg", ".jpeg", ".webp")
 SPEC_KEYS = ("categories", "colors", "masks")
 SHOWN_COLORS = 5        # unmapped colors listed by name in an error
 ANTIALIASED_COLORS = 8  # more unmapped colors than this: the mask looks anti-aliased
+PARALLEL_MIN_PIXELS = 8_000_000  # less mask area in all: one process (starting workers costs more than they save)
 
 _HEX = re.compile(r"#[0-9a-fA-F]{6}")
 
@@ -189,48 +198,6 @@ def find_mask_files(mask_dir: str | os.PathLike) -> list[Path]:
     return masks
 
 
-def read_color_mask(path: str | os.PathLike) -> np.ndarray:
-    """A mask image -> H x W int32 of packed colors (R << 16 | G << 8 | B), 0 = background.
-
-    RGBA (and palette or gray images with transparency): alpha 0 is background.
-    """
-    p = Path(path)
-    try:
-        with Image.open(p) as im:
-            im.load()
-            mode = im.mode
-            if mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode in ("P", "L", "RGB") and "transparency" in im.info):
-                rgba = np.asarray(im.convert("RGBA"))
-                rgb, alpha = rgba[..., :3], rgba[..., 3]
-            elif mode in ("RGB", "RGBX", "P", "L", "1"):
-                rgb, alpha = np.asarray(im.convert("RGB")), None
-            else:
-                raise UserError(f"mask {p} has image mode {mode} (16-bit, float or CMYK); save it as 8-bit RGB or RGBA PNG")
-    except FileNotFoundError:
-        raise UserError(f"mask {p} does not exist; check the path") from None
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise UserError(f"mask {p} cannot be read as an image ({exc}); save it as an RGB PNG") from None
-    packed = (rgb[..., 0].astype(np.int32) << 16) | (rgb[..., 1].astype(np.int32) << 8) | rgb[..., 2].astype(np.int32)
-    if alpha is not None:
-        packed[alpha == 0] = 0
-    return packed
-
-
-def index_colors(packed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Packed colors -> (ID mask, colors, counts) in one ``np.unique`` pass.
-
-    ``colors[k]`` is the packed color of label ``k`` and ``counts[k]`` its pixel
-    count; ``colors[0]`` is always 0 (background, label 0).
-    """
-    colors, inverse, counts = np.unique(packed.ravel(), return_inverse=True, return_counts=True)
-    ids = inverse.reshape(packed.shape).astype(np.int32)
-    if colors.size == 0 or colors[0] != 0:
-        ids += 1
-        colors = np.concatenate(([0], colors))
-        counts = np.concatenate(([0], counts))
-    return ids, colors.astype(np.int64), counts.astype(np.int64)
-
-
 def unmapped_message(mask_name: str, colors: Iterable[int], counts: Iterable[int], source: str) -> str:
     """One line about the colors of ``mask_name`` that ``source`` does not map, however many there are."""
     found = sorted(zip((int(c) for c in counts), (int(c) for c in colors)), key=lambda t: (-t[0], t[1]))
@@ -312,10 +279,122 @@ def _panoptic_segments(ids: np.ndarray, colors: np.ndarray, label_cat: dict[int,
     return seg, segments
 
 
+@dataclass(frozen=True)
+class _Job:
+    """What converting one mask needs besides its path (handed to each worker once)."""
+
+    spec: ColorSpec
+    config: ExportConfig
+    stuff_ids: frozenset[int]
+    ignore_unmapped: bool
+    panoptic: bool
+
+
+@dataclass(frozen=True)
+class _Converted:
+    """One mask converted: its size, its unmapped colors (a message) and, unless they
+    stop the run, its annotations (and segment PNG and segments_info for panoptic
+    output). ``error``: the mask could not be read (message, fields of its UserError)."""
+
+    width: int = 0
+    height: int = 0
+    colors: int = 0
+    unmapped: str | None = None
+    annotations: list[dict] | None = None
+    segments: list[dict] | None = None
+    png: bytes | None = None
+    error: tuple[str, tuple[str, ...]] | None = None
+
+
+def _convert(path: Path, job: _Job, tables: dict, annotate_it: bool = True) -> _Converted:
+    """Read, index and annotate one mask; ``tables`` caches color tables per mask override."""
+    try:
+        packed = read_color_mask(path)
+    except UserError as err:
+        return _Converted(error=(err.message, err.fields))
+    ids, colors, counts = index_colors(packed)
+    key = path.name if path.name in job.spec.masks else None
+    if key not in tables:
+        tables[key] = color_table(job.spec.category_ids(path.name))
+    label_cat, unmapped = look_up_colors(colors, tables[key])
+    height, width = ids.shape
+    message = unmapped_message(path.name, colors[unmapped], counts[unmapped], job.spec.source) if unmapped.size else None
+    if (message and not job.ignore_unmapped) or not annotate_it:
+        return _Converted(width, height, colors.size - 1, message)
+    anns = [ann for _, ann in annotate(ids, {k: v for k, v in label_cat.items() if v not in job.stuff_ids}, job.config)]
+    segments = png = None
+    if job.panoptic:
+        from blender_coco.coco.panoptic import png_bytes
+
+        seg, segments = _panoptic_segments(ids, colors, label_cat, job.stuff_ids, job.config.min_area,
+                                           int(job.config.iscrowd))
+        png = png_bytes(seg)
+    return _Converted(width, height, colors.size - 1, message, anns, segments, png)
+
+
+_worker_job: _Job | None = None  # set in each worker process by _start_worker
+_worker_tables: dict = {}
+
+
+def _start_worker(job: _Job) -> None:
+    global _worker_job
+    _worker_job = job
+    _worker_tables.clear()
+
+
+def _convert_chunk(paths: list[Path]) -> list[_Converted]:
+    return [_convert(p, _worker_job, _worker_tables) for p in paths]
+
+
+def available_cores() -> int:
+    """Cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _worker_count(jobs: int | None, paths: list[Path]) -> int:
+    """Worker processes for ``paths``; 1: convert in this process."""
+    if jobs is None:
+        try:
+            with Image.open(paths[0]) as im:
+                width, height = im.size
+        except Exception:  # reading the mask will say what is wrong with it
+            return 1
+        if len(paths) * width * height < PARALLEL_MIN_PIXELS:
+            return 1
+        jobs = available_cores()
+    elif isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise UserError(f"{{jobs}} must be a positive number of worker processes, got {jobs!r}", field="jobs")
+    return min(jobs, len(paths))
+
+
+def _converted(paths: list[Path], job: _Job, workers: int, problems: list[str]) -> Iterator[_Converted]:
+    """Each mask converted, in order of ``paths``: here one by one (lazily, so a failing
+    run stops reading masks where the serial loop does and skips annotating once
+    ``problems`` has one), or by ``workers`` processes in chunks."""
+    if workers == 1:
+        tables: dict = {}
+        for path in paths:
+            yield _convert(path, job, tables, annotate_it=not problems)
+        return
+    # imported here: importing multiprocessing makes Debian's Blender 3.4 crash on quit
+    from concurrent.futures import ProcessPoolExecutor
+
+    size = -(-len(paths) // (workers * 4))
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_start_worker, initargs=(job,))
+    try:
+        for chunk in pool.map(_convert_chunk, [paths[i:i + size] for i in range(0, len(paths), size)]):
+            yield from chunk
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def colormask_to_coco(mask_paths: Iterable[str | os.PathLike], colors_spec: ColorSpec | Mapping | str | os.PathLike,
                       images_dir: str | os.PathLike | None = None, config: ExportConfig = ExportConfig(),
                       ignore_unmapped: bool = False, info: DatasetInfo | None = None,
-                      panoptic: str | os.PathLike | None = None) -> CocoDataset:
+                      panoptic: str | os.PathLike | None = None, jobs: int | None = None) -> CocoDataset:
     """Color masks -> a COCO dataset (image ids 1..n in order of mask file name; each
     image's annotations in order of packed color R << 16 | G << 8 | B).
 
@@ -329,6 +408,9 @@ def colormask_to_coco(mask_paths: Iterable[str | os.PathLike], colors_spec: Colo
     same stem (any extension), which must exist and have the mask's size; otherwise
     it is the mask's own name. Colors the spec does not map are an error (one line
     per run, naming the first mask with such colors) unless ``ignore_unmapped``.
+    ``jobs``: worker processes; None: one per core when the masks hold
+    ``PARALLEL_MIN_PIXELS`` or more in all, none below. The output is the same
+    whatever ``jobs`` is.
     """
     if isinstance(colors_spec, ColorSpec):
         spec = colors_spec
@@ -343,49 +425,40 @@ def colormask_to_coco(mask_paths: Iterable[str | os.PathLike], colors_spec: Colo
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise UserError(f"two masks are named {twice[0]}; mask file names must be unique")
+    workers = _worker_count(jobs, paths)
     for name in sorted(set(spec.masks) - set(names)):
         log.warning("%s: \"masks\" names %s, which is not among the masks; check the file name", spec.source, name)
     index = _image_index(images_dir) if images_dir is not None else None
 
     ds = CocoDataset(info=(info or DatasetInfo(description="blender-coco masks2coco: color masks")).with_overrides(config.info),
                      categories=sorted((c for c in spec.categories if c.name not in spec.stuff), key=lambda c: c.id))
-    stuff_ids = {c.id for c in spec.categories if c.name in spec.stuff}
+    stuff_ids = frozenset(c.id for c in spec.categories if c.name in spec.stuff)
     if panoptic is not None:
-        from blender_coco.coco.panoptic import panoptic_annotation, panoptic_paths, png_name, write_segment_png
+        from blender_coco.coco.panoptic import panoptic_annotation, panoptic_paths, png_name
 
         pan_json, pan_dir = panoptic_paths(panoptic)
         pan_anns: list[dict] = []
+    job = _Job(spec, config, stuff_ids, ignore_unmapped, panoptic is not None)
     problems: list[str] = []
-    for path in paths:
-        ids, colors, counts = index_colors(read_color_mask(path))
-        by_color = spec.category_ids(path.name)
-        label_cat: dict[int, int] = {}
-        unmapped: list[int] = []
-        for label in range(1, colors.size):
-            color = int(colors[label])
-            if color not in by_color:
-                unmapped.append(label)
-            elif by_color[color] is not None:
-                label_cat[label] = by_color[color]
-        if unmapped:
-            message = unmapped_message(path.name, colors[unmapped], counts[unmapped], spec.source)
-            if not ignore_unmapped:
-                problems.append(message)
-                continue
-            log.warning("skipped: %s", message.split("; ")[0])
-        if problems:
-            continue  # the run fails anyway: only keep looking for more unmapped colors
-        height, width = ids.shape
-        file_name = path.name if index is None else _matching_image(path, index, images_dir, (width, height))
-        image_id = ds.add_image(file_name, width, height)
-        anns = annotate(ids, {k: v for k, v in label_cat.items() if v not in stuff_ids}, config)
-        for _, ann in anns:
-            ds.add_annotation(image_id, ann)
-        if panoptic is not None:
-            seg, segments = _panoptic_segments(ids, colors, label_cat, stuff_ids, config.min_area, int(config.iscrowd))
-            write_segment_png(pan_dir / png_name(file_name), seg)
-            pan_anns.append(panoptic_annotation(image_id, file_name, segments))
-        log.debug("%s: %d colors, %d annotations", path.name, colors.size - 1, len(anns))
+    with closing(_converted(paths, job, workers, problems)) as converted:  # closing: stops the workers on an error
+        for path, mask in zip(paths, converted):
+            if mask.error is not None:
+                raise UserError(mask.error[0], field=mask.error[1])
+            if mask.unmapped:
+                if not ignore_unmapped:
+                    problems.append(mask.unmapped)
+                    continue
+                log.warning("skipped: %s", mask.unmapped.split("; ")[0])
+            if problems:
+                continue  # the run fails anyway: only keep looking for more unmapped colors
+            file_name = path.name if index is None else _matching_image(path, index, images_dir, (mask.width, mask.height))
+            image_id = ds.add_image(file_name, mask.width, mask.height)
+            for ann in mask.annotations:
+                ds.add_annotation(image_id, ann)
+            if panoptic is not None:
+                write_bytes_atomic(pan_dir / png_name(file_name), mask.png)
+                pan_anns.append(panoptic_annotation(image_id, file_name, mask.segments))
+            log.debug("%s: %d colors, %d annotations", path.name, mask.colors, len(mask.annotations))
     if problems:
         more = "" if len(problems) == 1 else f" ({len(problems) - 1} more masks have unmapped colors)"
         raise UserError(problems[0] + more, field="ignore_unmapped")

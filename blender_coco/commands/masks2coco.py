@@ -42,6 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--panoptic", metavar="DIR_OR_JSON",
                    help="also write COCO panoptic output: X.json with its PNGs in X/, or a folder D "
                         "(D/panoptic.json + D/panoptic/*.png)")
+    p.add_argument("--jobs", type=int, metavar="N",
+                   help="worker processes (default: one per core when the masks hold 8 megapixels or more; "
+                        "the output is the same)")
     p.set_defaults(func=run)
 
 
@@ -57,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     if args.panoptic is not None and Path(args.panoptic).resolve() == out.resolve():
         raise UserError(f"--panoptic {args.panoptic} is the --out file; give panoptic output its own name")
     ds = colormask_to_coco(masks, spec, images_dir=args.images, config=config, ignore_unmapped=args.ignore_unmapped,
-                           panoptic=args.panoptic)
+                           panoptic=args.panoptic, jobs=args.jobs)
     ds.write(str(out))
     log.info("wrote %s: %d images, %d annotations, %d categories",
              out, len(ds.images), len(ds.annotations), len(ds.categories))
