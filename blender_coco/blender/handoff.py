@@ -28,6 +28,7 @@ Where the export runs:
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import logging
@@ -55,7 +56,6 @@ PYTHON_ENV = "BLENDER_COCO_PYTHON"
 #: (numpy is Blender's own; OpenEXR is not shipped: the passes are read without it).
 BUNDLED_MODULES = ("pycocotools", "shapely", "PIL")
 _PROBE = "import blender_coco.coco.export, OpenEXR"
-_WARNED: set[str] = set()
 
 
 def _can_export(python: str) -> bool:
@@ -134,9 +134,11 @@ def _extension_site_packages() -> Path | None:
     return Path(extensions, ".local", "lib", f"python{sys.version_info[0]}.{sys.version_info[1]}", "site-packages")
 
 
+@functools.cache
 def bundled_exporter() -> bool:
     """True when running as the extension built with its export wheels, and each bundled
-    dependency resolves to those wheels (not to some other site-packages)."""
+    dependency resolves to those wheels (not to some other site-packages). Cached: the
+    panel asks on every redraw, and re-enabling the extension re-imports this module."""
     site = _extension_site_packages()
     if site is None:
         return False
@@ -147,10 +149,8 @@ def bundled_exporter() -> bool:
             spec = None
         origin = Path(spec.origin).resolve() if spec is not None and spec.origin else None
         if origin is None or site.resolve() not in origin.parents:
-            if name not in _WARNED:
-                _WARNED.add(name)
-                log.warning("the extension's %s does not import from its bundled wheels (%s); exporting in "
-                            "another Python", name, origin or "missing")
+            log.warning("the extension's %s does not import from its bundled wheels (%s); exporting in "
+                        "another Python", name, origin or "missing")
             return False
     return True
 
