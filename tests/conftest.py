@@ -27,8 +27,10 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _run(cmd: list[str], what: str, ok: bool | None = True, timeout: float = 300) -> subprocess.CompletedProcess:
-    proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, cwd=REPO, env=_env(), timeout=timeout)
+def _run(cmd: list[str], what: str, ok: bool | None = True, timeout: float = 300,
+         env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, cwd=REPO, env=env or _env(),
+                          timeout=timeout)
     if ok is True and proc.returncode != 0:
         pytest.fail(f"{what} failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}")
     if ok is False and proc.returncode == 0:
@@ -38,8 +40,9 @@ def _run(cmd: list[str], what: str, ok: bool | None = True, timeout: float = 300
 
 @pytest.fixture(scope="session")
 def run():
-    """``run(cmd, what, ok=True)``: run a command from the repository root; ``ok`` True/False
-    asserts success/failure (None: no check). Scenes in scenes/ import by module name."""
+    """``run(cmd, what, ok=True, env=None)``: run a command from the repository root; ``ok`` True/False
+    asserts success/failure (None: no check). Scenes in scenes/ import by module name (``env``:
+    the whole environment instead)."""
     return _run
 
 

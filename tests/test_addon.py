@@ -680,8 +680,9 @@ def test_zip_installs_as_an_extension_in_blender_5(addon_zip, tmp_path):
         bpy.ops.extensions.package_install_files(filepath={str(addon_zip)!r}, repo="user_default",
                                                  enable_on_install=True)
         module = "bl_ext.user_default.blender_coco"
-        from blender_coco.blender import marking
-        out = {{"enabled": module in bpy.context.preferences.addons.keys(), "types": registered()}}
+        from blender_coco.blender import handoff, marking
+        out = {{"enabled": module in bpy.context.preferences.addons.keys(), "types": registered(),
+                "bundled": handoff.bundled_exporter()}}
         # the add-on's code came from the installed extension, not from this checkout
         out["file"] = sys.modules["blender_coco.blender.addon"].__file__
         select("Cube")
@@ -695,6 +696,7 @@ def test_zip_installs_as_an_extension_in_blender_5(addon_zip, tmp_path):
         result(**out)
     """, tmp_path, "extension install", imports="")
     assert facts["enabled"] and len(facts["types"]) == 12
+    assert not facts["bundled"]  # no wheels in this zip: the export needs the Export Python field, shown
     assert "/extensions/user_default/blender_coco/" in facts["file"]
     assert str(tmp_path) in facts["file"]
     assert facts["marked"] == "box"

@@ -181,6 +181,39 @@ def test_export_in_another_python_gives_the_same_files_and_result(tmp_path):
     assert here.files["instances"].read_bytes() == inst and here.files["captions"].read_bytes() == caps
 
 
+def _fake_python(path: Path, log: Path, works: bool) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    run = f'exec {sys.executable} "$@"' if works else "exit 1"
+    path.write_text(f'#!/bin/sh\necho "{path}" >> {log}\n{run}\n')
+    path.chmod(0o755)
+    return path
+
+
+def test_the_export_python_is_the_active_virtualenvs_then_python3_on_path(tmp_path, monkeypatch):
+    """Outside the bpy module (a Blender binary) the hand-off goes to the first Python that can export:
+    $BLENDER_COCO_PYTHON, else the activated venv's, else python3 on PATH; an explicit --python always wins."""
+    from blender_coco.blender import handoff
+
+    log = tmp_path / "probes.txt"
+    venv_py = _fake_python(tmp_path / "venv" / "bin" / "python3", log, works=True)
+    path_py = _fake_python(tmp_path / "bin" / "python3", log, works=True)
+    monkeypatch.delenv("BLENDER_COCO_PYTHON", raising=False)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:/usr/bin:/bin")
+    monkeypatch.setenv("VIRTUAL_ENV", str(tmp_path / "venv"))
+    assert handoff.find_python(None) == str(venv_py)
+    _fake_python(venv_py, log, works=False)  # a venv without blender-coco: on to python3 on PATH
+    assert handoff.find_python(None) == str(path_py)
+    assert log.read_text().split()[-2:] == [str(venv_py), str(path_py)]
+    _fake_python(path_py, log, works=False)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}")
+    with pytest.raises(UserError) as err:
+        handoff.find_python(None)
+    assert f"(tried {venv_py}, {path_py})" in str(err.value) and "\n" not in str(err.value)
+    monkeypatch.setenv("BLENDER_COCO_PYTHON", str(path_py))
+    assert handoff.find_python(None) == str(path_py)  # the variable is taken as given
+    assert handoff.export_python(sys.executable) == sys.executable  # explicit, even where the export imports here
+
+
 def test_export_returns_and_logs_only_the_files_it_wrote(tmp_path, caplog):
     ds = make_ds(tmp_path, frames=1)
     with caplog.at_level("INFO", logger="blender_coco"):

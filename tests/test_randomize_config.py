@@ -12,6 +12,7 @@ import json
 import math
 import random
 import subprocess
+import textwrap
 import sys
 from pathlib import Path
 
@@ -163,6 +164,37 @@ def test_the_toml_bridge_for_pythons_without_tomllib(tmp_path):
                           text=True, cwd=REPO)
     assert proc.returncode == 2 and proc.stderr.strip() == (
         f"blender-coco: error: {path}: lights.count must have min <= max, got [5, 2]")
+
+
+def test_without_tomllib_the_export_python_reads_the_toml_and_no_foreign_tomli_is_imported(tmp_path):
+    """Inside a Blender whose Python lacks tomllib, a TOML goes to the Python that runs the export (the same
+    choice as the export's hand-off), never to a ``tomli`` that some virtualenv on sys.path happens to offer."""
+    path = tmp_path / "r.toml"
+    path.write_text((REPO / "scenes" / "randomize_demo.toml").read_text())
+    fake = tmp_path / "site"
+    fake.mkdir()
+    (fake / "tomli.py").write_text("TOMLDecodeError = ValueError\ndef load(fh):\n    return {'lights': {'count': [0, 9]}}\n")
+    calls = tmp_path / "calls.txt"
+    wrapper = tmp_path / "export_python"
+    wrapper.write_text(f"#!/bin/sh\necho \"$@\" >> {calls}\nexec {sys.executable} \"$@\"\n")
+    wrapper.chmod(0o755)
+    code = textwrap.dedent(f"""
+        import json, sys
+        sys.modules["tomllib"] = None  # a Python 3.10 Blender
+        sys.path.insert(0, {str(fake)!r})
+        from blender_coco.errors import UserError
+        from blender_coco.randomize import loading
+        out = {{"bridge": loading.load({str(path)!r}, python={str(wrapper)!r}).to_json(),
+               "tomli_after_bridge": "tomli" in sys.modules}}
+        out["no_python"] = loading.load({str(path)!r}).to_json()["lights"]["count"]
+        print(json.dumps(out))
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["bridge"] == rc.load(path).to_json() and not out["tomli_after_bridge"]
+    assert calls.read_text().split() == ["-m", "blender_coco.randomize", str(path)]
+    assert out["no_python"] == [0, 9]  # no export Python to ask: tomli is the last resort
 
 
 # -- ranges and generators -------------------------------------------------------------

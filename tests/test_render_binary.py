@@ -9,7 +9,9 @@ the binary these tests skip, except under CI (``$CI`` set), where they fail.
 from __future__ import annotations
 
 import json
+import os
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -55,6 +57,37 @@ def test_blender_34_and_the_bpy_module_agree_on_every_annotation(rendered_34, re
         assert len(anns_a) == len(anns_b) == 7
         for x, y in zip(anns_a, anns_b):
             assert x["category_id"] == y["category_id"]
+            assert np.abs(np.subtract(x["bbox"], y["bbox"])).max() <= 1, (x["bbox"], y["bbox"])
+            h, w = image["height"], image["width"]
+            assert iou(decode(x["segmentation"], h, w), decode(y["segmentation"], h, w)) >= 0.95
+
+
+def test_an_activated_virtualenv_renders_and_exports_without_a_crash(rendered_34, rendered_module, tmp_path, run,
+                                                                     blender_binary):
+    """Issue 14: Debian's Blender puts an activated venv's site-packages on its sys.path; loading that venv's
+    OpenEXR wheel inside Blender crashed (SIGSEGV) on the first EXR read. The exact command a user types after
+    ``source .venv/bin/activate`` (no --python) must hand the export to the venv's Python and exit 0."""
+    venv = Path(sys.prefix)
+    assert venv != Path(sys.base_prefix), "the tests must run in a virtualenv (.venv/bin/python -m pytest)"
+    env = {**os.environ, "PATH": os.pathsep.join([str(venv / "bin"), os.environ.get("PATH", "")]),
+           "VIRTUAL_ENV": str(venv)}
+    for name in ("BLENDER_COCO_PYTHON", "PYTHONHOME", "PYTHONPATH"):
+        env.pop(name, None)
+    blend = rendered_34[0].parent / "demo.blend"
+    proc = run([blender_binary, "-b", blend, "-P", "scripts/render_coco.py", "--", "--out", tmp_path / "ds",
+                *SETTINGS], "blender -b ... render_coco.py with the venv activated", ok=None, env=env)
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stderr[-3000:]}"
+    handoff = [ln for ln in proc.stderr.splitlines() if "exporting in a separate Python:" in ln]
+    assert len(handoff) == 1 and f"{venv}/bin/python" in handoff[0], proc.stderr[-2000:]
+    ours = load_coco(tmp_path / "ds" / "annotations" / "instances.json")
+    with_python = load_coco(rendered_34[0] / "annotations" / "instances.json")
+    assert ours.dataset["annotations"] == with_python.dataset["annotations"] != []
+    module = load_coco(rendered_module / "annotations" / "instances.json")
+    assert ours.dataset["categories"] == module.dataset["categories"]
+    for image in ours.dataset["images"]:
+        anns_a, anns_b = ours.imgToAnns[image["id"]], module.imgToAnns[image["id"]]
+        assert [x["category_id"] for x in anns_a] == [y["category_id"] for y in anns_b]
+        for x, y in zip(anns_a, anns_b):
             assert np.abs(np.subtract(x["bbox"], y["bbox"])).max() <= 1, (x["bbox"], y["bbox"])
             h, w = image["height"], image["width"]
             assert iou(decode(x["segmentation"], h, w), decode(y["segmentation"], h, w)) >= 0.95

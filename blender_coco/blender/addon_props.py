@@ -17,7 +17,7 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 from bpy.types import PropertyGroup
 
-from blender_coco.blender import marking
+from blender_coco.blender import handoff, marking
 from blender_coco.config import DEVICES, IMAGE_FORMATS, SEGMENTATION_MODES, ExportConfig, RenderConfig
 from blender_coco.errors import UserError
 
@@ -151,7 +151,7 @@ class BLENDER_COCO_PG_settings(PropertyGroup):
     python: StringProperty(
         name="Export Python", subtype="FILE_PATH", options=PATH_OPTIONS,
         description="Python with blender-coco installed, for the export stage when Blender's own Python lacks "
-                    "its dependencies (empty: $BLENDER_COCO_PYTHON, else python3 on PATH)")
+                    "its dependencies (empty: $BLENDER_COCO_PYTHON, else the active virtualenv's or python3 on PATH)")
     randomize: StringProperty(
         name="Randomization config", subtype="FILE_PATH", options=PATH_OPTIONS,
         description="TOML (or JSON) file of per-frame randomization, see docs/randomize.md (empty: the scene's "
@@ -168,6 +168,8 @@ def render_config(settings: BLENDER_COCO_PG_settings) -> RenderConfig:
                         "save the file or choose an absolute folder")
     out = bpy.path.abspath(raw)
     python = bpy.path.abspath(settings.python).strip() if settings.python.strip() else None
+    if handoff.bundled_exporter():
+        python = None  # the field is hidden: the extension's wheels export in Blender
     resolution = (settings.resolution_x, settings.resolution_y) if settings.use_resolution else None
     randomize = settings.randomize.strip() or None
     if randomize is not None and randomize.startswith("//"):

@@ -6,7 +6,7 @@ Panels only draw: every change goes through an operator (``addon_ops``,
 
 from bpy.types import Panel
 
-from blender_coco.blender import marking
+from blender_coco.blender import handoff, marking
 from blender_coco.blender.addon_ops import describe_keypoints
 from blender_coco.blender.addon_props import KEYPOINTS_CUSTOM, KEYPOINTS_NONE, stuff_categories
 from blender_coco.blender.addon_render import FAILED, FINISHED, RUNNING, current_session
@@ -135,7 +135,8 @@ class BLENDER_COCO_PT_output(_CocoSubPanel, Panel):
         col.prop(settings, "resolution_y")
         layout.prop(settings, "device")
         layout.prop(settings, "image_format")
-        layout.prop(settings, "python")
+        if not handoff.bundled_exporter():  # the 4.2+ extension zips export in Blender: no second Python
+            layout.prop(settings, "python")
         layout.prop(settings, "randomize")
 
 

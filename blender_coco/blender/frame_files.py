@@ -5,8 +5,9 @@
     write_record(scene, out_dir, index, fmt, sidecar)
 
 The image and the EXR are saved from the same Render Result (one render per frame),
-each to a temp name and then renamed; the sidecar is written last, atomically, so a
-frame is complete exactly when its sidecar exists. Names, the sidecar's shape and
+each to a temp name and then renamed (the EXR in a codec the export stage's reader
+decodes: :func:`~blender_coco.blender.handoff.passes_codec`); the sidecar is written
+last, atomically, so a frame is complete exactly when its sidecar exists. Names, the sidecar's shape and
 what happens to frames already in the folder: :mod:`blender_coco.records`.
 """
 
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import bpy
 
-from blender_coco.blender import image_format
+from blender_coco.blender import handoff, image_format
 from blender_coco.errors import UserError
 from blender_coco.files import atomic_path, write_json_atomic
 from blender_coco.records.layout import record_paths
@@ -42,6 +43,6 @@ def write_record(scene, out_dir: Path, index: int, fmt: str, sidecar: Sidecar) -
     settings = scene.render.image_settings
     image_format.use_rgb(settings, fmt)
     _save_render(scene, image_path)
-    image_format.use_exr_multilayer(settings)
+    image_format.use_exr_multilayer(settings, handoff.passes_codec())
     _save_render(scene, exr_path)
     write_json_atomic(json_path, sidecar.to_json())

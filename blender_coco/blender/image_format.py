@@ -46,17 +46,22 @@ def use_rgb(settings, image_format: str) -> None:
         settings.quality = 95
 
 
-def use_exr_multilayer(settings) -> None:
+def use_exr_multilayer(settings, codec: str = "DWAA") -> None:
     """32-bit float multilayer EXR: object indices up to 32767 stay exact.
 
-    DWAA compresses only channels named R, G, B (the Combined and Noisy Image
-    passes, which the exporter never reads: the RGB image is the PNG/JPEG) lossily
-    and every other channel (object index, depth, alpha) losslessly; checked
-    bit-exact on Blender 3.4 and 5.0. At 640x480 a record is ~0.7 MB instead of
-    ~5.6 MB with ZIP, for ~40 ms more per frame.
+    ``codec`` (:func:`blender_coco.blender.handoff.passes_codec` picks it):
+
+    * ``DWAA`` compresses only channels named R, G, B (the Combined and Noisy Image
+      passes, which the exporter never reads: the RGB image is the PNG/JPEG) lossily
+      and every other channel (object index, depth, alpha) losslessly; checked
+      bit-exact on Blender 3.4 and 5.0. Only the OpenEXR library decodes it.
+    * ``ZIP`` is lossless everywhere and decodes with numpy and zlib alone
+      (:mod:`blender_coco.records.exr`): for reading inside Blender, where OpenEXR
+      must not load. Files are ~6x larger: 2.7 MB instead of 0.45 MB per 640x480
+      frame (benchmarks/exr_codecs.py, docs/benchmarks.md).
     """
     if _has(settings, "media_type"):
         settings.media_type = "MULTI_LAYER_IMAGE"
     settings.file_format = "OPEN_EXR_MULTILAYER"
     settings.color_depth = "32"
-    settings.exr_codec = "DWAA"
+    settings.exr_codec = codec

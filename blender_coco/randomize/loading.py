@@ -4,10 +4,14 @@
 - :data:`SCENE_PROP`: the scene custom property holding a scene's own config;
   :data:`OFF`: the ``RenderConfig.randomize`` value that turns randomization off.
 
-Stock Blender 3.4 runs Python 3.10, which has no ``tomllib``: :func:`load` then asks
-the export Python (``python -m blender_coco.randomize FILE``, the Python that already
-runs the export stage; see :mod:`blender_coco.randomize.__main__`) to turn the TOML
-into validated JSON. ``.json`` configs load anywhere.
+A TOML file is read with the standard library's ``tomllib`` (Python 3.11+). A Python
+without it (some Blender 3.x builds run 3.10) asks the export Python instead
+(``python -m blender_coco.randomize FILE``, the Python that already runs the export
+stage; see :mod:`blender_coco.randomize.__main__`) to turn the TOML into validated
+JSON: the same choice as the export's (:mod:`blender_coco.blender.handoff`), so
+inside a Blender binary no package from some other environment (a virtualenv's
+``tomli``) is imported. Only without that Python is ``tomli`` tried. ``.json``
+configs load anywhere.
 """
 
 from __future__ import annotations
@@ -30,14 +34,24 @@ SCENE_PROP = "coco_randomize"
 OFF = "off"
 
 
-def _read_toml(path: Path, python: str | None) -> Any:
+def _toml_module(python: str | None):
+    """``tomllib``; else, with no export Python to ask, ``tomli`` if it imports; else None."""
     try:
         import tomllib  # Python 3.11+
+        return tomllib
     except ImportError:
-        try:
-            import tomli as tomllib  # type: ignore[no-redef]
-        except ImportError:
-            tomllib = None
+        pass
+    if python is not None:
+        return None
+    try:
+        import tomli  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    return tomli
+
+
+def _read_toml(path: Path, python: str | None) -> Any:
+    tomllib = _toml_module(python)
     if tomllib is not None:
         try:
             with open(path, "rb") as fh:

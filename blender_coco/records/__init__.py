@@ -22,9 +22,12 @@ numbers); its COCO image id is ``index + 1``.
 - :mod:`.scan`: ``list_records``, ``scan_out_dir``, ``file_is_complete``, ``check_frame``.
 - :mod:`.resume`: ``prepare_out_dir``: new run, ``--resume``, ``--overwrite``, shards
   sharing a folder.
-- :mod:`.passes`: ``read_passes``: the EXR as an ID mask and a depth map.
+- :mod:`.passes`: ``read_passes``: the EXR as an ID mask and a depth map (OpenEXR,
+  or :mod:`.exr` inside a Blender binary and wherever OpenEXR is missing).
+- :mod:`.exr`: ``read_channels``: a numpy + zlib EXR reader (scanline; NONE, RLE,
+  ZIPS, ZIP), so that no second OpenEXR library loads inside Blender.
 
-Standard library only at import time (numpy and OpenEXR load inside
+Standard library only at import time (numpy, OpenEXR and :mod:`.exr` load inside
 :func:`~.passes.read_passes`), so a stock Blender's Python without numpy imports it.
 Never imports bpy.
 """

@@ -5,10 +5,17 @@
     read_passes(exr_path, width=None, height=None) -> (mask uint16, depth float32 | None)
 
 Rows run top to bottom. Reads single-part (Blender 3.4) and multi-part (Blender 5.0)
-files through ``OpenEXR.File(path, separate_channels=True)`` and its ``parts``; the
-index channel is ``*.IndexOB.X`` (3.4, 4.x) or ``*.Object Index.X`` (5.0), depth
-``*.Depth.Z`` (or ``*.Depth.V``). numpy and OpenEXR are imported when called, so the
-package imports in a Blender Python that has neither.
+files; the index channel is ``*.IndexOB.X`` (3.4, 4.x) or ``*.Object Index.X`` (5.0),
+depth ``*.Depth.Z`` (or ``*.Depth.V``).
+
+Two readers: the OpenEXR package (``OpenEXR.File(path, separate_channels=True)`` and
+its ``parts``; every codec), and :mod:`.exr` (numpy + zlib: NONE, RLE, ZIPS, ZIP).
+OpenEXR is used when it imports and may be loaded here; inside a Blender binary it
+never is (a second OpenEXR library next to Blender's crashes it:
+:mod:`blender_coco.host`), and there the render stage writes ZIP passes for
+:mod:`.exr` (:func:`blender_coco.blender.image_format.use_exr_multilayer`).
+numpy and the readers are imported when called, so the package imports in a Blender
+Python that has no numpy.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from blender_coco import host
 from blender_coco.errors import UserError
 
 if TYPE_CHECKING:
@@ -26,6 +34,43 @@ _INDEX_SUFFIXES = (".IndexOB.X", ".Object Index.X")
 _DEPTH_SUFFIXES = (".Depth.Z", ".Depth.V")
 
 
+def _wanted(name: str) -> bool:
+    return name.endswith(_INDEX_SUFFIXES + _DEPTH_SUFFIXES)
+
+
+def openexr_allowed() -> bool:
+    """True when the OpenEXR package may be loaded in this process (not inside a Blender binary)."""
+    return not host.in_blender_binary()
+
+
+def _openexr_module():
+    """The OpenEXR package when it may be loaded here and imports, else None."""
+    if not openexr_allowed():
+        return None
+    try:
+        import OpenEXR
+    except ImportError:
+        return None
+    return OpenEXR
+
+
+def _read_channels(exr_path: Path) -> tuple[dict, list[str]]:
+    """(the index and depth channels, every channel's name)."""
+    OpenEXR = _openexr_module()
+    if OpenEXR is None:
+        from blender_coco.records import exr
+
+        try:
+            return exr.read_channels(exr_path, _wanted), exr.channel_names(exr_path)
+        except exr.ExrError as exc:
+            where = ("inside Blender" if host.in_blender_binary() else
+                     "without the OpenEXR package (pip install OpenEXR)")
+            raise exr.ExrError(f"{exc}; {where} only NONE, RLE, ZIPS and ZIP passes can be read") from None
+    f = OpenEXR.File(str(exr_path), separate_channels=True)
+    names = [name for part in f.parts for name in part.channels]
+    return {name: ch.pixels for part in f.parts for name, ch in part.channels.items() if _wanted(name)}, names
+
+
 def read_passes(exr_path: str | Path, width: int | None = None, height: int | None = None
                 ) -> tuple[np.ndarray, np.ndarray | None]:
     """(ID mask as uint16, depth as float32 or None) from a multilayer EXR, rows top to bottom.
@@ -33,23 +78,18 @@ def read_passes(exr_path: str | Path, width: int | None = None, height: int | No
     ``width``/``height`` (from the sidecar), when given, must match the passes.
     """
     import numpy as np
-    import OpenEXR
 
     exr_path = Path(exr_path)
     fix = "delete its record and re-render that frame (blender-coco render ... --resume)"
     if not exr_path.is_file():
         raise UserError(f"pass file {exr_path} is missing; {fix}")
     try:
-        f = OpenEXR.File(str(exr_path), separate_channels=True)
-        channels: dict[str, np.ndarray] = {}
-        for part in f.parts:
-            for name, ch in part.channels.items():
-                channels[name] = ch.pixels
+        channels, names = _read_channels(exr_path)
     except Exception as exc:  # OpenEXR raises plain RuntimeError/Exception on corrupt files
         raise UserError(f"pass file {exr_path} cannot be read ({exc}); {fix}") from None
     index = next((v for k, v in channels.items() if k.endswith(_INDEX_SUFFIXES)), None)
     if index is None:
-        raise UserError(f"pass file {exr_path} has no object index pass (channels: {', '.join(sorted(channels))}); {fix}")
+        raise UserError(f"pass file {exr_path} has no object index pass (channels: {', '.join(sorted(names))}); {fix}")
     depth = next((v for k, v in channels.items() if k.endswith(_DEPTH_SUFFIXES)), None)
     if width is not None and height is not None and index.shape != (height, width):
         raise UserError(f"pass file {exr_path} is {index.shape[1]}x{index.shape[0]}, its record says {width}x{height}; {fix}")
