@@ -2,9 +2,10 @@
 # Set up everything blender-coco needs on a fresh machine, idempotently:
 #   - .venv/ with blender-coco installed editable, plus Blender as a Python module
 #     (bpy 5.0, Python 3.11), Ray (render --ray) and the test tools (pytest, datumaro);
-#   - Debian's `blender` binary (3.4) for the `blender -b` path, and Debian's
-#     `chromium` for the HTML gallery tests, when apt-get is available and we are
-#     root (CI); otherwise say how to get them.
+#   - Debian's `blender` binary (3.4) for the `blender -b` path, Debian's
+#     `chromium` for the HTML gallery tests, and `xvfb` + `xdotool` for the add-on
+#     panel's screenshot test, when apt-get is available and we are root (CI);
+#     otherwise say how to get them.
 # Usage: bash scripts/bootstrap.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,4 +43,6 @@ apt_install() {  # apt_install COMMAND PACKAGE WHAT
 }
 apt_install blender blender "the 'blender -b' tests"
 apt_install chromium chromium "the HTML gallery browser tests"
+apt_install Xvfb xvfb "the add-on panel screenshot test"
+apt_install xdotool xdotool "the add-on panel screenshot test"
 echo "bootstrap: ready ($(.venv/bin/python -c 'import bpy; print("bpy", bpy.app.version_string)'))"

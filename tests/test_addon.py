@@ -76,7 +76,8 @@ def draw_panel(cls):
     cls.draw(popup, bpy.context)
 
 ADDON_TYPES = ["BLENDER_COCO_PT_main", "BLENDER_COCO_PT_mark", "BLENDER_COCO_PT_categories",
-               "BLENDER_COCO_PT_keypoints", "BLENDER_COCO_PT_output", "BLENDER_COCO_PT_render",
+               "BLENDER_COCO_PT_keypoints", "BLENDER_COCO_PT_output", "BLENDER_COCO_PT_render_settings",
+               "BLENDER_COCO_PT_randomization", "BLENDER_COCO_PT_export_python", "BLENDER_COCO_PT_render",
                "BLENDER_COCO_OT_mark", "BLENDER_COCO_OT_unmark", "BLENDER_COCO_OT_select_category",
                "BLENDER_COCO_OT_set_keypoints", "BLENDER_COCO_OT_render", "BLENDER_COCO_OT_render_cancel"]
 
@@ -133,7 +134,7 @@ def test_register_unregister_register_leaves_nothing_behind(tmp_path):
                still_marked=marking.category_of(bpy.data.objects["Cube"]), final=registered())
     """, tmp_path)
     assert facts["before"] == []
-    assert len(facts["after_register"]) == 12 and facts["has_settings"]
+    assert len(facts["after_register"]) == 15 and facts["has_settings"]
     assert facts["ops"] == ["mark", "render", "render_cancel", "select_category", "set_keypoints", "unmark"]
     assert facts["after_unregister"] == [] and facts["settings_gone"]
     assert facts["again"] == facts["after_register"]
@@ -366,9 +367,85 @@ def test_every_panel_draws_with_a_real_layout(tmp_path):
             draw_panel(cls)
         result(drawn=[c.__name__ for c in panels])
     """, tmp_path, log=log)
-    assert len(facts["drawn"]) == 6
+    assert len(facts["drawn"]) == 9
     layout_errors = [ln for ln in log[0].splitlines() if "rna_uiItem" in ln or "not found" in ln or "unknown" in ln]
     assert layout_errors == []
+
+
+def _strings(item) -> list:
+    """[draw_string, RNA path or operator] of every button in a UILayout.introspect() tree, in order."""
+    if isinstance(item, list):
+        return [s for i in item for s in _strings(i)]
+    target = item.get("rna") or item.get("operator") or ""
+    own = [[item.get("draw_string", ""), target]] if "LAYOUT" not in str(item.get("type")) else []
+    return own + _strings(item.get("items", []))
+
+
+@needs_bpy
+@pytest.mark.blender
+def test_override_samples_is_a_checkbox_over_samples_and_the_panel_shows_the_scenes_own(tmp_path):
+    facts = run_bpy("""
+        from blender_coco.blender import addon_ui
+        from blender_coco.blender.addon_props import render_config
+        blender_coco.register()
+        bpy.ops.wm.save_as_mainfile(filepath=bpy.path.abspath("//") or "scene.blend")
+        settings = bpy.context.scene.blender_coco
+        bpy.context.scene.cycles.samples = 32
+        def state():
+            popup = bpy.context.window_manager.popmenu_begin__internal("x", icon="NONE")
+            addon_ui.BLENDER_COCO_PT_render_settings.draw(popup, bpy.context)
+            return [settings.use_samples, settings.samples, render_config(settings).samples, popup.layout.introspect()]
+        out = {"default": state()}
+        settings.use_samples = True  # starts from what renders now: the scene's 32
+        out["on"] = state()
+        settings.samples = 8
+        settings.use_samples = False
+        out["off"] = state()
+        settings.use_samples = True  # the last override comes back
+        out["again"] = state()
+        settings.samples = 0  # 0 is the scene's, as before: the checkbox follows
+        out["zero"] = state()
+        result(**out)
+    """, tmp_path)
+    for key, (use, samples, config, _) in {"default": (False, 0, None, 0), "on": (True, 32, 32, 0),
+                                           "off": (False, 0, None, 0), "again": (True, 8, 8, 0),
+                                           "zero": (False, 0, None, 0)}.items():
+        assert facts[key][:3] == [use, samples, config], key
+    shown = {key: _strings(facts[key][3]) for key in facts}
+    # off: the Samples row shows the scene's own Cycles samples (greyed); on: the override's value
+    assert ["32", "CyclesRenderSettings.samples[0]"] in shown["default"]
+    assert not [s for s in shown["default"] if s[1].startswith("BLENDER_COCO_PG_settings.samples")]
+    assert ["8", "BLENDER_COCO_PG_settings.samples[0]"] in shown["again"]
+    assert "BLENDER_COCO_PG_settings.use_samples[0]" in [rna for _, rna in shown["default"]]  # the checkbox
+
+
+@needs_bpy
+@pytest.mark.blender
+def test_long_panel_text_is_wrapped_not_cut(tmp_path):
+    facts = run_bpy("""
+        from blender_coco.blender import addon_render, addon_ui
+        blender_coco.register()
+        error = ("COCO > Output > Export Python /nonexistent/python3: no such executable; set it to the Python "
+                 "of an environment with blender-coco installed")
+        class Failed:
+            state, error, done, total, result = addon_render.FAILED, error, 1, 3, None
+        addon_render._session = Failed()
+        popup = bpy.context.window_manager.popmenu_begin__internal("x", icon="NONE")
+        addon_ui.BLENDER_COCO_PT_render.draw(popup, bpy.context)
+        def labels(item):
+            if isinstance(item, list):
+                return [t for i in item for t in labels(i)]
+            own = [item["draw_string"]] if item.get("draw_string") and not (item.get("rna") or item.get("operator")) else []
+            return own + labels(item.get("items", []))
+        lines = labels(popup.layout.introspect())[1:]  # after the popup's title
+        # no region here: text wraps to a 300 px one
+        result(error=error, lines=lines, widths=[addon_ui._text_width(t, 1.0) for t in lines],
+               room=300 - addon_ui.LABEL_MARGIN, whole=addon_ui._text_width(error, 1.0))
+    """, tmp_path)
+    lines = facts["lines"]
+    assert len(lines) > 2
+    assert " ".join(lines) == facts["error"]  # every word shown, in order
+    assert max(facts["widths"]) <= facts["room"] < facts["whole"]
 
 
 # ----------------------------------------------------------------------------- rendering
@@ -452,7 +529,7 @@ def test_panel_settings_become_the_same_render_config_as_the_cli(tmp_path):
     assert facts["equal"]
     assert facts["defaults"] == [None, None, None, None]  # randomize None: the scene's own coco_randomize, if any
     assert facts["randomize_off"] == "off"
-    assert "Randomization config '//random.toml'" in facts["errors"]["randomize"]
+    assert "COCO > Output > Randomization > Config '//random.toml'" in facts["errors"]["randomize"]
     assert "not saved" in facts["errors"]["randomize"]
     assert facts["relative"] == [str(tmp_path / "ds") + "/", str(tmp_path / "random.toml")]
     assert facts["path_warnings"] is True  # Blender 4.5+: "//" paths are valid in these fields
@@ -695,7 +772,7 @@ def test_zip_installs_as_an_extension_in_blender_5(addon_zip, tmp_path):
         out["reenabled"] = registered()
         result(**out)
     """, tmp_path, "extension install", imports="")
-    assert facts["enabled"] and len(facts["types"]) == 12
+    assert facts["enabled"] and len(facts["types"]) == 15
     assert not facts["bundled"]  # no wheels in this zip: the export needs the Export Python field, shown
     assert "/extensions/user_default/blender_coco/" in facts["file"]
     assert str(tmp_path) in facts["file"]

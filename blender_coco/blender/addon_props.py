@@ -7,7 +7,11 @@ in :func:`render_config`, the same object the CLI and the ``blender -b`` script 
 
 ``background`` is not stored in the group: it reads and writes the scene's own
 ``coco_background`` property (the marking contract), so a scene set up by a script
-and one set up in the panel are the same scene.
+and one set up in the panel are the same scene. ``use_samples`` is not stored either:
+it is a view of ``samples`` (0 = the scene's own samples), the checkbox the panel shows.
+
+Names are what the panel shows at the sidebar's default width; descriptions (the
+tooltips) carry the long text.
 
 (No ``from __future__ import annotations`` here: Blender reads the property
 definitions from the class annotations, which must stay real objects.)
@@ -25,6 +29,8 @@ NO_CATEGORY = "__none__"
 KEYPOINTS_NONE = "__none__"
 KEYPOINTS_CUSTOM = "__custom__"
 DEFAULT_KEYPOINT_PRESETS = ("coco17",)
+DEFAULT_SAMPLES = 64  # first override value when the scene has no Cycles settings to start from
+_LAST_SAMPLES = "last_samples"  # ID property: the override to restore when the checkbox is ticked again
 
 # Tooltips of the choices RenderConfig accepts (the enums list exactly those).
 _DESCRIPTIONS = {
@@ -91,6 +97,20 @@ def _set_background(self, value: str) -> None:
         del scene[marking.BACKGROUND_PROP]
 
 
+def _get_use_samples(self) -> bool:
+    return self.samples > 0
+
+
+def _set_use_samples(self, value: bool) -> None:
+    """On: the last override (or the scene's own Cycles samples, to start from what renders now); off: 0."""
+    if value and self.samples == 0:
+        cycles = getattr(self.id_data, "cycles", None)
+        self.samples = self.get(_LAST_SAMPLES) or getattr(cycles, "samples", 0) or DEFAULT_SAMPLES
+    elif not value and self.samples > 0:
+        self[_LAST_SAMPLES] = self.samples
+        self.samples = 0
+
+
 def _keypoint_items(self, context):
     items = [(KEYPOINTS_NONE, "None", "No keypoints: remove coco_keypoints from the armature")]
     items += [(name, name, f"Built-in map '{name}' for common rig namings (Rigify metarig, Mixamo)")
@@ -111,51 +131,59 @@ class BLENDER_COCO_PG_settings(PropertyGroup):
         name="Existing categories", description="Categories already marked in this scene",
         items=_category_items, update=_pick_category)
     supercategory: StringProperty(
-        name="Supercategory", description="Optional COCO supercategory (empty: same as the category)")
+        name="Super", description="COCO supercategory of the category, optional (empty: same as the category)")
     stuff: BoolProperty(
         name="Stuff", default=False,
         description="The category is stuff (floor, wall, grass): no instances, one region per image in "
                     "stuff.json and panoptic.json (writes coco_stuff on the marked objects)")
     background: StringProperty(
-        name="World background", get=_get_background, set=_set_background,
-        description="Stuff category of the pixels that show the world (e.g. sky); empty: unlabelled "
-                    "(the scene's coco_background property)")
+        name="World", get=_get_background, set=_set_background,
+        description="World background: the stuff category of the pixels that show the world (e.g. sky); "
+                    "empty: unlabelled (the scene's coco_background property)")
 
     # Keypoints
     keypoint_source: EnumProperty(
-        name="Keypoints", description="Keypoint map to write to the active armature's coco_keypoints",
+        name="Map", description="Keypoint map to write to the active armature's coco_keypoints",
         items=_keypoint_items)
     keypoint_map: StringProperty(
-        name="Map", description='Custom keypoint map, JSON: [["nose", "head", "tail"], ["left_wrist", "hand.L"]]; '
+        name="JSON", description='Custom keypoint map, JSON: [["nose", "head", "tail"], ["left_wrist", "hand.L"]]; '
                                 'a null bone, ["left_ear", null], means this rig has no such bone (always v=0)')
 
     # Output
     output_dir: StringProperty(
         name="Folder", subtype="DIR_PATH", default="//coco_dataset/", options=PATH_OPTIONS,
-        description="Dataset folder (images/, annotations/, records/ are written inside; // = next to the .blend)")
+        description="Dataset folder: images/, annotations/, records/ are written inside (// = next to the .blend)")
     frames: IntProperty(name="Frames", min=1, soft_max=100000, default=10, description="Number of images to render")
     seed: IntProperty(name="Seed", min=0, default=0, description="Base seed of the randomization (same seed, same dataset)")
     segmentation: EnumProperty(
-        name="Segmentation", default="auto",
+        name="Masks", default="auto", description="Format of each annotation's segmentation",
         items=[(m, m.upper() if m == "rle" else m.title(), _DESCRIPTIONS.get(m, m)) for m in SEGMENTATION_MODES])
     samples: IntProperty(name="Samples", min=0, soft_max=4096, default=0,
-                         description="Cycles samples per image (0: keep the scene's)")
+                         description="Cycles samples per image (0: the scene's own)")
+    use_samples: BoolProperty(name="Override samples", get=_get_use_samples, set=_set_use_samples,
+                              description="Render with the sample count below instead of the scene's own "
+                                          "Cycles samples (off: Samples is 0)")
     use_resolution: BoolProperty(name="Override resolution", default=False,
                                  description="Render at the resolution below instead of the scene's")
-    resolution_x: IntProperty(name="Width", min=1, max=65536, default=640, subtype="PIXEL")
-    resolution_y: IntProperty(name="Height", min=1, max=65536, default=480, subtype="PIXEL")
+    resolution_x: IntProperty(name="Width", min=1, max=65536, default=640, subtype="PIXEL",
+                              description="Image width when Override Resolution is on")
+    resolution_y: IntProperty(name="Height", min=1, max=65536, default=480, subtype="PIXEL",
+                              description="Image height when Override Resolution is on")
     device: EnumProperty(
-        name="Device", default="CPU", items=[(d, d, _DESCRIPTIONS.get(d, d)) for d in DEVICES])
+        name="Device", default="CPU", description="Where Cycles renders",
+        items=[(d, d, _DESCRIPTIONS.get(d, d)) for d in DEVICES])
     image_format: EnumProperty(
-        name="Image format", default="PNG", items=[(f, f, _DESCRIPTIONS.get(f, f)) for f in IMAGE_FORMATS])
+        name="Images", default="PNG", description="File format of the rendered images",
+        items=[(f, f, _DESCRIPTIONS.get(f, f)) for f in IMAGE_FORMATS])
     python: StringProperty(
-        name="Export Python", subtype="FILE_PATH", options=PATH_OPTIONS,
-        description="Python with blender-coco installed, for the export stage when Blender's own Python lacks "
-                    "its dependencies (empty: $BLENDER_COCO_PYTHON, else the active virtualenv's or python3 on PATH)")
+        name="Python", subtype="FILE_PATH", options=PATH_OPTIONS,
+        description="Export Python: a Python with blender-coco installed, for the export stage when Blender's "
+                    "own Python lacks its dependencies (empty: $BLENDER_COCO_PYTHON, else the active virtualenv's "
+                    "or python3 on PATH)")
     randomize: StringProperty(
-        name="Randomization config", subtype="FILE_PATH", options=PATH_OPTIONS,
-        description="TOML (or JSON) file of per-frame randomization, see docs/randomize.md (empty: the scene's "
-                    "own coco_randomize property if it has one; 'off': render the scene as it is)")
+        name="Config", subtype="FILE_PATH", options=PATH_OPTIONS,
+        description="Randomization config: TOML (or JSON) file of per-frame randomization, see docs/randomize.md "
+                    "(empty: the scene's own coco_randomize property if it has one; 'off': render the scene as it is)")
 
 
 def render_config(settings: BLENDER_COCO_PG_settings) -> RenderConfig:
@@ -174,7 +202,7 @@ def render_config(settings: BLENDER_COCO_PG_settings) -> RenderConfig:
     randomize = settings.randomize.strip() or None
     if randomize is not None and randomize.startswith("//"):
         if not bpy.data.filepath:
-            raise UserError(f"COCO > Output > Randomization config {randomize!r} is relative to the .blend file, "
+            raise UserError(f"COCO > Output > Randomization > Config {randomize!r} is relative to the .blend file, "
                             "which is not saved yet; save the file or choose an absolute path")
         randomize = bpy.path.abspath(randomize)
     return RenderConfig(

@@ -97,10 +97,10 @@ class RenderSession:
 PANEL_FIELDS = {
     "out": "COCO > Output > Folder",
     "frames": "COCO > Output > Frames",
-    "samples": "COCO > Output > Samples",
-    "device": "COCO > Output > Device",
+    "samples": "COCO > Output > Render Settings > Samples",
+    "device": "COCO > Output > Render Settings > Device",
     "python": "COCO > Output > Export Python",
-    "randomize": "COCO > Output > Randomization config",
+    "randomize": "COCO > Output > Randomization > Config",
 }
 
 
