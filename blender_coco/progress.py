@@ -30,8 +30,9 @@ class Progress:
     """
 
     def __init__(self, total: int, *, done: int = 0, stream=None, interval: float = 5.0, width: int = 28,
-                 clock=time.monotonic) -> None:
+                 clock=time.monotonic, detail=None) -> None:
         self.total = total
+        self.detail = detail  # a callable giving text appended to the line (e.g. physics time), or None
         self.start_done = self.done = done
         self.stream = stream if stream is not None else sys.stderr
         self.interval = interval
@@ -51,7 +52,9 @@ class Progress:
         rate = self.rate
         left = duration((self.total - self.done) / rate) if rate > 0 else "?"
         pct = 100.0 * self.done / self.total if self.total else 100.0
-        return f"frame {self.done}/{self.total} ({pct:.0f}%), {rate * 60:.1f} frames/min, {left} left"
+        extra = self.detail() if self.detail is not None else ""
+        return f"frame {self.done}/{self.total} ({pct:.0f}%), {rate * 60:.1f} frames/min, {left} left" + (
+            f", {extra}" if extra else "")
 
     def update(self, done: int) -> None:
         self.done = done

@@ -33,9 +33,9 @@ standard library, bpy and mathutils are used here.
 """
 
 # every part module registers its part class on import
-from blender_coco.blender.randomizers import armatures, camera, lights, materials, objects, world
+from blender_coco.blender.randomizers import armatures, camera, lights, materials, objects, spawn, world
 from blender_coco.blender.randomizers.hook import Randomizer, for_run, scene_config
 from blender_coco.blender.randomizers.registry import ORDER, Part, register
 
 __all__ = ["ORDER", "Part", "Randomizer", "armatures", "camera", "for_run", "lights", "materials", "objects",
-           "register", "scene_config", "world"]
+           "register", "scene_config", "spawn", "world"]
