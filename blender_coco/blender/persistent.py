@@ -2,16 +2,18 @@
 
 With ``render.use_persistent_data`` Cycles keeps its scene (geometry, BVH, images,
 shaders) between renders and syncs only what changed, which saves most of the
-set-up of a heavy scene. Measured on Blender 5.0 (tests/test_persistent_data.py):
-the kept scene renders the same pixels as a fresh one under a world of one colour,
-whatever changes; under a world whose background is a texture Cycles importance-
-samples (an HDRI, a sky), as long as no object, light or material assignment comes
-or goes (poses and values may change), but not when one does (the noise pattern
-changes). :class:`KeptScene` decides per frame: ``before_render(scene, view_layer)``
-frees the kept scene when the frame is of the second kind, so that frame starts afresh.
+set-up of a heavy scene. Measured on Blender 5.0 (tests/test_persistent_data.py,
+50 randomized frames against fresh renders): the kept scene renders the same pixels
+while the frame changes only poses and values (transforms, colours, energies,
+roughness, the world's colour or image, the camera), but not always when an
+object, a light or a material assignment comes or goes, or a light changes type
+(a light turned from point to area rendered brighter; under an HDRI world the noise
+pattern changed). :class:`KeptScene` decides per frame: ``before_render(scene,
+view_layer)`` frees the kept scene when the frame's :func:`structure` differs from
+the frame before, so that such a frame starts afresh.
 
-- :func:`structure`: what Cycles builds an object from besides its pose and values.
-- :func:`textured_world`: whether the world's background is importance-sampled.
+The randomizers keep the structure when they can: ``[[spawn]]`` reuses the j-th copy
+of an asset from frame to frame, lights are a pool made once.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ RAY_VISIBILITY = ("visible_camera", "visible_diffuse", "visible_glossy", "visibl
 
 
 def structure(obj) -> tuple:
-    """The object's name, kind, data, light type, ray visibility and materials."""
+    """What Cycles builds an object from besides its pose and values: its name, kind, data
+    (and a light's type), ray visibility and materials."""
     data = obj.data
     return (obj.name, obj.type, data.as_pointer() if data is not None else 0,
             getattr(data, "type", "") if obj.type == "LIGHT" else "",
@@ -31,29 +34,23 @@ def structure(obj) -> tuple:
             tuple(s.material.name if s.material is not None else "" for s in getattr(obj, "material_slots", ())))
 
 
-def textured_world(scene) -> bool:
-    """True when the world's background is a texture Cycles importance-samples (an HDRI, a sky)."""
-    world = scene.world
-    if world is None or not world.use_nodes or world.node_tree is None:
-        return False
-    if getattr(getattr(world, "cycles", None), "sampling_method", "AUTOMATIC") == "NONE":
-        return False
-    return any(n.type.startswith("TEX_") and any(o.is_linked for o in n.outputs) for n in world.node_tree.nodes)
-
-
 class KeptScene:
     """Per frame: keep Cycles' scene from the frame before, or start afresh (see the module docstring)."""
 
     def __init__(self) -> None:
         self.previous: list | None = None
-        self.fresh = 0  # frames that started afresh after the first
+        self.fresh = 0  # frames after the first that started afresh
+        self.kept = 0  # frames that kept the scene of the frame before
 
     def before_render(self, scene, view_layer) -> None:
         rendered = marking.rendered_objects(view_layer)
         now = sorted(structure(o) for o in scene.objects if o.name in rendered)
         r = scene.render
-        if self.previous is not None and now != self.previous and r.use_persistent_data and textured_world(scene):
-            r.use_persistent_data = False  # frees Cycles' kept scene
-            r.use_persistent_data = True
-            self.fresh += 1
+        if self.previous is not None and r.use_persistent_data:
+            if now != self.previous:
+                r.use_persistent_data = False  # frees Cycles' kept scene
+                r.use_persistent_data = True
+                self.fresh += 1
+            else:
+                self.kept += 1
         self.previous = now

@@ -201,11 +201,16 @@ class Physics:
             self.frames += 1
 
     def _settle(self, bodies, obstacles, dg) -> list:
-        for entry in self.colliders:
+        for entry in self.colliders:  # follow the rendered scene: where each collider is, whether it renders
             copy, source = entry[0], entry[1]
             mw = source.evaluated_get(dg).matrix_world.copy()
             if copy.matrix_world != mw:
                 copy.matrix_world = mw
+            linked = self.coll in copy.users_collection
+            if source.hide_render and linked:  # hidden this frame (e.g. by [[objects]]): nothing lands on it
+                self.coll.objects.unlink(copy)
+            elif not source.hide_render and not linked:
+                self.coll.objects.link(copy)
         if not bodies:
             return []
         for k, (h, m) in enumerate(obstacles):
@@ -239,7 +244,8 @@ class Physics:
         rbw = self.world
         rbw.collection = self.coll  # gives new objects their rigid-body settings
         for entry in self.colliders:
-            self._setup(entry[0], False, "MESH")
+            if entry[0].rigid_body is not None:
+                self._setup(entry[0], False, "MESH")
         for obj in active:
             self._setup(obj, True, "CONVEX_HULL")
         rbw.point_cache.frame_end = self.steps + 1  # any change resets the cache: every run starts afresh
@@ -270,6 +276,8 @@ class Physics:
                 return True
         for entry in self.colliders:
             copy, source, key, bvh = entry
+            if source.hide_render:
+                continue
             mw = copy.matrix_world
             now = tuple(tuple(row) for row in mw)
             if key != now:

@@ -199,6 +199,8 @@ class SpawnPart(Part):
         n = int(cfg.count.sample(rng))
         dg = evaluated_depsgraph(scene)
         surf = placement.surface(self.surface, dg) if self.surface is not None else None
+        if surf is not None and self.physics is None and self.surface.hide_render:
+            surf = "hidden"  # hidden this frame (e.g. by [[objects]]): nothing can stand on it
         plans = []  # (asset, matrix or None)
         drops = []
         for _ in range(n):
@@ -206,6 +208,8 @@ class SpawnPart(Part):
             euler, scale = self._pose(asset, rng)
             if self.physics is not None:
                 loc = self._drop(asset, euler, scale, rng, surf, frame, drops)
+            elif surf == "hidden":
+                loc = None
             else:
                 loc = self._place(asset, euler, scale, rng, surf, frame)
                 if loc is not None:
