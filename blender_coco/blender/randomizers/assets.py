@@ -339,6 +339,9 @@ class Library:
             bpy.data.scenes.remove(self.scene)
         except ReferenceError:
             pass
+        if not self.created:  # loading stopped half-way (a bad file): all it made is new since then
+            now = _ids()
+            self.created = {kind: now[kind] - self.before.get(kind, set()) for kind in now}
         for kind in ID_KINDS:  # what loading created; objects first: they use the rest
             data = getattr(bpy.data, kind, None)
             if data is None:

@@ -83,6 +83,7 @@ class VariantPool:
         self.cfg, self.images, self.field = cfg, images, field
         self.variants: dict[int, list[Variant]] = {}
         self.used: dict[int, int] = {}
+        self.source_of: dict[int, object] = {}  # a variant's material (pointer) -> its source material
         self.files = image_files(cfg.textures) if cfg.textures else []
 
     def begin_frame(self) -> None:
@@ -113,12 +114,14 @@ class VariantPool:
                 source = slot.material
                 if source is None:
                     continue
+                source = self.source_of.get(source.as_pointer(), source)  # a copy kept from the frame before
                 key = source.as_pointer()
                 n = self.used.get(key, 0)
                 self.used[key] = n + 1
                 pool = self.variants.setdefault(key, [])
                 if n == len(pool):
                     pool.append(Variant(source, f"{source.name}.coco_variant.{n:03d}", self.cfg.textures is not None))
+                    self.source_of[pool[-1].mat.as_pointer()] = source
                 variant = pool[n]
                 variant.apply(hue, sat, val, rough, metal, image)
                 if slot.link != "OBJECT":
@@ -133,3 +136,4 @@ class VariantPool:
                 except ReferenceError:
                     pass
         self.variants = {}
+        self.source_of = {}
