@@ -141,11 +141,17 @@ def test_a_full_config_parses_and_its_json_rebuilds_an_equal_config(tmp_path):
     assert again == config and again.to_json() == data
 
 
-def test_every_shipped_example_config_is_valid():
+def test_every_shipped_example_config_is_valid(tmp_path):
     names = sorted(p.name for p in (REPO / "scenes").glob("randomize_*.toml"))
-    assert names == ["randomize_demo.toml", "randomize_tabletop.toml"]
+    assert names == ["randomize_demo.toml", "randomize_spawn.toml", "randomize_tabletop.toml"]
+    # randomize_spawn.toml reads the asset folder scenes/kitchen_assets.py writes next to it
+    (tmp_path / "kitchen_assets").mkdir()
+    (tmp_path / "kitchen_assets" / "mug.glb").write_bytes(b"stands in for the generated library")
     for name in names:
-        assert not rc.load(REPO / "scenes" / name).empty
+        (tmp_path / name).write_text((REPO / "scenes" / name).read_text())
+        assert not rc.load(tmp_path / name).empty
+    spawn = rc.load(tmp_path / "randomize_spawn.toml").spawn
+    assert spawn[0].assets == str(tmp_path / "kitchen_assets") and spawn[0].physics.colliders == ("Floor",)
 
 
 def test_the_demo_scenes_own_randomization_is_valid():

@@ -38,7 +38,7 @@ from blender_coco.randomize import SCENE_PROP
 #: the ground, toys drop onto the table with physics; scenes/randomize_demo.toml is a
 #: stronger variant. With ``--no-randomize`` the scene renders as built.
 DEMO_RANDOMIZE = {
-    "camera": {"target": [0.4, 2.0, 0.8], "distance": [7.5, 10.0], "azimuth": [-28.0, 28.0], "elevation": [16.0, 34.0],
+    "camera": {"target": [0.4, 2.0, 0.8], "distance": [8.5, 11.0], "azimuth": [-28.0, 28.0], "elevation": [16.0, 32.0],
                "look_at_jitter": 0.3, "focal_length": [32.0, 42.0]},
     "lights": {"count": [1, 2], "types": ["SUN", "POINT", "AREA"], "sun_strength": [1.5, 3.5],
                "energy": [800.0, 3000.0], "temperature": [3500.0, 8000.0], "target": [0.0, 1.0, 0.0],

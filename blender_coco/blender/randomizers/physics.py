@@ -3,21 +3,25 @@
 :class:`Physics` owns a private scene (``coco_physics.<group>``) with Blender's
 rigid-body world, so the simulation never steps the rendered scene's frames or
 animation and never touches a rigid-body world the user has. Per frame
-:meth:`Physics.settle` gets the bodies to drop (a :class:`Hull` and a start
-matrix each) and the obstacles (hulls at fixed matrices: what the frame placed
-before), simulates until nothing moves (checked every few steps) or ``max_time``
-runs out, and returns the resting matrix of each body, or None for a body that is
-still moving (falling off the world), or whose hull intersects a body kept before
-it, an obstacle or a collider (checked with BVH trees).
+:meth:`Physics.settle` gets the bodies to drop (a :class:`Hull` and a start matrix
+each) and the obstacles (hulls at fixed matrices: what the frame placed before),
+simulates until nothing moves (checked every :data:`CHECK_EVERY` steps) or
+``max_time`` runs out, and returns each body's resting matrix, or None for a body
+left out: still moving fast at the end (falling off the world), or whose hull
+intersects a body kept before it, an obstacle or a collider (BVH trees). When bodies
+are left out the rest settle again from where they lie (:data:`ROUNDS`), so nothing
+rests on a body that is gone.
 
 Collision shapes: every body and obstacle is a convex hull (:func:`hull`, at most
 :data:`MAX_HULL_VERTS` vertices, computed once per asset and shared by every copy),
 simulated slightly inflated (by :attr:`Hull.inflate`, at most 2 mm) so that the
 render meshes inside it rest a hair apart instead of touching; the ``surface`` and
 ``colliders`` are passive meshes (exact, concave allowed) sharing a copy of their
-evaluated mesh. The world uses ``substeps`` steps per 1/24 s, 20 solver iterations
-and is rebuilt for every frame (no state carries over), so a frame's poses depend
-on its draws alone. Stock Blender's Python has no numpy: mathutils and bmesh only.
+evaluated mesh, following their objects every frame (a hidden one holds nothing).
+Bodies are damped (Bullet has no rolling resistance). The world steps ``substeps``
+times per 1/24 s with 20 solver iterations and starts afresh every frame, so a
+frame's poses depend on its draws alone. Stock Blender's Python has no numpy:
+mathutils and bmesh only.
 """
 
 from __future__ import annotations
