@@ -22,7 +22,6 @@ and the other files need one.
 """
 
 import argparse
-import math
 import sys
 from pathlib import Path
 

@@ -359,7 +359,7 @@ def test_copies_of_one_material_get_their_own_variants_and_the_users_stay_as_the
 
 
 def test_two_hundred_frames_leave_nothing_behind_and_memory_flat(results):
-    (c20, rss20, n20, o20, v20, s20), (c200, rss200, n200, o200, v200, s200) = \
+    (c20, rss20, n20, o20, v20, _), (c200, rss200, n200, o200, v200, s200) = \
         results["memory"]["19"], results["memory"]["199"]
     assert n20 >= 10 and n200 >= 10
     # beside this frame's copies and the material variants, as many objects, meshes, materials, images,
