@@ -30,8 +30,9 @@ class Progress:
     """
 
     def __init__(self, total: int, *, done: int = 0, stream=None, interval: float = 5.0, width: int = 28,
-                 clock=time.monotonic) -> None:
+                 clock=time.monotonic, detail=None) -> None:
         self.total = total
+        self.detail = detail  # a callable giving text appended to the line (e.g. physics time), or None
         self.start_done = self.done = done
         self.stream = stream if stream is not None else sys.stderr
         self.interval = interval
@@ -53,8 +54,9 @@ class Progress:
         rate = self.rate
         left = duration((self.total - self.done) / rate) if rate > 0 else "?"
         pct = 100.0 * self.done / self.total if self.total else 100.0
-        note = f", {self.note}" if self.note else ""
-        return f"frame {self.done}/{self.total} ({pct:.0f}%), {rate * 60:.1f} frames/min, {left} left{note}"
+        extras = [text for text in (self.note, self.detail() if self.detail is not None else "") if text]
+        return f"frame {self.done}/{self.total} ({pct:.0f}%), {rate * 60:.1f} frames/min, {left} left" + "".join(
+            f", {text}" for text in extras)
 
     def update(self, done: int, note: str | None = None) -> None:
         self.done = done

@@ -193,7 +193,10 @@ def test_the_demo_scene_gives_different_images_by_default(tmp_path, run):
     hashes = digest(tmp_path / "demo" / "images")
     assert len(hashes) == 20 and len(set(hashes.values())) == 20
     info = json.loads((tmp_path / "demo" / "annotations" / "instances.json").read_text())["info"]
-    assert set(info["randomize"]) == {"lights", "world", "materials"}
+    assert set(info["randomize"]) == {"camera", "lights", "world", "objects", "spawn", "materials"}
+    cameras = {json.dumps(json.loads((tmp_path / "demo" / "records" / f"{i:06d}.json").read_text())["camera"])
+               for i in range(20)}
+    assert len(cameras) == 20  # the camera moves every frame
 
 
 def test_blender_34_reads_the_toml_through_the_export_python_and_agrees(work, reference, run, blender_binary):

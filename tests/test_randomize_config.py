@@ -37,7 +37,31 @@ def error(data, base_dir=None) -> str:
 @pytest.mark.parametrize("data,expected", [
     # unknown fields, at every level
     ({"camara": {}}, "r.toml: camara is not a known field (allowed in the config: camera, lights, world, objects, "
-                     "materials, armatures)"),
+                     "materials, armatures, spawn)"),
+    # [[spawn]]
+    ({"spawn": [{"surface": "T"}]}, "r.toml: spawn[0] needs exactly one of collection = \"Name\" (objects in the "
+                                    ".blend) or assets = \"folder/\" (asset files)"),
+    ({"spawn": [{"collection": "P"}]}, "r.toml: spawn[0] needs surface = \"Name\" (a mesh to stand or drop the "
+                                       "copies on) or region = {min = [x, y, z], max = [x, y, z]}"),
+    ({"spawn": [{"collection": "P", "region": {"min": [0, 0, 0], "max": [1, 1, 0]}, "physics": True}]},
+     "r.toml: spawn[0].physics needs something to land on: a surface = \"Name\" on the group or colliders = "
+     "[\"Floor\", ...]"),
+    ({"spawn": [{"collection": "P", "surface": "T", "physics": "yes"}]},
+     "r.toml: spawn[0].physics must be true, false or a table {colliders = [...], drop_height = [min, max], ...}, "
+     "got \"yes\""),
+    ({"spawn": [{"collection": "P", "surface": "T", "physics": {"substeps": 0}}]},
+     "r.toml: spawn[0].physics.substeps must be a whole number in 1..1000, got 0"),
+    ({"spawn": [{"collection": "P", "surface": "T", "physics": {"max_time": 0}}]},
+     "r.toml: spawn[0].physics.max_time must be seconds of simulated time in 0.05..120, got 0"),
+    ({"spawn": [{"collection": "P", "surface": "T", "material": {}}]},
+     "r.toml: spawn[0].material sets nothing; give hue, saturation, value, roughness, metallic or textures"),
+    ({"spawn": [{"collection": "P", "surface": "T", "count": [5, 2]}]}, "r.toml: spawn[0].count must have min <= max, "
+                                                                        "got [5, 2]"),
+    ({"spawn": [{"collection": "P", "surface": "T", "supercategory": "x"}]},
+     "r.toml: spawn[0].supercategory needs category = \"...\" on the same group (the assets' own "
+     "coco_supercategory applies otherwise)"),
+    ({"spawn": [{"collection": "P", "surface": "T", "phisics": True}]}, "r.toml: spawn[0].phisics is not a known "
+                                                                        "field (allowed in spawn[0]: collection, "),
     ({"camera": {"distanse": [1, 2], "target": [0, 0, 0]}}, "r.toml: camera.distanse is not a known field (allowed in camera: "),
     ({"objects": [{"collection": "A", "colour": 1}]}, "r.toml: objects[0].colour is not a known field"),
     ({"lights": {"energy": {"min": 1, "max": 2, "spread": 3}}}, "r.toml: lights.energy.spread is not a known field"),
@@ -118,11 +142,17 @@ def test_a_full_config_parses_and_its_json_rebuilds_an_equal_config(tmp_path):
     assert again == config and again.to_json() == data
 
 
-def test_every_shipped_example_config_is_valid():
+def test_every_shipped_example_config_is_valid(tmp_path):
     names = sorted(p.name for p in (REPO / "scenes").glob("randomize_*.toml"))
-    assert names == ["randomize_demo.toml", "randomize_tabletop.toml"]
+    assert names == ["randomize_demo.toml", "randomize_spawn.toml", "randomize_tabletop.toml"]
+    # randomize_spawn.toml reads the asset folder scenes/kitchen_assets.py writes next to it
+    (tmp_path / "kitchen_assets").mkdir()
+    (tmp_path / "kitchen_assets" / "mug.glb").write_bytes(b"stands in for the generated library")
     for name in names:
-        assert not rc.load(REPO / "scenes" / name).empty
+        (tmp_path / name).write_text((REPO / "scenes" / name).read_text())
+        assert not rc.load(tmp_path / name).empty
+    spawn = rc.load(tmp_path / "randomize_spawn.toml").spawn
+    assert spawn[0].assets == str(tmp_path / "kitchen_assets") and spawn[0].physics.colliders == ("Floor",)
 
 
 def test_the_demo_scenes_own_randomization_is_valid():
@@ -132,7 +162,8 @@ def test_the_demo_scenes_own_randomization_is_valid():
     node = next(n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Assign)
                 and getattr(n.targets[0], "id", None) == "DEMO_RANDOMIZE")
     config = rc.from_dict(ast.literal_eval(node.value))
-    assert config.lights and config.world and config.materials and config.camera is None
+    assert config.lights and config.world and config.materials and config.camera and config.objects
+    assert config.spawn[0].physics is not None and config.spawn[0].material is not None
 
 
 def test_toml_syntax_errors_and_missing_files_are_one_line(tmp_path):
@@ -238,3 +269,41 @@ def test_uniform_ranges_stay_inside_and_round_trip(lo, width, seed):
     v = r.sample(random.Random(seed))
     assert lo <= v <= lo + width or math.isclose(v, lo + width)
     assert rc.parse_range(r.to_json(), "f") == r
+
+
+def test_asset_folders_list_assets_of_every_kind_sorted_and_resolve_against_the_config(tmp_path):
+    lib = tmp_path / "kitchen"
+    (lib / "mugs").mkdir(parents=True)
+    (lib / ".git").mkdir()
+    for name in ("mugs/mug.glb", "bowl.gltf", "bowl.bin", "can.OBJ", "can.mtl", "box.fbx", "orange.ply", "block.stl",
+                 "fruit.blend", "fruit.blend1", ".hidden.glb", ".git/x.obj", "notes.txt"):
+        (lib / name).write_bytes(b"x")
+    config = rc.from_dict({"spawn": [{"assets": "kitchen", "category": "{stem}", "surface": "Table"}]},
+                          base_dir=tmp_path)
+    assert config.spawn[0].assets == str(lib)
+    assert [str(Path(p).relative_to(lib)) for p in rc.asset_files(str(lib))] == [
+        "block.stl", "bowl.gltf", "box.fbx", "can.OBJ", "fruit.blend", "mugs/mug.glb", "orange.ply"]
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "readme.txt").write_text("no assets")
+    msg = error({"spawn": [{"assets": "empty", "surface": "T"}]}, base_dir=tmp_path)
+    assert msg.startswith("r.toml: spawn[0].assets folder \"empty\"") and "holds no asset file (.blend, .glb" in msg
+
+
+def test_spawn_groups_round_trip_through_json_and_physics_true_means_the_defaults(tmp_path):
+    (tmp_path / "tex").mkdir()
+    (tmp_path / "tex" / "a.png").write_bytes(b"x")
+    data = {"spawn": [{"collection": "Props", "category": "mug", "supercategory": "kitchen", "count": [5, 15],
+                       "surface": "TableTop", "region": {"min": [-1, -1, 0], "max": [1, 1, 0]},
+                       "rotation": {"z": [0, 360]}, "scale": [0.8, 1.2], "spacing": 0.01, "max_tries": 50,
+                       "physics": {"colliders": ["Floor"], "drop_height": [0.1, 0.2], "max_time": 3, "substeps": 20,
+                                   "friction": 0.3, "bounciness": 0.1},
+                       "material": {"hue": [-0.1, 0.1], "textures": "tex", "texture_probability": 0.5},
+                       "distractor": False},
+                      {"collection": "Props", "surface": "TableTop", "physics": True}]}
+    config = rc.from_dict(data, base_dir=tmp_path)
+    again = rc.from_dict(json.loads(json.dumps(config.to_json())))
+    assert again == config
+    default = config.spawn[1].physics
+    assert (default.colliders, default.drop_height.to_json(), default.max_time, default.substeps) == ((), [0.02, 0.3], 4.0, 10)
+    assert config.spawn[1].count.to_json() == 1 and config.spawn[1].name == "spawn[1]"
+    assert rc.from_dict({"spawn": [{"collection": "P", "surface": "T", "physics": False}]}).spawn[0].physics is None

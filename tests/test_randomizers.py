@@ -404,7 +404,8 @@ from blender_coco import randomize as rc
 from blender_coco.blender.randomizers import registry
 config = rc.from_dict({"camera": {"focal_length": [30, 40]}, "world": {"strength": 1}, "lights": {},
                        "objects": [{"objects": ["A"]}, {"objects": ["B"]}], "materials": [{}],
-                       "armatures": [{"objects": ["R"], "rotation": {"x": 1}}]})
+                       "armatures": [{"objects": ["R"], "rotation": {"x": 1}}],
+                       "spawn": [{"collection": "C", "surface": "S"}]})
 print(json.dumps({"order": list(registry.ORDER), "sections": list(rc.SECTIONS), "registered": sorted(registry.PARTS),
                   "parts": [[p.section, p.name, type(p).__module__] for p in registry.build(config)]}))
 '''
@@ -413,10 +414,11 @@ print(json.dumps({"order": list(registry.ORDER), "sections": list(rc.SECTIONS), 
 def test_parts_are_built_from_the_registry_in_the_fixed_order(run_bpy):
     """Parts run in ORDER (RNG names and restore order depend on it), one per group, each from its own module."""
     got = json.loads(run_bpy(PARTS_SCRIPT, what="registry script").stdout.splitlines()[-1])
-    assert got["order"] == ["objects", "armatures", "materials", "lights", "world", "camera"]
+    # spawn came in right after objects: the others' generator names did not change, so old seeds draw the same
+    assert got["order"] == ["objects", "spawn", "armatures", "materials", "lights", "world", "camera"]
     assert sorted(got["registered"]) == sorted(got["sections"]) == sorted(got["order"])
     assert got["parts"] == [[section, name, f"blender_coco.blender.randomizers.{section}"] for section, name in (
-        ("objects", "objects[0]"), ("objects", "objects[1]"), ("armatures", "armatures[0]"),
+        ("objects", "objects[0]"), ("objects", "objects[1]"), ("spawn", "spawn[0]"), ("armatures", "armatures[0]"),
         ("materials", "materials[0]"), ("lights", "lights"), ("world", "world"), ("camera", "camera"))]
 
 

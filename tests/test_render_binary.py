@@ -2,8 +2,11 @@
 
 The demo builder saves a .blend with Blender 3.4, ``scripts/render_coco.py`` renders
 it inside ``blender -b`` and hands the export to ``--python`` (this venv). The same
-builder rendered by the bpy module (5.0) must give the same annotations. Without
-the binary these tests skip, except under CI (``$CI`` set), where they fail.
+builder rendered by the bpy module (5.0) must give the same annotations (the scene as
+built: the demo's own randomization drops toys with physics, and Bullet in 3.4 and
+5.0 settle them differently). The demo's own randomization, physics and ``[[spawn]]``
+included, runs in 3.4 too. Without the binary these tests skip, except under CI
+(``$CI`` set), where they fail.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import numpy as np
 import pytest
 from cocotools import decode, iou, load_coco
 
-SETTINGS = ["--resolution", "96x72", "--samples", "2", "--frames", "2"]
+SETTINGS = ["--resolution", "96x72", "--samples", "2", "--frames", "2", "--no-randomize"]
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +94,18 @@ def test_an_activated_virtualenv_renders_and_exports_without_a_crash(rendered_34
             assert np.abs(np.subtract(x["bbox"], y["bbox"])).max() <= 1, (x["bbox"], y["bbox"])
             h, w = image["height"], image["width"]
             assert iou(decode(x["segmentation"], h, w), decode(y["segmentation"], h, w)) >= 0.95
+
+def test_blender_34_runs_the_demos_own_randomization_with_physics(tmp_path, run, blender_binary):
+    blend = tmp_path / "demo.blend"
+    run([blender_binary, "-b", "--factory-startup", "--python-exit-code", "1", "-P", "scenes/demo.py",
+         "--", "--save", blend], "building the demo scene with blender -b")
+    run([blender_binary, "-b", blend, "--python-exit-code", "1", "-P", "scripts/render_coco.py", "--",
+         "--out", tmp_path / "ds", *SETTINGS[:-1], "--python", sys.executable], "blender -b ... (own randomization)")
+    records = [json.loads((tmp_path / "ds" / "records" / f"{i:06d}.json").read_text()) for i in range(2)]
+    spawned = [i["object"] for r in records for i in r["instances"] if i["object"].startswith("spawn[0].")]
+    assert spawned and set(records[0]["randomize"]) >= {"camera", "objects", "spawn"}
+    coco = load_coco(tmp_path / "ds" / "annotations" / "instances.json")
+    assert len(coco.dataset["annotations"]) > 14  # the demo's 7 per frame, and toys
 
 
 def test_script_failure_exits_non_zero_even_without_python_exit_code(tmp_path, run, blender_binary):

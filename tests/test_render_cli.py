@@ -1,8 +1,8 @@
 """``blender-coco render`` end to end (the bpy module), and its one-line errors.
 
-Without SCENE the command builds the demo scene (blender_coco.blender.demo_scene):
-five categories, a moving ball, a fence split by a post, a five-mesh table under
-one empty, a box cut by the frame border.
+Without SCENE the command builds the demo scene (blender_coco.blender.demo_scene);
+as built (``--no-randomize``): five categories, a moving ball, a fence split by a
+post, a five-mesh table under one empty, a box cut by the frame border.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ CLI = [sys.executable, "-m", "blender_coco"]
 def demo(tmp_path_factory, run):
     out = tmp_path_factory.mktemp("cli") / "ds"
     run(CLI + ["render", "--out", out, "--resolution", "128x96", "--resolution-percentage", "75",
-               "--samples", "1", "--frames", "3"], "blender-coco render (demo scene)")
+               "--samples", "1", "--frames", "3", "--no-randomize"], "blender-coco render (demo scene as built)")
     return out
 
 

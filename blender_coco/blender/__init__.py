@@ -19,6 +19,7 @@ The render stage:
 - :mod:`.handoff`: run the export stage, in process or in another Python.
 - :mod:`.image_format`: image settings for the RGB image and the multilayer EXR.
 - :mod:`.device`: Cycles device and denoiser choices.
+- :mod:`.persistent`: keep Cycles' scene between frames where that changes no pixel.
 - :mod:`.guard`: remember every setting a run changes and put it back.
 - :mod:`.scene_info`: output size, scene camera, evaluated depsgraph.
 

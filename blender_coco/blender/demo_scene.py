@@ -12,10 +12,13 @@ yields instances, stuff, panoptic and captions. Materials are plain colors; the
 world lights the scene.
 
 The scene carries its own randomization (:data:`DEMO_RANDOMIZE` in the scene property
-``coco_randomize``): every frame gets other lights, sky and material shades, so
-``blender-coco render --out ds --frames 20`` gives 20 different images
-(``--no-randomize`` renders the scene as built). The camera stays put, so that the
-hard cases above stay as described.
+``coco_randomize``): every frame the camera orbits the scene, the box, the small
+ball and the cone stand somewhere else on the ground, 3-7 toys (small
+boxes, balls and cones from the excluded collection ``Toys``, each with its own
+shade) drop onto the table with rigid-body physics and pile up or roll off onto the
+ground, and lights, sky and material shades change: ``blender-coco render --out ds
+--frames 20`` gives 20 different layouts (``--no-randomize`` renders the scene as
+built, with the hard cases above where described).
 """
 
 from __future__ import annotations
@@ -31,17 +34,31 @@ from blender_coco.blender.marking import BACKGROUND_PROP, STUFF_PROP, mark
 from blender_coco.blender.scene_utils import set_render, set_world_color
 from blender_coco.randomize import SCENE_PROP
 
-#: The demo's own randomization (docs/randomize.md). The camera stays put, so that the
-#: demo's hard cases (the box cut by the border, the ball rolling right) stay as built;
-#: scenes/randomize_demo.toml also orbits the camera and moves the objects.
+#: The demo's own randomization (docs/randomize.md): the camera orbits, three props move on
+#: the ground, toys drop onto the table with physics; scenes/randomize_demo.toml is a
+#: stronger variant. With ``--no-randomize`` the scene renders as built.
 DEMO_RANDOMIZE = {
+    "camera": {"target": [0.4, 2.0, 0.8], "distance": [8.5, 11.0], "azimuth": [-28.0, 28.0], "elevation": [16.0, 32.0],
+               "look_at_jitter": 0.3, "focal_length": [32.0, 42.0]},
     "lights": {"count": [1, 2], "types": ["SUN", "POINT", "AREA"], "sun_strength": [1.5, 3.5],
                "energy": [800.0, 3000.0], "temperature": [3500.0, 8000.0], "target": [0.0, 1.0, 0.0],
                "distance": [6.0, 10.0], "azimuth": [-90.0, 90.0], "elevation": [30.0, 75.0], "size": [0.2, 1.5]},
     "world": {"hue": [0.5, 0.65], "saturation": [0.05, 0.4], "value": [0.3, 0.8], "strength": [0.6, 1.3]},
+    "objects": [{"objects": ["Fence", "Post", "Ball", "Box.002", "Table"]},  # stay put: obstacles for the group below
+                {"objects": ["Box.001", "Ball.001", "Cone"], "surface": "Ground",
+                 "region": {"min": [-4.0, -1.2, 0.0], "max": [4.0, 3.6, 0.0]}, "rotation": {"z": [0.0, 360.0]},
+                 "spacing": 0.15}],
+    "spawn": [{"collection": "Toys", "count": [3, 7], "surface": "Table.top",
+               "rotation": {"x": [0.0, 360.0], "y": [0.0, 360.0], "z": [0.0, 360.0]},
+               "physics": {"colliders": ["Ground"], "drop_height": [0.1, 0.8]},
+               "material": {"hue": [-0.06, 0.06], "value": [0.7, 1.2], "roughness": [0.3, 0.9]}}],
     "materials": [{"materials": ["demo_red", "demo_blue", "demo_wood", "demo_green", "demo_orange"],
                    "hue": [-0.03, 0.03], "saturation": [0.8, 1.1], "value": [0.75, 1.15], "roughness": [0.3, 0.9]}],
 }
+#: The toys ``[[spawn]]`` copies: name -> (category, supercategory, shape, size, material).
+TOYS = {"ToyBox": ("box", "container", "box", 0.32, "demo_red"),
+        "ToyBall": ("ball", "toy", "sphere", 0.17, "demo_blue"),
+        "ToyCone": ("cone", None, "cone", 0.2, "demo_orange")}
 
 
 def material(name: str, rgb: tuple[float, float, float]):
@@ -130,6 +147,15 @@ def build(scene) -> None:
     add_object(scene, "Post", cylinder(0.25, 0.25, 2.5), (-1.2, 3.4, 0.0), grey)  # unmarked: splits the fence
 
     mark(add_object(scene, "Cone", cylinder(0.5, 0.0, 1.2), (2.0, -0.4, 0.0), orange), "cone")
+
+    toys = bpy.data.collections.new("Toys")  # an asset library: excluded, [[spawn]] copies from it
+    scene.collection.children.link(toys)
+    for layer in scene.view_layers:
+        layer.layer_collection.children["Toys"].exclude = True
+    for name, (category, supercategory, shape, size, mat) in TOYS.items():
+        make = {"box": box(size, size, size), "sphere": sphere(size), "cone": cylinder(size, 0.0, 2.2 * size)}[shape]
+        toy = add_object(scene, name, make, (0.0, 0.0, 0.0), bpy.data.materials[mat], collection=toys)
+        mark(toy, category, supercategory)
 
     cam_data = bpy.data.cameras.new("Camera")
     cam_data.lens = 35.0

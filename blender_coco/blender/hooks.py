@@ -2,8 +2,8 @@
 
 A :class:`FrameHook` sees the run from outside the pipeline: ``start`` once before
 the first frame, ``before_frame`` before each frame (after the scene frame is set),
-``run_record``/``record`` to add fields to the frame's sidecar, ``finish`` once at the
-end. :func:`as_hook` turns a plain ``func(scene, index, seed)`` into a hook.
+``run_record``/``record`` to add fields to the frame's sidecar, ``detail`` for the
+progress line, ``finish`` once at the end. :func:`as_hook` turns a plain ``func(scene, index, seed)`` into a hook.
 """
 
 from __future__ import annotations
@@ -34,6 +34,10 @@ class FrameHook:
 
     def record(self, scene, index: int, seed: int) -> dict:
         return {}
+
+    def detail(self) -> str:
+        """A short text for the progress line (e.g. ``"spawn[0] physics 0.12 s/frame"``), or ``""``."""
+        return ""
 
     def finish(self, scene) -> None:
         pass

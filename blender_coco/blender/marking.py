@@ -9,6 +9,10 @@ annotated. An instance whose marked object is hidden from render (``hide_render`
 or only in excluded / render-hidden collections) is not annotated.
 
 The add-on edits these same properties, so scripted scenes need no UI.
+
+Objects that ``[[spawn]]`` copies for one frame carry ``coco_spawned`` (:func:`is_spawned`):
+they are marked like any other object, each copy its own instance, and removed
+after the frame, so nothing needs to remember their settings.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ SUPERCATEGORY_PROP = "coco_supercategory"
 KEYPOINTS_PROP = "coco_keypoints"
 STUFF_PROP = "coco_stuff"  # on a marked object: its category is stuff (floor, wall, grass)
 BACKGROUND_PROP = "coco_background"  # on the scene: the stuff category of the world background
+SPAWNED_PROP = "coco_spawned"  # on an object copied for one frame by [[spawn]] (removed after the frame)
 
 MAX_INSTANCES = 32767  # Object.pass_index is 0..32767 and 0 is the background
 
@@ -47,6 +52,11 @@ def is_stuff(obj) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in ("true", "yes", "1")
     return bool(value)
+
+
+def is_spawned(obj) -> bool:
+    """True for an object that ``[[spawn]]`` made for the current frame only."""
+    return bool(obj.get(SPAWNED_PROP, False))
 
 
 def background_category(scene) -> str | None:

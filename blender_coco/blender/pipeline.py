@@ -39,6 +39,7 @@ import bpy
 from blender_coco.blender import device, frame_files, image_format, marking
 from blender_coco.blender.guard import SettingsGuard
 from blender_coco.blender.hooks import FrameHook, as_hook
+from blender_coco.blender.persistent import KeptScene
 from blender_coco.blender.scene_info import evaluated_depsgraph, output_size, scene_camera
 from blender_coco.blender.handoff import export_python, run_export
 from blender_coco.coco.export_result import ExportResult
@@ -103,6 +104,7 @@ class RenderJob:
         self._view_layer = None
         self._export_python: str | None = None
         self._warned: set[str] = set()
+        self._kept = KeptScene()
 
     # -- set-up ------------------------------------------------------------
 
@@ -176,6 +178,7 @@ class RenderJob:
         if config.resolution_percentage is not None:
             g.set(r, "resolution_percentage", config.resolution_percentage)
         g.set(r, "use_border", False)
+        g.set(r, "use_persistent_data", True)  # where it is safe (blender/persistent.py)
         for name in r.bl_rna.properties.keys():  # metadata (date, render time, .blend path) would make
             if name.startswith("use_stamp_"):    # images of the same seed differ byte for byte
                 g.set(r, name, False)
@@ -196,6 +199,10 @@ class RenderJob:
         width, height = output_size(scene)
         log.info("rendering %s frame(s) at %dx%d, %d samples, %s -> %s", self.total, width, height,
                  scene.cycles.samples, backend, self.out_dir)
+
+    def detail(self) -> str:
+        """What the hooks add to the progress line (e.g. physics time per frame)."""
+        return "; ".join(d for d in (hook.detail() for hook in self.hooks) if d)
 
     def _keypoint_definitions(self, roots) -> dict[str, dict]:
         defs: dict[str, dict] = {}
@@ -233,6 +240,7 @@ class RenderJob:
         for hook in self.hooks:
             extra.update(hook.record(scene, index, self.config.seed) or {})
         sidecar = replace(sidecar, extra=extra)  # ValueError if a hook names a field of the contract
+        self._kept.before_render(scene, self._view_layer)
         try:
             result = bpy.ops.render.render(write_still=False, scene=scene.name)
         except RuntimeError as exc:
@@ -254,7 +262,10 @@ class RenderJob:
         for obj in scene.objects:
             value = indices[obj.name]
             if obj.pass_index != value:
-                self._guard.set(obj, "pass_index", value)
+                if marking.is_spawned(obj):  # made for this frame only: nothing to put back
+                    obj.pass_index = value
+                else:
+                    self._guard.set(obj, "pass_index", value)
         rendered = marking.rendered_objects(self._view_layer)
         sources, problems = marking.collection_instance_indices(scene, indices, rendered)
         for obj, value in sources:
@@ -378,7 +389,7 @@ def render_dataset(config: RenderConfig, scene, progress: Callable[[int, int], N
     job = RenderJob(config, scene, hooks)
     try:
         job.start()
-        bar = Progress(job.total, done=job.done)
+        bar = Progress(job.total, done=job.done, detail=job.detail)
         t0 = time.monotonic()
         try:
             while job.render_next():

@@ -12,6 +12,8 @@ it with :mod:`blender_coco.blender.randomizers`.
   :class:`LightsConfig`, :class:`WorldConfig`, :class:`ObjectsConfig`,
   :class:`MaterialsConfig`, :class:`ArmaturesConfig`), :class:`RandomizeConfig` and
   :func:`from_dict`.
+- :mod:`.spawn`: ``[[spawn]]`` groups (:class:`SpawnConfig`, :class:`PhysicsConfig`,
+  :class:`MaterialVariation`) and :func:`asset_files`.
 - :mod:`.loading`: :func:`load` (a ``.toml`` or ``.json`` file; without ``tomllib`` the
   TOML is read by another Python through ``python -m blender_coco.randomize FILE``,
   :mod:`.__main__`), :data:`SCENE_PROP`, :data:`OFF`.
@@ -36,10 +38,13 @@ from blender_coco.randomize.loading import OFF, SCENE_PROP, load
 from blender_coco.randomize.rng import frame_rng
 from blender_coco.randomize.sections import (LIGHT_TYPES, SECTIONS, ArmaturesConfig, CameraConfig, LightsConfig,
                                              MaterialsConfig, ObjectsConfig, RandomizeConfig, WorldConfig, from_dict)
+from blender_coco.randomize.spawn import (ASSET_EXTENSIONS, STEM, MaterialVariation, PhysicsConfig, SpawnConfig,
+                                          asset_files)
 from blender_coco.randomize.values import (DISTRIBUTIONS, IMAGE_EXTENSIONS, RANGE_KEYS, Range, Region, Rotation,
                                            image_files, parse_range)
 
 __all__ = [
+    "ASSET_EXTENSIONS", "MaterialVariation", "PhysicsConfig", "STEM", "SpawnConfig", "asset_files",
     "ArmaturesConfig", "CameraConfig", "DISTRIBUTIONS", "IMAGE_EXTENSIONS", "LIGHT_TYPES", "LightsConfig",
     "MaterialsConfig", "OFF", "ObjectsConfig", "RANGE_KEYS", "RandomizeConfig", "Range", "Region", "Rotation",
     "SCENE_PROP", "SECTIONS", "WorldConfig", "frame_rng", "from_dict", "image_files", "load", "parse_range",

@@ -6,6 +6,8 @@
   (``[[materials]]``), :class:`ArmaturesConfig` (``[[armatures]]``): groups, each
   named by its place (``objects[0]``, ...), the name its messages and its random
   generator use.
+- ``[[spawn]]`` groups are :class:`~blender_coco.randomize.spawn.SpawnConfig`
+  (:mod:`.spawn`), named ``spawn[0]``, ...
 - :class:`RandomizeConfig`: every section of a run; ``to_json()`` gives the JSON-able
   dict that :func:`from_dict` turns back into an equal config.
 - :func:`from_dict`: validate a parsed TOML/JSON config; a one-line
@@ -26,11 +28,12 @@ from blender_coco.errors import UserError
 from blender_coco.randomize.values import (Range, Region, Rotation, _bool, _fail, _folder, _name, _names,
                                            _no_unknown, _opt_range, _probability, _region, _rotation, _show, _table,
                                            _vec3, parse_range)
+from blender_coco.randomize.spawn import SpawnConfig
 from blender_coco.values import is_number
 
 LIGHT_TYPES = ("POINT", "SUN", "SPOT", "AREA")
 #: The sections a config may have, in the order :meth:`RandomizeConfig.to_json` writes them.
-SECTIONS = ("camera", "lights", "world", "objects", "materials", "armatures")
+SECTIONS = ("camera", "lights", "world", "objects", "materials", "armatures", "spawn")
 
 
 def _json_fields(obj: Any, names: tuple[str, ...]) -> dict:
@@ -392,10 +395,12 @@ class RandomizeConfig:
     objects: tuple[ObjectsConfig, ...] = ()
     materials: tuple[MaterialsConfig, ...] = ()
     armatures: tuple[ArmaturesConfig, ...] = ()
+    spawn: tuple[SpawnConfig, ...] = ()
 
     @property
     def empty(self) -> bool:
-        return not (self.camera or self.lights or self.world or self.objects or self.materials or self.armatures)
+        return not (self.camera or self.lights or self.world or self.objects or self.materials or self.armatures
+                    or self.spawn)
 
     def to_json(self) -> dict:
         """A JSON-able dict that :func:`from_dict` turns back into an equal config
@@ -404,7 +409,7 @@ class RandomizeConfig:
         for key in ("camera", "lights", "world"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key).to_json()
-        for key in ("objects", "materials", "armatures"):
+        for key in ("objects", "materials", "armatures", "spawn"):
             if getattr(self, key):
                 out[key] = [g.to_json() for g in getattr(self, key)]
         return out
@@ -426,6 +431,7 @@ def from_dict(data: Any, source: str = "randomize config", base_dir: str | Path 
             objects=_groups(data, "objects", ObjectsConfig.parse),
             materials=_groups(data, "materials", lambda t, n: MaterialsConfig.parse(t, n, base)),
             armatures=_groups(data, "armatures", ArmaturesConfig.parse),
+            spawn=_groups(data, "spawn", lambda t, n: SpawnConfig.parse(t, n, base)),
         )
     except UserError as exc:
         raise exc.prefixed(f"{source}: ") from None

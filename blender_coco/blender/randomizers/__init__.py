@@ -8,18 +8,22 @@ naming the field) and remembers every value it will change; ``before_frame(scene
 seed)`` sets every randomized value of frame ``i`` from ``frame_rng(seed, i, part)``
 alone, writing all of them each frame, so a frame never depends on the frames
 rendered before it; ``finish`` puts every value back and removes what it created
-(lights, the world copy, shader nodes, loaded images).
+(lights, the world copy, shader nodes, loaded images, spawned copies).
 
 One module per concept:
 
 - :mod:`.hook`: :class:`Randomizer`, :func:`for_run`, :func:`scene_config`.
 - :mod:`.registry`: the :class:`~.registry.Part` contract, ``@register(section)`` and
   :data:`~.registry.ORDER`, the fixed order parts are built, applied and finished in
-  (objects, armatures, materials, lights, world, camera; changing it changes datasets).
+  (objects, spawn, armatures, materials, lights, world, camera; changing it changes
+  datasets).
 - One part per section, each registering itself: :mod:`.objects` (pick, show, turn,
   scale, place), :mod:`.armatures` (poses), :mod:`.materials` (colours, textures),
   :mod:`.lights` (a pool of lights), :mod:`.world` (background colour or image),
-  :mod:`.camera` (orbit and aim).
+  :mod:`.camera` (orbit and aim), :mod:`.spawn` (copies of assets per frame) with
+  :mod:`.assets` (asset libraries), :mod:`.physics` (rigid-body settling) and
+  :mod:`.variation` (per-copy material variants).
+- :mod:`.placement`: boxes, spheres and surfaces that objects and spawn place with.
 - :mod:`.common`: what parts share (the run's :class:`~.common.Images`, the
   frame's :class:`~.common.Frame`, scene lookups); :mod:`.colors`: HSV and
   temperature colours.
@@ -33,9 +37,9 @@ standard library, bpy and mathutils are used here.
 """
 
 # every part module registers its part class on import
-from blender_coco.blender.randomizers import armatures, camera, lights, materials, objects, world
+from blender_coco.blender.randomizers import armatures, camera, lights, materials, objects, spawn, world
 from blender_coco.blender.randomizers.hook import Randomizer, for_run, scene_config
 from blender_coco.blender.randomizers.registry import ORDER, Part, register
 
 __all__ = ["ORDER", "Part", "Randomizer", "armatures", "camera", "for_run", "lights", "materials", "objects",
-           "register", "scene_config", "world"]
+           "register", "scene_config", "spawn", "world"]

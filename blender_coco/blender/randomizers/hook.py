@@ -61,6 +61,9 @@ class Randomizer(FrameHook):
     def run_record(self, scene, seed: int) -> dict:
         return {"randomize": self._json}
 
+    def detail(self) -> str:
+        return "; ".join(d for d in (getattr(p, "detail", lambda: "")() for p in self.parts) if d)
+
     def finish(self, scene) -> None:
         self._guard.restore()
         for part in reversed(self.parts):

@@ -19,8 +19,8 @@ import bpy
 from mathutils import Euler, Matrix, Vector
 
 from blender_coco.blender.marking import CATEGORY_PROP
-from blender_coco.blender.randomizers.common import (GEOMETRY, TRANSFORM, Frame, lift_action, reveal, roots,
-                                                     scene_object)
+from blender_coco.blender.randomizers import placement
+from blender_coco.blender.randomizers.common import TRANSFORM, Frame, lift_action, reveal, roots, scene_object
 from blender_coco.blender.randomizers.registry import Part, register
 from blender_coco.blender.scene_info import evaluated_depsgraph
 from blender_coco.errors import UserError
@@ -80,23 +80,7 @@ class ObjectsPart(Part):
             mw = root.matrix_world.copy()
             loc, rot, scale = mw.decompose()
             self.own[root.name] = (loc, rot.to_euler("XYZ"), scale)
-            self.corners[root.name] = self._local_box(root, self.trees[root.name], dg)
-
-    @staticmethod
-    def _local_box(root, tree, dg) -> list[Vector]:
-        """Corners of the tree's bounding box in the root's frame (its own loc/rot/scale removed)."""
-        inv = root.matrix_world.inverted_safe()
-        pts = []
-        for o in tree:
-            if o.type in GEOMETRY:
-                ev = o.evaluated_get(dg)
-                m = inv @ ev.matrix_world
-                pts.extend(m @ Vector(c) for c in ev.bound_box)
-        if not pts:
-            pts = [Vector((0.0, 0.0, 0.0))]
-        lo = [min(p[i] for p in pts) for i in range(3)]
-        hi = [max(p[i] for p in pts) for i in range(3)]
-        return [Vector((x, y, z)) for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])]
+            self.corners[root.name] = placement.local_box(root, self.trees[root.name], dg)
 
     def _show(self, root, visible: bool) -> None:
         for o, hidden in zip(self.trees[root.name], self.hidden[root.name]):
@@ -115,28 +99,7 @@ class ObjectsPart(Part):
             root.matrix_world = Matrix.LocRotScale(loc, euler, scale)
 
     def _sphere(self, root, loc: Vector, euler: Euler, scale: Vector) -> tuple[Vector, float, list[Vector]]:
-        m = Matrix.LocRotScale(loc, euler, scale)
-        pts = [m @ c for c in self.corners[root.name]]
-        lo = Vector([min(p[i] for p in pts) for i in range(3)])
-        hi = Vector([max(p[i] for p in pts) for i in range(3)])
-        center = (lo + hi) / 2
-        return center, max((p - center).length for p in pts), pts
-
-    def _free(self, center: Vector, radius: float, frame: Frame, ignore: str | None) -> bool:
-        for other, r, names in frame.placed:
-            if ignore is not None and ignore in names:
-                continue
-            if (center - other).length < radius + r + self.cfg.spacing:
-                return False
-        return True
-
-    def _surface_frame(self, dg):
-        ev = self.surface.evaluated_get(dg)
-        mw = ev.matrix_world.copy()
-        pts = [mw @ Vector(c) for c in ev.bound_box]
-        lo = Vector([min(p[i] for p in pts) for i in range(3)])
-        hi = Vector([max(p[i] for p in pts) for i in range(3)])
-        return ev, mw, mw.inverted_safe(), lo, hi
+        return placement.sphere(self.corners[root.name], loc, euler, scale)
 
     def apply(self, scene, rng, frame: Frame) -> None:
         cfg = self.cfg
@@ -147,7 +110,7 @@ class ObjectsPart(Part):
         chosen_names = {o.name for o in chosen}
         visible = [r for r in self.roots if r.name in chosen_names and (cfg.visibility >= 1 or rng.random() < cfg.visibility)]
         shown = {r.name for r in visible}
-        surface = self._surface_frame(evaluated_depsgraph(scene)) if self.surface is not None else None
+        surface = placement.surface(self.surface, evaluated_depsgraph(scene)) if self.surface is not None else None
         placed = {}
         for root in visible:
             own_loc, own_rot, own_scale = self.own[root.name]
@@ -166,11 +129,12 @@ class ObjectsPart(Part):
                 if surface is None:
                     loc = Vector([rng.uniform(a, b) for a, b in zip(cfg.region.min, cfg.region.max)])
                 else:
-                    loc = self._on_surface(root, euler, scale, rng, surface)
+                    loc = placement.on_surface(self.corners[root.name], euler, scale, rng, surface, cfg.region)
                     if loc is None:
                         continue
                 center, radius, _ = self._sphere(root, loc, euler, scale)
-                if self._free(center, radius, frame, self.surface.name if self.surface is not None else None):
+                if placement.is_free(center, radius, frame, cfg.spacing,
+                                     self.surface.name if self.surface is not None else None):
                     result = (loc, center, radius)
                     break
             if result is None:
@@ -191,33 +155,6 @@ class ObjectsPart(Part):
             else:
                 self._reset(root)
         frame.values[self.name] = sorted(shown)
-
-    def _on_surface(self, root, euler, scale, rng, surface):
-        ev, mw, inv, lo, hi = surface
-        _, _, pts = self._sphere(root, Vector((0.0, 0.0, 0.0)), euler, scale)
-        reach = max((Vector((p.x, p.y)).length for p in pts), default=0.0)
-        x0, x1 = lo.x + reach, hi.x - reach
-        y0, y1 = lo.y + reach, hi.y - reach
-        region = self.cfg.region
-        if region is not None:  # only where the region lies over the surface
-            x0, x1 = max(x0, region.min[0]), min(x1, region.max[0])
-            y0, y1 = max(y0, region.min[1]), min(y1, region.max[1])
-        if x0 > x1:  # wider than the room left: centre it
-            x0 = x1 = (x0 + x1) / 2
-        if y0 > y1:
-            y0 = y1 = (y0 + y1) / 2
-        x, y = rng.uniform(x0, x1), rng.uniform(y0, y1)
-        origin = inv @ Vector((x, y, hi.z + 1.0))
-        direction = (inv.to_3x3() @ Vector((0.0, 0.0, -1.0))).normalized()
-        ok, hit, normal, _ = ev.ray_cast(origin, direction)
-        if not ok:
-            return None
-        world_normal = (inv.to_3x3().transposed() @ normal).normalized()
-        if world_normal.z < 0.7:  # not an upward face
-            return None
-        hit_w = mw @ hit
-        bottom = min(p.z for p in pts)
-        return Vector((hit_w.x, hit_w.y, hit_w.z - bottom))
 
     def finish(self) -> None:
         for obj, value in self.unmarked:

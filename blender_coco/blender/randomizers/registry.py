@@ -21,7 +21,7 @@ remembered values back).
 from __future__ import annotations
 
 #: Sections in the order their parts are built and applied each frame (finished in reverse).
-ORDER = ("objects", "armatures", "materials", "lights", "world", "camera")
+ORDER = ("objects", "spawn", "armatures", "materials", "lights", "world", "camera")
 
 #: Section -> the part class registered for it (filled by :func:`register`).
 PARTS: dict[str, type] = {}
