@@ -7,8 +7,10 @@ slot's material from a :class:`VariantPool`. A frame takes variants in order (th
 n-th use of a material in the frame gets its n-th variant), so the pool grows to the
 most copies of one material any frame needs and is reused after that: memory stays
 flat and Cycles keeps compiled shaders of variants whose values did not change.
-Every use rewrites every value a variant can vary from the source material, so a
-frame never depends on the frames before it. The source materials are never edited;
+Every use rewrites every value a variant can vary from the source material's values
+as they were when the run started (a ``[[materials]]`` group may vary the source
+itself frame by frame, after this part), so a frame never depends on the frames
+before it: shards, ``--resume`` and Ray tasks render the same pixels. The source materials are never edited;
 :meth:`VariantPool.finish` removes the variants.
 
 Measured against a fresh material copy per copy and frame, and against one shared
@@ -27,15 +29,28 @@ from blender_coco.blender.randomizers.common import relink
 from blender_coco.randomize import image_files
 
 
+def material_values(mat) -> dict:
+    """The values a variant varies, read from ``mat`` now: viewport colour, roughness, metallic
+    and each Principled BSDF's (by node name) base colour, roughness, metallic."""
+    bsdfs = {}
+    if mat.node_tree is not None:
+        for node in mat.node_tree.nodes:
+            if node.type == "BSDF_PRINCIPLED":
+                bsdfs[node.name] = (tuple(node.inputs["Base Color"].default_value),
+                                    node.inputs["Roughness"].default_value, node.inputs["Metallic"].default_value)
+    return {"diffuse": tuple(mat.diffuse_color), "roughness": mat.roughness, "metallic": mat.metallic,
+            "bsdfs": bsdfs}
+
+
 class Variant:
     """One copy of a source material, with what it varies: the Principled BSDFs' base
     colour, roughness and metallic and an image node for textures."""
 
-    def __init__(self, source, name: str, textures: bool) -> None:
+    def __init__(self, source, name: str, textures: bool, pristine: dict | None = None) -> None:
         mat = self.mat = source.copy()
         mat.name = name
-        self.diffuse = tuple(source.diffuse_color)
-        self.roughness, self.metallic = source.roughness, source.metallic
+        own = pristine or material_values(source)
+        self.diffuse, self.roughness, self.metallic = own["diffuse"], own["roughness"], own["metallic"]
         self.bsdfs = []
         self.tex = None
         tree = mat.node_tree
@@ -46,8 +61,10 @@ class Variant:
                 continue
             base = node.inputs["Base Color"]
             link = base.links[0].from_socket if base.is_linked else None
-            self.bsdfs.append((node, tuple(base.default_value), node.inputs["Roughness"].default_value,
-                               node.inputs["Metallic"].default_value, link))
+            color, rough, metal = own["bsdfs"].get(node.name, (tuple(base.default_value),
+                                                               node.inputs["Roughness"].default_value,
+                                                               node.inputs["Metallic"].default_value))
+            self.bsdfs.append((node, color, rough, metal, link))
         if textures and self.bsdfs:
             coord = tree.nodes.new("ShaderNodeTexCoord")
             tex = self.tex = tree.nodes.new("ShaderNodeTexImage")
@@ -85,6 +102,8 @@ class VariantPool:
         self.used: dict[int, int] = {}
         self.source_of: dict[int, object] = {}  # a variant's material (pointer) -> its source material
         self.files = image_files(cfg.textures) if cfg.textures else []
+        # the materials' values before the first frame: other parts may vary a source later on
+        self.pristine = {m.as_pointer(): material_values(m) for m in bpy.data.materials}
 
     def begin_frame(self) -> None:
         self.used = {}
@@ -120,7 +139,8 @@ class VariantPool:
                 self.used[key] = n + 1
                 pool = self.variants.setdefault(key, [])
                 if n == len(pool):
-                    pool.append(Variant(source, f"{source.name}.coco_variant.{n:03d}", self.cfg.textures is not None))
+                    pool.append(Variant(source, f"{source.name}.coco_variant.{n:03d}", self.cfg.textures is not None,
+                                        self.pristine.get(key)))
                     self.source_of[pool[-1].mat.as_pointer()] = source
                 variant = pool[n]
                 variant.apply(hue, sat, val, rough, metal, image)
@@ -137,3 +157,4 @@ class VariantPool:
                     pass
         self.variants = {}
         self.source_of = {}
+        self.pristine = {}
