@@ -47,21 +47,7 @@ def asset_files(folder: str) -> list[str]:
 
 
 def _asset_folder(t: dict, key: str, name: str, base_dir: Path | None) -> str | None:
-    v = t.get(key)
-    if v is None:
-        return None
-    if not isinstance(v, str) or not v.strip():
-        _fail(f"{name}.{key}", f"must be a folder path, got {_show(v)}")
-    p = Path(os.path.expanduser(v))
-    if not p.is_absolute() and base_dir is not None:
-        p = base_dir / p
-    p = Path(os.path.abspath(p))
-    if not p.is_dir():
-        _fail(f"{name}.{key}", f"folder {_show(v)} does not exist ({p}); create it or fix the path "
-                               f"(relative paths start at the config file's folder)")
-    if not asset_files(str(p)):
-        _fail(f"{name}.{key}", f"folder {_show(v)} ({p}) holds no asset file ({', '.join(ASSET_EXTENSIONS)})")
-    return str(p)
+    return _folder(t, key, name, base_dir, listing=asset_files, what="asset file", extensions=ASSET_EXTENSIONS)
 
 
 def _number(t: dict, key: str, name: str, default: float, lo: float, hi: float, what: str) -> float:

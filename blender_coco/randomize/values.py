@@ -225,7 +225,10 @@ def _names(t: dict, key: str, name: str) -> tuple[str, ...]:
     return tuple(v)
 
 
-def _folder(t: dict, key: str, name: str, base_dir: Path | None) -> str | None:
+def _folder(t: dict, key: str, name: str, base_dir: Path | None, *, listing=None, what: str = "image file",
+            extensions: tuple[str, ...] | None = None) -> str | None:
+    """The folder path ``t[key]`` (relative to ``base_dir``), which must hold a file ``listing`` finds
+    (default: images)."""
     v = t.get(key)
     if v is None:
         return None
@@ -238,8 +241,8 @@ def _folder(t: dict, key: str, name: str, base_dir: Path | None) -> str | None:
     if not p.is_dir():
         _fail(f"{name}.{key}", f"folder {_show(v)} does not exist ({p}); create it or fix the path "
                                f"(relative paths start at the config file's folder)")
-    if not image_files(str(p)):
-        _fail(f"{name}.{key}", f"folder {_show(v)} ({p}) holds no image file ({', '.join(IMAGE_EXTENSIONS)})")
+    if not (listing or image_files)(str(p)):
+        _fail(f"{name}.{key}", f"folder {_show(v)} ({p}) holds no {what} ({', '.join(extensions or IMAGE_EXTENSIONS)})")
     return str(p)
 
 
