@@ -25,10 +25,11 @@ import logging
 import os
 
 import bpy
-from mathutils import Matrix, Vector
+from mathutils import Matrix
 
 from blender_coco.blender.marking import CATEGORY_PROP, SPAWNED_PROP, SUPERCATEGORY_PROP, category_of
 from blender_coco.blender.randomizers.common import GEOMETRY
+from blender_coco.blender.randomizers.placement import local_box
 from blender_coco.errors import UserError
 from blender_coco.randomize import STEM, asset_files
 
@@ -102,18 +103,7 @@ class Asset:
         self.matrix = self.root.evaluated_get(dg).matrix_world.copy()
         _, rot, scale = self.matrix.decompose()
         self.own_rot, self.own_scale = rot.to_euler("XYZ"), scale
-        inv = self.matrix.inverted_safe()
-        pts = []
-        for o in self.tree:
-            if o.type in GEOMETRY:
-                ev = o.evaluated_get(dg)
-                m = inv @ ev.matrix_world
-                pts.extend(m @ Vector(c) for c in ev.bound_box)
-        if not pts:
-            pts = [Vector((0.0, 0.0, 0.0))]
-        lo = [min(p[i] for p in pts) for i in range(3)]
-        hi = [max(p[i] for p in pts) for i in range(3)]
-        self.corners = [Vector((x, y, z)) for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])]
+        self.corners = local_box(self.root, self.tree, dg, self.matrix)
 
     def points(self, dg) -> list:
         """Every vertex of the tree's evaluated meshes in the root's frame."""

@@ -17,6 +17,7 @@ import bpy
 from blender_coco.blender.randomizers.colors import jitter_color
 from blender_coco.blender.randomizers.common import Frame, relink, roots
 from blender_coco.blender.randomizers.registry import Part, register
+from blender_coco.blender.randomizers.variation import draw_values
 from blender_coco.errors import UserError
 from blender_coco.randomize import MaterialsConfig, image_files
 
@@ -83,14 +84,7 @@ class MaterialsPart(Part):
     def apply(self, scene, rng, frame: Frame) -> None:
         cfg = self.cfg
         for entry in self.entries:
-            hue = cfg.hue.sample(rng) if cfg.hue is not None else 0.0
-            sat = cfg.saturation.sample(rng) if cfg.saturation is not None else 1.0
-            val = cfg.value.sample(rng) if cfg.value is not None else 1.0
-            rough = cfg.roughness.sample(rng) if cfg.roughness is not None else None
-            metal = cfg.metallic.sample(rng) if cfg.metallic is not None else None
-            texture = None
-            if self.files and (cfg.texture_probability >= 1 or rng.random() < cfg.texture_probability):
-                texture = rng.choice(self.files)
+            hue, sat, val, rough, metal, texture = draw_values(cfg, self.files, rng)
             mat = entry["mat"]
             jittered = cfg.hue is not None or cfg.saturation is not None or cfg.value is not None
             if jittered:

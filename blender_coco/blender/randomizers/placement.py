@@ -19,9 +19,10 @@ from mathutils import Matrix, Vector
 from blender_coco.blender.randomizers.common import GEOMETRY, Frame
 
 
-def local_box(root, tree, dg) -> list[Vector]:
-    """Corners of the tree's bounding box in the root's frame (its own loc/rot/scale removed)."""
-    inv = root.matrix_world.inverted_safe()
+def local_box(root, tree, dg, matrix=None) -> list[Vector]:
+    """Corners of the tree's bounding box in the root's frame (its own loc/rot/scale removed);
+    ``matrix``: the root's world matrix to take out (default: ``root.matrix_world``)."""
+    inv = (root.matrix_world if matrix is None else matrix).inverted_safe()
     pts = []
     for o in tree:
         if o.type in GEOMETRY:

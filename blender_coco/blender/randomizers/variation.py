@@ -29,6 +29,20 @@ from blender_coco.blender.randomizers.common import relink
 from blender_coco.randomize import image_files
 
 
+def draw_values(cfg, files, rng) -> tuple:
+    """One draw of a material variation ``cfg`` (a ``[[materials]]`` group or a spawn's ``material``):
+    (hue, saturation, value, roughness, metallic, texture path from ``files`` or None), in this order."""
+    hue = cfg.hue.sample(rng) if cfg.hue is not None else 0.0
+    sat = cfg.saturation.sample(rng) if cfg.saturation is not None else 1.0
+    val = cfg.value.sample(rng) if cfg.value is not None else 1.0
+    rough = cfg.roughness.sample(rng) if cfg.roughness is not None else None
+    metal = cfg.metallic.sample(rng) if cfg.metallic is not None else None
+    texture = None
+    if files and (cfg.texture_probability >= 1 or rng.random() < cfg.texture_probability):
+        texture = rng.choice(files)
+    return hue, sat, val, rough, metal, texture
+
+
 def material_values(mat) -> dict:
     """The values a variant varies, read from ``mat`` now: viewport colour, roughness, metallic
     and each Principled BSDF's (by node name) base colour, roughness, metallic."""
@@ -109,17 +123,8 @@ class VariantPool:
         self.used = {}
 
     def draw(self, rng) -> tuple:
-        """One copy's values: (hue, saturation, value, roughness, metallic, texture path or None)."""
-        cfg = self.cfg
-        hue = cfg.hue.sample(rng) if cfg.hue is not None else 0.0
-        sat = cfg.saturation.sample(rng) if cfg.saturation is not None else 1.0
-        val = cfg.value.sample(rng) if cfg.value is not None else 1.0
-        rough = cfg.roughness.sample(rng) if cfg.roughness is not None else None
-        metal = cfg.metallic.sample(rng) if cfg.metallic is not None else None
-        texture = None
-        if self.files and (cfg.texture_probability >= 1 or rng.random() < cfg.texture_probability):
-            texture = rng.choice(self.files)
-        return hue, sat, val, rough, metal, texture
+        """One copy's values (see :func:`draw_values`)."""
+        return draw_values(self.cfg, self.files, rng)
 
     def vary(self, objects, values, frame) -> None:
         """Give each material slot of ``objects`` (one copy) a variant set to ``values`` (from :meth:`draw`)."""
