@@ -28,7 +28,7 @@ from blender_coco.errors import UserError
 from blender_coco.randomize.values import (Range, Region, Rotation, _bool, _fail, _folder, _name, _names,
                                            _no_unknown, _opt_range, _probability, _region, _rotation, _show, _table,
                                            _vec3, parse_range)
-from blender_coco.randomize.spawn import SpawnConfig
+from blender_coco.randomize.spawn import SpawnConfig, variation_fields
 from blender_coco.values import is_number
 
 LIGHT_TYPES = ("POINT", "SUN", "SPOT", "AREA")
@@ -330,13 +330,7 @@ class MaterialsConfig:
         _no_unknown(t, cls.FIELDS, name)
         return cls(
             name=name, **_targets(t, name), materials=_names(t, "materials", name),
-            hue=_opt_range(t, "hue", name, lo=-1, hi=1),
-            saturation=_opt_range(t, "saturation", name, lo=0),
-            value=_opt_range(t, "value", name, lo=0),
-            roughness=_opt_range(t, "roughness", name, lo=0, hi=1),
-            metallic=_opt_range(t, "metallic", name, lo=0, hi=1),
-            textures=_folder(t, "textures", name, base_dir),
-            texture_probability=_probability(t, "texture_probability", name, 1.0),
+            **variation_fields(t, name, base_dir),
         )
 
 

@@ -134,18 +134,24 @@ class MaterialVariation:
         if not isinstance(t, dict):
             _fail(name, f"must be a table such as {{hue = [-0.1, 0.1], roughness = [0.2, 0.9]}}, got {_show(t)}")
         _no_unknown(t, cls.FIELDS, name)
-        out = cls(
-            hue=_opt_range(t, "hue", name, lo=-1, hi=1),
-            saturation=_opt_range(t, "saturation", name, lo=0),
-            value=_opt_range(t, "value", name, lo=0),
-            roughness=_opt_range(t, "roughness", name, lo=0, hi=1),
-            metallic=_opt_range(t, "metallic", name, lo=0, hi=1),
-            textures=_folder(t, "textures", name, base_dir),
-            texture_probability=_probability(t, "texture_probability", name, 1.0),
-        )
+        out = cls(**variation_fields(t, name, base_dir))
         if out == cls():
             _fail(name, "sets nothing; give hue, saturation, value, roughness, metallic or textures")
         return out
+
+
+def variation_fields(t: dict, name: str, base_dir: Path | None) -> dict:
+    """The material-variation keys of table ``t`` (hue, saturation, value, roughness, metallic,
+    textures, texture_probability), validated: shared by ``[[materials]]`` and a spawn's ``material``."""
+    return dict(
+        hue=_opt_range(t, "hue", name, lo=-1, hi=1),
+        saturation=_opt_range(t, "saturation", name, lo=0),
+        value=_opt_range(t, "value", name, lo=0),
+        roughness=_opt_range(t, "roughness", name, lo=0, hi=1),
+        metallic=_opt_range(t, "metallic", name, lo=0, hi=1),
+        textures=_folder(t, "textures", name, base_dir),
+        texture_probability=_probability(t, "texture_probability", name, 1.0),
+    )
 
 
 @dataclass(frozen=True)
