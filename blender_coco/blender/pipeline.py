@@ -215,7 +215,7 @@ class RenderJob:
             raise UserError(f"object {with_keypoints[0].name!r} has {marking.KEYPOINTS_PROP} but keypoint support "
                             f"failed to load ({exc}); reinstall blender-coco") from None
         for root in with_keypoints:
-            defs[root.name] = keypoints.keypoint_definition(root)
+            defs[marking.object_key(root)] = keypoints.keypoint_definition(root)
         return defs
 
     # -- frames --------------------------------------------------------------
@@ -260,7 +260,7 @@ class RenderJob:
         marking.check_marks(scene)
         indices = marking.pass_indices(scene)
         for obj in scene.objects:
-            value = indices[obj.name]
+            value = indices[marking.object_key(obj)]
             if obj.pass_index != value:
                 if marking.is_spawned(obj):  # made for this frame only: nothing to put back
                     obj.pass_index = value
@@ -273,9 +273,10 @@ class RenderJob:
                 try:
                     self._guard.set(obj, "pass_index", value)
                 except (AttributeError, TypeError):  # linked from a library: read-only
-                    problems.append(f"object {obj.name!r} is linked from a library, so its pass index cannot be "
+                    problems.append(f"object {marking.object_key(obj)!r} is linked from a library, so its pass index cannot be "
                                     f"set for the collection instance that copies it; make the instance real "
                                     f"(Object > Apply > Make Instances Real) or use a library override")
+        problems.extend(marking.mark_warnings(scene))
         for message in problems:
             if message not in self._warned:
                 self._warned.add(message)
@@ -284,6 +285,7 @@ class RenderJob:
         categories: dict[str, dict] = {}
         instances = []
         for root in roots:
+            key = marking.object_key(root)
             name = marking.category_of(root)
             entry = categories.setdefault(name, {"name": name})
             if marking.is_stuff(root):
@@ -291,18 +293,18 @@ class RenderJob:
             sup = marking.supercategory_of(root)
             if sup and "supercategory" not in entry:
                 entry["supercategory"] = sup
-            definition = self._keypoint_defs.get(root.name)
+            definition = self._keypoint_defs.get(key)
             if definition is not None and "keypoints" not in entry:
                 entry["keypoints"] = list(definition["keypoints"])
                 entry["skeleton"] = [list(p) for p in definition["skeleton"]]
-            if root.name not in rendered:
+            if key not in rendered:
                 continue
             color = marking.instance_color(root)
             points = None
             if definition is not None:
                 from blender_coco.blender import keypoints
                 points = keypoints.project_keypoints(scene, camera, root, definition, depsgraph=evaluated_depsgraph(scene, self._view_layer))
-            instances.append(Instance(pass_index=indices[root.name], object=root.name, category=name,
+            instances.append(Instance(pass_index=indices[key], object=key, category=name,
                                       color=None if color is None else tuple(color),
                                       keypoints=None if points is None else tuple(tuple(k) for k in points)))
         background = marking.background_category(scene)
