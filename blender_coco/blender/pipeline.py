@@ -36,7 +36,7 @@ from typing import Callable, Iterable
 
 import bpy
 
-from blender_coco.blender import device, frame_files, image_format, marking
+from blender_coco.blender import device, frame_files, image_format, marking, run_warnings
 from blender_coco.blender.guard import SettingsGuard
 from blender_coco.blender.handoff import export_python, run_export
 from blender_coco.blender.hooks import FrameHook, as_hook
@@ -141,16 +141,34 @@ class RenderJob:
         self.randomizer = randomizers.for_run(config.randomize, scene, python=self._export_python)
         if self.randomizer is not None:
             self.hooks.insert(0, self.randomizer)
+        self._warn(run_warnings.engine_warning(scene), run_warnings.camera_warning(scene))
         self._setup_render(scene, config)
         self._keypoint_defs = self._keypoint_definitions(roots)
         for hook in self.hooks:
             hook.start(scene)
             self._hooks_started.append(hook)
+        self._warn(*run_warnings.unrendered_marks(scene, self._view_layer, self._spawn_sources()))
         mode = "resume" if config.resume else "overwrite" if config.overwrite else "new"
         kept = prepare_out_dir(self.out_dir, config.frames, config.image_format, self.indices, mode,
                                self._expected_record())
         self._todo = [] if config.stage == "prepare" else [i for i in self.indices if i not in kept]
         self.done = self.kept = len(kept)
+
+    def _warn(self, *messages) -> None:
+        """Log each message (None: nothing) as a warning, once per run."""
+        for message in messages:
+            if message and message not in self._warned:
+                self._warned.add(message)
+                log.warning("%s", message)
+
+    def _spawn_sources(self) -> list:
+        """Objects of the collections ``[[spawn]]`` copies from: hidden on purpose, never warned about."""
+        config = getattr(self.randomizer, "config", None)
+        out = []
+        for group in getattr(config, "spawn", ()):
+            coll = bpy.data.collections.get(group.collection) if getattr(group, "collection", None) else None
+            out.extend(coll.all_objects if coll is not None else ())
+        return out
 
     def _run_fields(self) -> dict:
         """Sidecar fields the hooks declare for every frame of this run."""
@@ -195,7 +213,7 @@ class RenderJob:
         g.set(layer, "use_pass_object_index", True)
         g.set(layer, "use_pass_z", True)
         backend = device.use_device(scene, config.device, g)
-        device.fix_denoiser(scene, backend, g)
+        self._warn(device.fix_denoiser(scene, backend, g))
         width, height = output_size(scene)
         log.info("rendering %s frame(s) at %dx%d, %d samples, %s -> %s", self.total, width, height,
                  scene.cycles.samples, backend, self.out_dir)
@@ -276,11 +294,7 @@ class RenderJob:
                     problems.append(f"object {marking.object_key(obj)!r} is linked from a library, so its pass index cannot be "
                                     f"set for the collection instance that copies it; make the instance real "
                                     f"(Object > Apply > Make Instances Real) or use a library override")
-        problems.extend(marking.mark_warnings(scene))
-        for message in problems:
-            if message not in self._warned:
-                self._warned.add(message)
-                log.warning("%s", message)
+        self._warn(*problems, *marking.mark_warnings(scene))
         roots = marking.marked_roots(scene)
         categories: dict[str, dict] = {}
         instances = []
