@@ -41,7 +41,7 @@ from blender_coco.blender.guard import SettingsGuard
 from blender_coco.blender.handoff import export_python, run_export
 from blender_coco.blender.hooks import FrameHook, as_hook
 from blender_coco.blender.persistent import KeptScene
-from blender_coco.blender.scene_info import evaluated_depsgraph, output_size, scene_camera
+from blender_coco.blender.scene_info import evaluated_depsgraph, output_size, scene_camera, unit_scale
 from blender_coco.coco.export_result import ExportResult
 from blender_coco.config import RenderConfig
 from blender_coco.errors import UserError
@@ -344,6 +344,7 @@ class RenderJob:
             categories=tuple(categories[n] for n in sorted(categories)),
             instances=tuple(instances),
             background=background,
+            unit_scale=unit_scale(scene),
         )
 
     # -- end -----------------------------------------------------------------
