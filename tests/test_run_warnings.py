@@ -103,7 +103,37 @@ inst = bpy.data.objects.new("LampInstance", None); inst.instance_type = "COLLECT
 scene.collection.objects.link(inst)
 dead = bpy.data.objects.new("ShelfInstance", None); dead.instance_type = "COLLECTION"; dead.instance_collection = shelf
 scene.collection.objects.link(dead); dead.hide_render = True
+# geometry nodes and particles copying marked objects of an excluded collection (the one disabled for render: warned)
+props = bpy.data.collections.new("Props"); scene.collection.children.link(props)
+layer.layer_collection.children["Props"].exclude = True
+def scatter(name, source, show_render=True):
+    host = plane(name, -1.0, -1.0, -0.5, -0.5)
+    tree = bpy.data.node_groups.new(name, "GeometryNodeTree")
+    tree.interface.new_socket("Geometry", in_out="INPUT", socket_type="NodeSocketGeometry")
+    tree.interface.new_socket("Geometry", in_out="OUTPUT", socket_type="NodeSocketGeometry")
+    n = tree.nodes
+    gin, gout = n.new("NodeGroupInput"), n.new("NodeGroupOutput")
+    points, inst, info = n.new("GeometryNodeMeshToPoints"), n.new("GeometryNodeInstanceOnPoints"), n.new("GeometryNodeObjectInfo")
+    info.inputs["Object"].default_value = source
+    tree.links.new(gin.outputs[0], points.inputs["Mesh"])
+    tree.links.new(points.outputs["Points"], inst.inputs["Points"])
+    tree.links.new(info.outputs["Geometry"], inst.inputs["Instance"])
+    tree.links.new(inst.outputs["Instances"], gout.inputs[0])
+    mod = host.modifiers.new("Scatter", "NODES"); mod.node_group = tree; mod.show_render = show_render
+    return host
+marking.mark(plane("Pebble", 0, 0, 0.1, 0.1, collection=props), "pebble")
+marking.mark(plane("Rock", 0, 0, 0.1, 0.1, collection=props), "rock")
+scatter("PebbleScatter", bpy.data.objects["Pebble"])
+scatter("RockScatter", bpy.data.objects["Rock"], show_render=False)
+marking.mark(plane("Seed", 0, 0, 0.1, 0.1, collection=props), "seed")
+emitter = plane("Emitter", 0.5, -1.0, 1.0, -0.5)
+emitter.modifiers.new("Particles", "PARTICLE_SYSTEM")
+settings = emitter.particle_systems[0].settings
+settings.count = 4; settings.render_type = "OBJECT"; settings.instance_object = bpy.data.objects["Seed"]
 res["nowhere"] = run("nowhere", scene)
+res["nowhere_render"] = run("nowhere_render", scene, render=True)  # the same scene renders (warnings once per run)
+for name in ("Pebble", "Rock", "Seed", "PebbleScatter", "RockScatter", "Emitter"):
+    bpy.data.objects.remove(bpy.data.objects[name])
 
 # category names with spaces, a supercategory that is not text
 for name in ("Lamp", "Chair", "Ghost", "Vase", "Book"):
@@ -207,8 +237,11 @@ def test_cameras_that_do_not_render_are_named(res):
 def test_a_marked_object_that_renders_nowhere_is_named_with_its_reason(res):
     lines = res["nowhere"]
     by_object = {name: [l for l in lines if f"marked object {name!r}" in l] for name in
-                 ("Ghost", "Vase", "Book", "Lamp", "Chair")}
-    assert len(lines) == 3
+                 ("Ghost", "Vase", "Book", "Lamp", "Chair", "Pebble", "Rock", "Seed")}
+    assert len(lines) == 4
+    assert "collection 'Props' is excluded from view layer" in by_object["Rock"][0]  # its scatter is off for render
+    assert by_object["Pebble"] == by_object["Seed"] == []  # copied by geometry nodes, by a particle system
+    assert res["nowhere_render"] == lines
     assert "hidden from render (hide_render)" in by_object["Ghost"][0]
     assert "collection 'HiddenColl' is hidden from render" in by_object["Vase"][0]
     assert "collection 'Shelf' is excluded from view layer" in by_object["Book"][0]  # its only instancer is hidden

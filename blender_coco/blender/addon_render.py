@@ -39,12 +39,16 @@ class WarningLog(logging.Handler):
         self.messages: list[str] = []
         self._shown = 0
         self._logger = logging.getLogger("blender_coco")
+        self._echo = False
 
     def emit(self, record):
         self.messages.append(record.getMessage())
+        if self._echo and logging.lastResort is not None:  # still print them where they went before
+            logging.lastResort.handle(record)
 
     def attach(self) -> "WarningLog":
         if self not in self._logger.handlers:
+            self._echo = not self._logger.hasHandlers()  # no handler: Python printed them to stderr
             self._logger.addHandler(self)
         return self
 

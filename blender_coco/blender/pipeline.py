@@ -339,7 +339,7 @@ class RenderJob:
             height=height,
             blender_version=bpy.app.version_string,
             view_layer=self._view_layer.name,
-            camera=Camera(name=camera.name, type=getattr(camera.data, "type", "PERSP"),
+            camera=Camera(name=marking.object_key(camera), type=getattr(camera.data, "type", "PERSP"),
                           matrix_world=tuple(tuple(float(v) for v in row) for row in camera.matrix_world)),
             categories=tuple(categories[n] for n in sorted(categories)),
             instances=tuple(instances),
