@@ -6,7 +6,8 @@ ancestor, the object itself first, decides which instance an object belongs to, 
 a marked child of a marked parent is an instance of its own. ``coco_supercategory``
 on the same object is optional. Unmarked objects render and occlude but are never
 annotated. An instance whose marked object is hidden from render (``hide_render``,
-or only in excluded / render-hidden collections) is not annotated.
+or only in excluded / render-hidden collections) is not annotated
+(:mod:`blender_coco.blender.run_warnings` says so when nothing renders it).
 
 Category and supercategory names are stripped of surrounding whitespace (" box" and
 "box " are the category "box"; :func:`mark_warnings` names the objects). A

@@ -129,7 +129,7 @@ def _copied_by(obj) -> list:
             elif settings.render_type == "COLLECTION":
                 add(settings.instance_collection)
         elif mod.type == "NODES":
-            for key in mod.keys():
+            for key in (mod.keys() if hasattr(mod, "keys") else ()):  # the modifier's inputs
                 value = mod[key]
                 if getattr(value, "bl_rna", None) is not None and value.bl_rna.identifier in ("Object", "Collection"):
                     add(value)
