@@ -6,11 +6,13 @@ links both and has a local ``Thing`` (plum) and a library override of a third li
 units per pixel, squares on pixel edges), each square must come out as its own
 annotation with its own category, and its mask must equal the analytic square
 (IoU 1.0), judged by pycocotools. Sidecars name linked objects ``"Thing [lib1.blend]"``.
+Run in the bpy module (5.0) and in Debian's Blender 3.4 binary.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -23,7 +25,9 @@ import bpy
 from blender_coco.blender import marking, pipeline
 from blender_coco.config import RenderConfig
 
-out = Path(sys.argv[1])
+args = sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else sys.argv[1:]   # blender -b ... -- OUT PYTHON
+out = Path(args[0])
+python = args[1] if len(args) > 1 else None
 logs = []
 class Collect(logging.Handler):
     def emit(self, record):
@@ -63,7 +67,7 @@ scene.collection.objects.link(cam); scene.camera = cam
 scene.render.resolution_x, scene.render.resolution_y = 64, 48
 scene.cycles.samples = 1
 names = sorted(marking.object_key(o) for o in scene.objects if o.type == "MESH")
-pipeline.render_dataset(RenderConfig(out=str(out / "ds"), frames=1, samples=1), scene)
+pipeline.render_dataset(RenderConfig(out=str(out / "ds"), frames=1, samples=1, python=python), scene)
 sidecar = json.loads((out / "ds" / "records" / "000000.json").read_text())
 (out / "result.json").write_text(json.dumps({"names": names, "sidecar": sidecar, "logs": logs,
                                              "override": [override.name_full, override.library is None]}))
@@ -80,10 +84,17 @@ def truth(x0: float) -> np.ndarray:
     return mask
 
 
-@pytest.fixture(scope="module")
-def linked(tmp_path_factory, run_bpy):
+@pytest.fixture(scope="module", params=["bpy", "blender-3.4"])
+def linked(request, tmp_path_factory, run_bpy, run):
     out = tmp_path_factory.mktemp("linked")
-    run_bpy(SCRIPT, str(out), what="linked objects scene")
+    if request.param == "bpy":
+        run_bpy(SCRIPT, str(out), what="linked objects scene")
+    else:
+        blender = request.getfixturevalue("blender_binary")
+        script = out / "linked.py"
+        script.write_text(SCRIPT)
+        run([blender, "-b", "--factory-startup", "--python-exit-code", "1", "-P", script, "--", out, sys.executable],
+            "linked objects scene in blender -b")
     res = json.loads((out / "result.json").read_text())
     res["coco"] = load_coco(out / "ds" / "annotations" / "instances.json")
     return res
