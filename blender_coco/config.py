@@ -37,7 +37,8 @@ class ExportConfig:
     min_area: instances with fewer visible pixels are dropped.
     iscrowd: mark every annotation as crowd (Detectron2 training and COCOeval
         matching ignore crowd annotations; leave off unless you want that).
-    keypoint_tolerance: how far (scene units, metres in a metric scene) the
+    keypoint_tolerance: how far (metres; the export divides it by each frame's
+        ``unit_scale`` to compare it with depths in Blender units) the
         instance's own body (or an unmarked surface) may lie in front of a joint
         before the joint counts as occluded (v=1). Joints sit inside the mesh,
         0.03-0.12 m under the skin; a joint hidden by a limb or the torso is
@@ -90,7 +91,7 @@ class ExportConfig:
         check(isinstance(self.iscrowd, bool), f"iscrowd must be true or false, got {self.iscrowd!r}")
         check(isinstance(self.keypoint_tolerance, (int, float)) and not isinstance(self.keypoint_tolerance, bool)
               and 0 <= self.keypoint_tolerance < float("inf"),
-              f"keypoint_tolerance must be a distance >= 0 in scene units (e.g. 0.15 m), got {self.keypoint_tolerance!r}")
+              f"keypoint_tolerance must be a distance >= 0 in metres (e.g. 0.15), got {self.keypoint_tolerance!r}")
         object.__setattr__(self, "info", tuple((str(k), str(v)) for k, v in self.info))
         for key, value in self.info:
             check(key in INFO_FIELDS, f"info field must be one of {', '.join(INFO_FIELDS)}, got {key!r}")

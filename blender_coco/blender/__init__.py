@@ -11,7 +11,10 @@ The render stage:
 
 - :mod:`.pipeline`: :class:`~.pipeline.RenderJob` and :func:`~.pipeline.render_dataset`: one frame record per frame, then the export.
 - :mod:`.session`: what ``blender-coco render`` and scripts/render_coco.py share: open the .blend, render.
-- :mod:`.marking`: which objects are annotated (the ``coco_category`` contract) and their pass indices.
+- :mod:`.marking`: which objects are annotated (the ``coco_category`` contract), their pass indices,
+  and :func:`~.marking.object_key`, how objects are keyed and named (linked ones with their library).
+- :mod:`.run_warnings`: one warning line for each thing a run does differently from the scene
+  (engine, cameras, marked objects that render nowhere).
 - :mod:`.keypoints`: keypoint maps of armatures, bones projected to pixels.
 - :mod:`.hooks`: :class:`~.hooks.FrameHook`, how per-frame scene changes plug into a run.
 - :mod:`.randomizers`: the randomization config applied to the scene frame by frame.
@@ -21,7 +24,7 @@ The render stage:
 - :mod:`.device`: Cycles device and denoiser choices.
 - :mod:`.persistent`: keep Cycles' scene between frames where that changes no pixel.
 - :mod:`.guard`: remember every setting a run changes and put it back.
-- :mod:`.scene_info`: output size, scene camera, evaluated depsgraph.
+- :mod:`.scene_info`: output size, scene camera, evaluated depsgraph, unit scale.
 
 The add-on:
 
@@ -29,7 +32,7 @@ The add-on:
 - :mod:`.addon_props`: the add-on's settings on the scene.
 - :mod:`.addon_ui`: the COCO tab of the 3D View sidebar.
 - :mod:`.addon_ops`: operators that edit the marking.
-- :mod:`.addon_render`: the render and cancel operators.
+- :mod:`.addon_render`: the render and cancel operators (the run's warnings become WARNING reports).
 
 Scenes:
 

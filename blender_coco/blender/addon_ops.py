@@ -110,8 +110,9 @@ class BLENDER_COCO_OT_select_category(Operator):
 
     def execute(self, context):
         view_layer = context.view_layer
+        in_layer = {obj.as_pointer() for obj in view_layer.objects}  # by identity: linked objects may share a name
         roots = [obj for obj in marking.marked_roots(context.scene)
-                 if marking.category_of(obj) == self.category and obj.name in view_layer.objects]
+                 if marking.category_of(obj) == self.category and obj.as_pointer() in in_layer]
         if not roots:
             self.report({"WARNING"}, f"No object in this view layer is marked '{self.category}'")
             return {"CANCELLED"}

@@ -10,7 +10,9 @@
   between frames and Esc or the panel's Cancel button stop the run.
 
 Errors the user can fix (:class:`UserError`) become one ``ERROR`` report; anything
-else is a bug and keeps its traceback. Messages name settings by config field;
+else is a bug and keeps its traceback. The run's warnings (what it changes in the
+scene, what it cannot annotate: the lines ``blender-coco render`` logs) become one
+``WARNING`` report each (:class:`WarningLog`). Messages name settings by config field;
 :func:`panel_message` says them as the panel's fields (the CLI says them as flags).
 """
 
@@ -29,6 +31,48 @@ TIMER_STEP = 0.01  # seconds between frames; a frame itself blocks the UI while 
 IDLE, RUNNING, FINISHED, CANCELLED, FAILED = "IDLE", "RUNNING", "FINISHED", "CANCELLED", "FAILED"
 
 
+class WarningLog(logging.Handler):
+    """Collects the warnings blender-coco logs while attached (a context manager), for the operator's reports."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+        self._shown = 0
+        self._logger = logging.getLogger("blender_coco")
+        self._echo = False
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+        if self._echo and logging.lastResort is not None:  # still print them where they went before
+            logging.lastResort.handle(record)
+
+    def attach(self) -> "WarningLog":
+        if self not in self._logger.handlers:
+            self._echo = not self._logger.hasHandlers()  # no handler: Python printed them to stderr
+            self._logger.addHandler(self)
+        return self
+
+    def detach(self) -> None:
+        self._logger.removeHandler(self)
+
+    def __enter__(self) -> "WarningLog":
+        return self.attach()
+
+    def __exit__(self, *exc) -> None:
+        self.detach()
+
+    def take(self) -> list[str]:
+        """The warnings not taken before."""
+        new, self._shown = self.messages[self._shown:], len(self.messages)
+        return new
+
+
+def report_warnings(operator, warnings: WarningLog) -> None:
+    """One ``WARNING`` report per new warning of the run."""
+    for message in warnings.take():
+        operator.report({"WARNING"}, message)
+
+
 class RenderSession:
     """One interactive run: a pipeline ``RenderJob`` stepped one frame per :meth:`tick`.
 
@@ -43,6 +87,7 @@ class RenderSession:
         self.result = None
         self.error = None
         self.cancel_requested = False
+        self.warnings = WarningLog()
 
     @property
     def done(self) -> int:
@@ -58,7 +103,12 @@ class RenderSession:
 
     def start(self) -> None:
         """Prepare the job (validates the scene; may raise UserError)."""
-        self.job.start()
+        self.warnings.attach()
+        try:
+            self.job.start()
+        except BaseException:
+            self.warnings.detach()
+            raise
         self.state = RUNNING
 
     def cancel(self) -> None:
@@ -75,7 +125,10 @@ class RenderSession:
         try:
             more = self.job.render_next()
             if not more or self.job.done >= self.job.total:
-                self.result = self.job.finish()
+                try:
+                    self.result = self.job.finish()
+                finally:
+                    self.warnings.detach()
                 self.state = FINISHED
         except UserError as err:
             self.error = panel_message(err)
@@ -87,6 +140,7 @@ class RenderSession:
 
     def _abort(self, state: str) -> None:
         self.state = state
+        self.warnings.detach()
         try:
             self.job.abort()
         except Exception:  # the original state (cancel, error) is what the user must see
@@ -170,16 +224,20 @@ class BLENDER_COCO_OT_render(Operator):
         from blender_coco.blender import pipeline
 
         wm = context.window_manager
+        warnings = WarningLog()
         try:
             config = self._config(context)
             wm.progress_begin(0, config.frames)
             try:
-                path = pipeline.render_dataset(config, context.scene, progress=_progress_callback(wm))
+                with warnings:
+                    path = pipeline.render_dataset(config, context.scene, progress=_progress_callback(wm))
             finally:
                 wm.progress_end()
         except UserError as err:
+            report_warnings(self, warnings)
             self.report({"ERROR"}, panel_message(err))
             return {"CANCELLED"}
+        report_warnings(self, warnings)
         self.report({"INFO"}, f"COCO dataset written: {path}")
         return {"FINISHED"}
 
@@ -196,6 +254,7 @@ class BLENDER_COCO_OT_render(Operator):
             self.report({"ERROR"}, panel_message(err))
             return {"CANCELLED"}
         _session = self._session = session
+        report_warnings(self, session.warnings)
         wm = context.window_manager
         wm.progress_begin(0, max(session.total, 1))
         self._timer = wm.event_timer_add(TIMER_STEP, window=context.window)
@@ -217,6 +276,7 @@ class BLENDER_COCO_OT_render(Operator):
             self._end(context, {"CANCELLED"})
             raise
         context.window_manager.progress_update(session.done)
+        report_warnings(self, session.warnings)
         _redraw(context)
         if state == RUNNING:
             return {"RUNNING_MODAL"}

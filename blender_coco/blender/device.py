@@ -3,7 +3,9 @@
 ``--device GPU`` uses the first backend with a device among OptiX, CUDA, HIP, Metal
 and oneAPI, or fails with a one-line fix. A Cycles build without OpenImageDenoise
 (Debian's Blender 3.4) cannot denoise on the CPU, so denoising is turned off for
-the run with one warning instead of failing every frame.
+the run, and the OptiX denoiser without an OptiX device becomes OpenImageDenoise;
+:func:`fix_denoiser` returns the warning line that says so (the render job logs it,
+once per run) instead of failing every frame.
 """
 
 from __future__ import annotations
@@ -18,8 +20,6 @@ from blender_coco.errors import UserError
 log = logging.getLogger(__name__)
 
 GPU_BACKENDS = ("OPTIX", "CUDA", "HIP", "METAL", "ONEAPI")
-
-_warned_denoiser = False
 
 
 def _cycles_preferences():
@@ -68,21 +68,23 @@ def has_openimagedenoise() -> bool:
     return bool(getattr(_cycles, "with_openimagedenoise", False))
 
 
-def fix_denoiser(scene, backend: str, guard: SettingsGuard) -> None:
-    """Keep Cycles denoising only when this build and device can run it."""
-    global _warned_denoiser
+def fix_denoiser(scene, backend: str, guard: SettingsGuard) -> str | None:
+    """Keep Cycles denoising only when this build and device can run it; returns the warning
+    line naming what changed (None when nothing did)."""
     cycles = scene.cycles
     if not cycles.use_denoising:
-        return
+        return None
     denoiser = cycles.denoiser
     if denoiser == "OPTIX" and backend == "OPTIX":
-        return
+        return None
     if has_openimagedenoise():
         if denoiser != "OPENIMAGEDENOISE":
             guard.set(cycles, "denoiser", "OPENIMAGEDENOISE")
-        return
+            return (f"scene {scene.name!r}: the {denoiser.title()} denoiser needs an OptiX device, this run "
+                    f"renders on {backend}: denoising with OpenImageDenoise instead; render on an OptiX GPU "
+                    f"for the OptiX denoiser")
+        return None
     guard.set(cycles, "use_denoising", False)
-    if not _warned_denoiser:
-        _warned_denoiser = True
-        log.warning("this Blender's Cycles has no OpenImageDenoise: rendering without denoising "
-                    "(use more --samples for less noise)")
+    return (f"scene {scene.name!r}: denoising is turned off for this run (Render Properties > Sampling > "
+            f"Render > Denoise) because this Blender's Cycles has no OpenImageDenoise; raise the samples for "
+            f"less noise, or use a Blender build that has it")

@@ -56,13 +56,13 @@ def _parse_json_prop(obj, prop: str, text: str):
     try:
         return json.loads(text)
     except ValueError as exc:
-        raise UserError(f"armature {obj.name!r}: custom property {prop} is not valid JSON ({exc}); "
+        raise UserError(f"armature {obj.name_full!r}: custom property {prop} is not valid JSON ({exc}); "
                         f"write it like [[\"nose\", \"head_bone\", \"tail\"], [\"neck\", \"neck_bone\"]]") from None
 
 
 def _parse_map(obj, data, bone_names: list) -> list:
     """Parsed JSON map -> [[name, bone or None, end], ...], validated against the armature's bones."""
-    where = f"armature {obj.name!r}: {PROP_KEYPOINTS}"
+    where = f"armature {obj.name_full!r}: {PROP_KEYPOINTS}"
     if not isinstance(data, list) or not data:
         raise UserError(f"{where} must be a non-empty JSON list of [name, bone] or [name, bone, \"tail\"], "
                         f"or a preset name such as \"coco17\"")
@@ -85,7 +85,7 @@ def _parse_map(obj, data, bone_names: list) -> list:
 
 def _parse_skeleton(obj, text: str, names: list) -> list:
     data = _parse_json_prop(obj, PROP_SKELETON, text)
-    where = f"armature {obj.name!r}: {PROP_SKELETON}"
+    where = f"armature {obj.name_full!r}: {PROP_SKELETON}"
     if not isinstance(data, list):
         raise UserError(f"{where} must be a JSON list of [keypoint_a, keypoint_b] pairs")
     index = {n: i + 1 for i, n in enumerate(names)}
@@ -140,13 +140,13 @@ def keypoint_definition(obj) -> dict:
     """
     raw = obj.get(PROP_KEYPOINTS)
     if raw is None:
-        raise UserError(f"object {obj.name!r} has no {PROP_KEYPOINTS} custom property; add one, "
+        raise UserError(f"object {obj.name_full!r} has no {PROP_KEYPOINTS} custom property; add one, "
                         f"e.g. \"coco17\" or [[\"head\", \"Head\"]]")
     if obj.type != "ARMATURE":
-        raise UserError(f"object {obj.name!r} has {PROP_KEYPOINTS} but is a {obj.type.lower()}, not an armature; "
+        raise UserError(f"object {obj.name_full!r} has {PROP_KEYPOINTS} but is a {obj.type.lower()}, not an armature; "
                         f"put {PROP_KEYPOINTS} (and coco_category) on the armature object")
     if not isinstance(raw, str):
-        raise UserError(f"armature {obj.name!r}: {PROP_KEYPOINTS} must be a string (a JSON list or a preset "
+        raise UserError(f"armature {obj.name_full!r}: {PROP_KEYPOINTS} must be a string (a JSON list or a preset "
                         f"name such as \"coco17\"), got {type(raw).__name__}")
     bone_names = list(obj.data.bones.keys())
     text = raw.strip()
@@ -163,26 +163,26 @@ def keypoint_definition(obj) -> dict:
         try:
             entries = resolve_preset(preset, bone_names)
         except UserError as exc:
-            raise exc.prefixed(f"armature {obj.name!r}: ") from None
+            raise exc.prefixed(f"armature {obj.name_full!r}: ") from None
     names = [e[0] for e in entries]
     seen = set()
     for n in names:
         if n in seen:
-            raise UserError(f"armature {obj.name!r}: keypoint name {n!r} appears twice in {PROP_KEYPOINTS}; "
+            raise UserError(f"armature {obj.name_full!r}: keypoint name {n!r} appears twice in {PROP_KEYPOINTS}; "
                             f"give every keypoint its own name")
         seen.add(n)
 
     sk_raw = obj.get(PROP_SKELETON)
     if sk_raw is not None:
         if not isinstance(sk_raw, str):
-            raise UserError(f"armature {obj.name!r}: {PROP_SKELETON} must be a JSON string, "
+            raise UserError(f"armature {obj.name_full!r}: {PROP_SKELETON} must be a JSON string, "
                             f"got {type(sk_raw).__name__}")
         skeleton = _parse_skeleton(obj, sk_raw, names)
     elif preset is not None and preset in PRESET_SKELETONS and names == list(PRESET_KEYPOINTS[preset]):
         skeleton = [list(p) for p in PRESET_SKELETONS[preset]]
     else:
         skeleton = _hierarchy_skeleton(obj, entries)
-    log.debug("armature %r: %d keypoints (%s), %d skeleton links", obj.name, len(names),
+    log.debug("armature %r: %d keypoints (%s), %d skeleton links", obj.name_full, len(names),
               f"preset {preset}" if preset else "custom map", len(skeleton))
     return {"keypoints": names, "skeleton": skeleton, "bones": [[b, end] for _, b, end in entries]}
 
@@ -220,7 +220,7 @@ def project_keypoints(scene, camera_obj, obj, definition: dict, depsgraph=None) 
             continue
         pb = arm.pose.bones.get(bone)
         if pb is None:
-            raise UserError(f"armature {obj.name!r} has no bone {bone!r} any more; update {PROP_KEYPOINTS}")
+            raise UserError(f"armature {obj.name_full!r} has no bone {bone!r} any more; update {PROP_KEYPOINTS}")
         p = to_cam @ (pb.tail if end == "tail" else pb.head)
         depth = -p.z
         if not depth > 0.0 or not math.isfinite(depth):

@@ -6,7 +6,16 @@ ancestor, the object itself first, decides which instance an object belongs to, 
 a marked child of a marked parent is an instance of its own. ``coco_supercategory``
 on the same object is optional. Unmarked objects render and occlude but are never
 annotated. An instance whose marked object is hidden from render (``hide_render``,
-or only in excluded / render-hidden collections) is not annotated.
+or only in excluded / render-hidden collections) is not annotated
+(:mod:`blender_coco.blender.run_warnings` says so when nothing renders it).
+
+Category and supercategory names are stripped of surrounding whitespace (" box" and
+"box " are the category "box"; :func:`mark_warnings` names the objects). A
+``coco_supercategory`` that is not text is an error (:func:`check_marks`).
+
+Objects are keyed and named by :func:`object_key` (``obj.name_full``): an object
+linked from a library is ``"Thing [lib1.blend]"``, so two linked objects that share a
+name stay two instances; a local object keeps its plain name.
 
 The add-on edits these same properties, so scripted scenes need no UI.
 
@@ -30,19 +39,29 @@ SPAWNED_PROP = "coco_spawned"  # on an object copied for one frame by [[spawn]] 
 MAX_INSTANCES = 32767  # Object.pass_index is 0..32767 and 0 is the background
 
 
+def object_key(obj) -> str:
+    """An object's identity, as every lookup keys it and every message and sidecar names it.
+
+    ``obj.name_full``: the plain name for a local object (library overrides included),
+    ``"Thing [lib1.blend]"`` for one linked from a library, so that ``Thing`` linked from
+    two files stays two objects (object names are unique only within one file).
+    """
+    return obj.name_full
+
+
 def category_of(obj) -> str | None:
-    """The category marked on ``obj`` itself, or None when it is not marked."""
+    """The category marked on ``obj`` itself (stripped of surrounding whitespace), or None when it is not marked."""
     value = obj.get(CATEGORY_PROP)
     if isinstance(value, str) and value.strip():
-        return value
+        return value.strip()
     return None
 
 
 def supercategory_of(obj) -> str | None:
-    """The optional ``coco_supercategory`` of a marked object (None when unset or blank)."""
+    """The optional ``coco_supercategory`` of a marked object (stripped; None when unset, blank or not text)."""
     value = obj.get(SUPERCATEGORY_PROP)
     if isinstance(value, str) and value.strip():
-        return value
+        return value.strip()
     return None
 
 
@@ -91,7 +110,7 @@ def instance_color(root) -> list[float] | None:
             if color is None:
                 color = mat.diffuse_color
             return [round(srgb.from_linear(v), 4) for v in tuple(color)[:3]]
-        stack.extend(sorted(obj.children, key=lambda o: o.name))
+        stack.extend(sorted(obj.children, key=object_key))
     return None
 
 
@@ -103,15 +122,15 @@ def mark(obj, category: str, supercategory: str | None = None, stuff: bool | Non
     None leaves it as it is.
     """
     if not isinstance(category, str) or not category.strip():
-        raise UserError(f"object {obj.name!r}: category must be a non-empty name, got {category!r}")
+        raise UserError(f"object {object_key(obj)!r}: category must be a non-empty name, got {category!r}")
     if supercategory is not None and (not isinstance(supercategory, str) or not supercategory.strip()):
-        raise UserError(f"object {obj.name!r}: supercategory must be a non-empty name or None, got {supercategory!r}")
-    obj[CATEGORY_PROP] = category
+        raise UserError(f"object {object_key(obj)!r}: supercategory must be a non-empty name or None, got {supercategory!r}")
+    obj[CATEGORY_PROP] = category.strip()
     if supercategory is None:
         if SUPERCATEGORY_PROP in obj:
             del obj[SUPERCATEGORY_PROP]
     else:
-        obj[SUPERCATEGORY_PROP] = supercategory
+        obj[SUPERCATEGORY_PROP] = supercategory.strip()
     if stuff:
         obj[STUFF_PROP] = True
     elif stuff is not None and STUFF_PROP in obj:
@@ -126,8 +145,8 @@ def unmark(obj) -> None:
 
 
 def marked_roots(scene) -> list:
-    """Every marked object of ``scene`` (each is one instance), sorted by name."""
-    return sorted((o for o in scene.objects if category_of(o) is not None), key=lambda o: o.name)
+    """Every marked object of ``scene`` (each is one instance), sorted by :func:`object_key`."""
+    return sorted((o for o in scene.objects if category_of(o) is not None), key=object_key)
 
 
 def instance_of(obj):
@@ -151,30 +170,38 @@ def category_counts(scene) -> dict[str, int]:
 def check_marks(scene) -> None:
     """Raise a one-line :class:`UserError` for a malformed mark in ``scene``.
 
-    Catches a ``coco_category`` that is not a non-empty string, one category given
-    two different supercategories, and one category that is stuff on one object and
-    a thing on another.
+    Catches a ``coco_category`` that is not a non-empty string, a ``coco_supercategory``
+    that is not a string, one category given two different supercategories, and one
+    category that is stuff on one object and a thing on another.
     """
     supers: dict[str, tuple[str, str]] = {}
     kinds: dict[str, tuple[bool, str]] = {}
-    for obj in sorted(scene.objects, key=lambda o: o.name):
+    for obj in sorted(scene.objects, key=object_key):
         if CATEGORY_PROP not in obj:
             continue
+        name = object_key(obj)
         value = obj[CATEGORY_PROP]
         if not isinstance(value, str) or not value.strip():
             raise UserError(
-                f"object {obj.name!r}: {CATEGORY_PROP} must be a non-empty text (the category name), got {value!r}; "
+                f"object {name!r}: {CATEGORY_PROP} must be a non-empty text (the category name), got {value!r}; "
                 f"set it to a name such as 'box' or delete the property"
+            )
+        value = value.strip()
+        raw_sup = obj.get(SUPERCATEGORY_PROP)
+        if raw_sup is not None and not isinstance(raw_sup, str):
+            raise UserError(
+                f"object {name!r}: {SUPERCATEGORY_PROP} must be a text (the supercategory name), got {raw_sup!r}; "
+                f"set it to a name such as 'vehicle' or delete the property"
             )
         stuff = is_stuff(obj)
         if value in kinds and kinds[value][0] != stuff:
             was_stuff, other = kinds[value]
-            stuff_obj, thing_obj = (other, obj.name) if was_stuff else (obj.name, other)
+            stuff_obj, thing_obj = (other, name) if was_stuff else (name, other)
             raise UserError(
                 f"category {value!r} is stuff on object {stuff_obj!r} ({STUFF_PROP} set) but a thing on object "
                 f"{thing_obj!r}; set {STUFF_PROP} on both or on neither"
             )
-        kinds.setdefault(value, (stuff, obj.name))
+        kinds.setdefault(value, (stuff, name))
         sup = supercategory_of(obj)
         if sup is None:
             continue
@@ -182,27 +209,47 @@ def check_marks(scene) -> None:
             other_sup, other = supers[value]
             raise UserError(
                 f"category {value!r} has supercategory {other_sup!r} on object {other!r} but {sup!r} on "
-                f"object {obj.name!r}; set the same {SUPERCATEGORY_PROP} on both"
+                f"object {name!r}; set the same {SUPERCATEGORY_PROP} on both"
             )
-        supers.setdefault(value, (sup, obj.name))
+        supers.setdefault(value, (sup, name))
+
+
+def mark_warnings(scene) -> list[str]:
+    """One message per category or supercategory name written with surrounding whitespace in ``scene``.
+
+    Such names are stripped (" box" and "box " are the category "box"); the message names
+    the objects so that the user can fix the property.
+    """
+    spaced: dict[tuple[str, str], list[str]] = {}
+    for obj in scene.objects:
+        for prop in (CATEGORY_PROP, SUPERCATEGORY_PROP):
+            value = obj.get(prop)
+            if isinstance(value, str) and value.strip() and value != value.strip():
+                spaced.setdefault((prop, value.strip()), []).append(object_key(obj))
+    out = []
+    for (prop, value), names in sorted(spaced.items()):
+        shown = ", ".join(repr(n) for n in sorted(names)[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        out.append(f"{prop} of object(s) {shown} has spaces around {value!r}; annotating them as {value!r}: "
+                   f"remove the spaces from the property to silence this")
+    return out
 
 
 def rendered_objects(view_layer) -> set[str]:
-    """Names of the objects that ``view_layer`` renders: not ``hide_render`` and in at
-    least one collection that is neither excluded from the layer nor hidden from render."""
+    """Keys (:func:`object_key`) of the objects that ``view_layer`` renders: not ``hide_render``
+    and in at least one collection that is neither excluded from the layer nor hidden from render."""
     names: set[str] = set()
     stack = [view_layer.layer_collection]
     while stack:
         lc = stack.pop()
         if lc.exclude or lc.collection.hide_render:
             continue
-        names.update(o.name for o in lc.collection.objects if not o.hide_render)
+        names.update(object_key(o) for o in lc.collection.objects if not o.hide_render)
         stack.extend(lc.children)
     return names
 
 
 def pass_indices(scene) -> dict[str, int]:
-    """Object name -> pass index for every object of ``scene``.
+    """Object key (:func:`object_key`) -> pass index for every object of ``scene``.
 
     Marked objects get 1..n in name order; every other object gets the index of its
     instance (nearest marked ancestor), or 0 when it belongs to none. Raises
@@ -214,11 +261,11 @@ def pass_indices(scene) -> dict[str, int]:
             f"scene {scene.name!r} has {len(roots)} marked objects but the object-index pass holds at most "
             f"{MAX_INSTANCES} instances; mark fewer objects (parts of one object can share a marked parent)"
         )
-    index = {root.name: i for i, root in enumerate(roots, start=1)}
+    index = {object_key(root): i for i, root in enumerate(roots, start=1)}
     out: dict[str, int] = {}
     for obj in scene.objects:
         root = instance_of(obj)
-        out[obj.name] = index.get(root.name, 0) if root is not None else 0
+        out[object_key(obj)] = index.get(object_key(root), 0) if root is not None else 0
     return out
 
 
@@ -246,21 +293,21 @@ when it is rendered itself) and a message explains the fix.
             if obj.instance_type == "COLLECTION" and obj.instance_collection is not None:
                 visit(obj.instance_collection, index, via, depth + 1)
 
-    for obj in sorted(scene.objects, key=lambda o: o.name):
+    for obj in sorted(scene.objects, key=object_key):
         if obj.instance_type == "COLLECTION" and obj.instance_collection is not None:
-            visit(obj.instance_collection, indices.get(obj.name, 0), obj.name, 0)
+            visit(obj.instance_collection, indices.get(object_key(obj), 0), object_key(obj), 0)
 
     out, messages = [], []
     for obj, by_index in wanted.values():
-        in_scene = obj.name in rendered
+        in_scene = object_key(obj) in rendered
         if in_scene:  # rendered itself too: its own index labels the copies as well
-            by_index.setdefault(indices.get(obj.name, 0), []).append(obj.name)
+            by_index.setdefault(indices.get(object_key(obj), 0), []).append(object_key(obj))
         index = next(iter(by_index))
         if len(by_index) > 1:
             index = 0
             names = sorted({n for v in by_index.values() for n in v})
             messages.append(
-                f"object {obj.name!r} is rendered through {', '.join(repr(n) for n in names)}, which belong to "
+                f"object {object_key(obj)!r} is rendered through {', '.join(repr(n) for n in names)}, which belong to "
                 f"different instances; Cycles gives every copy the same pass index, so they cannot be annotated "
                 f"apart: make the instances real (Object > Apply > Make Instances Real) or mark one object above all of them")
         if not in_scene:

@@ -28,7 +28,7 @@ def structure(obj) -> tuple:
     """What Cycles builds an object from besides its pose and values: its name, kind, data
     (and a light's type), ray visibility and materials."""
     data = obj.data
-    return (obj.name, obj.type, data.as_pointer() if data is not None else 0,
+    return (marking.object_key(obj), obj.type, data.as_pointer() if data is not None else 0,
             getattr(data, "type", "") if obj.type == "LIGHT" else "",
             tuple(bool(getattr(obj, a, True)) for a in RAY_VISIBILITY),
             tuple(s.material.name if s.material is not None else "" for s in getattr(obj, "material_slots", ())))
@@ -44,7 +44,7 @@ class KeptScene:
 
     def before_render(self, scene, view_layer) -> None:
         rendered = marking.rendered_objects(view_layer)
-        now = sorted(structure(o) for o in scene.objects if o.name in rendered)
+        now = sorted(structure(o) for o in scene.objects if marking.object_key(o) in rendered)
         r = scene.render
         if self.previous is not None and r.use_persistent_data:
             if now != self.previous:

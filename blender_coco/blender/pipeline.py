@@ -36,12 +36,12 @@ from typing import Callable, Iterable
 
 import bpy
 
-from blender_coco.blender import device, frame_files, image_format, marking
+from blender_coco.blender import device, frame_files, image_format, marking, run_warnings
 from blender_coco.blender.guard import SettingsGuard
 from blender_coco.blender.handoff import export_python, run_export
 from blender_coco.blender.hooks import FrameHook, as_hook
 from blender_coco.blender.persistent import KeptScene
-from blender_coco.blender.scene_info import evaluated_depsgraph, output_size, scene_camera
+from blender_coco.blender.scene_info import evaluated_depsgraph, output_size, scene_camera, unit_scale
 from blender_coco.coco.export_result import ExportResult
 from blender_coco.config import RenderConfig
 from blender_coco.errors import UserError
@@ -141,16 +141,34 @@ class RenderJob:
         self.randomizer = randomizers.for_run(config.randomize, scene, python=self._export_python)
         if self.randomizer is not None:
             self.hooks.insert(0, self.randomizer)
+        self._warn(run_warnings.engine_warning(scene), run_warnings.camera_warning(scene))
         self._setup_render(scene, config)
         self._keypoint_defs = self._keypoint_definitions(roots)
         for hook in self.hooks:
             hook.start(scene)
             self._hooks_started.append(hook)
+        self._warn(*run_warnings.unrendered_marks(scene, self._view_layer, self._spawn_sources()))
         mode = "resume" if config.resume else "overwrite" if config.overwrite else "new"
         kept = prepare_out_dir(self.out_dir, config.frames, config.image_format, self.indices, mode,
                                self._expected_record())
         self._todo = [] if config.stage == "prepare" else [i for i in self.indices if i not in kept]
         self.done = self.kept = len(kept)
+
+    def _warn(self, *messages) -> None:
+        """Log each message (None: nothing) as a warning, once per run."""
+        for message in messages:
+            if message and message not in self._warned:
+                self._warned.add(message)
+                log.warning("%s", message)
+
+    def _spawn_sources(self) -> list:
+        """Objects of the collections ``[[spawn]]`` copies from: hidden on purpose, never warned about."""
+        config = getattr(self.randomizer, "config", None)
+        out = []
+        for group in getattr(config, "spawn", ()):
+            coll = bpy.data.collections.get(group.collection) if getattr(group, "collection", None) else None
+            out.extend(coll.all_objects if coll is not None else ())
+        return out
 
     def _run_fields(self) -> dict:
         """Sidecar fields the hooks declare for every frame of this run."""
@@ -195,7 +213,7 @@ class RenderJob:
         g.set(layer, "use_pass_object_index", True)
         g.set(layer, "use_pass_z", True)
         backend = device.use_device(scene, config.device, g)
-        device.fix_denoiser(scene, backend, g)
+        self._warn(device.fix_denoiser(scene, backend, g))
         width, height = output_size(scene)
         log.info("rendering %s frame(s) at %dx%d, %d samples, %s -> %s", self.total, width, height,
                  scene.cycles.samples, backend, self.out_dir)
@@ -215,7 +233,7 @@ class RenderJob:
             raise UserError(f"object {with_keypoints[0].name!r} has {marking.KEYPOINTS_PROP} but keypoint support "
                             f"failed to load ({exc}); reinstall blender-coco") from None
         for root in with_keypoints:
-            defs[root.name] = keypoints.keypoint_definition(root)
+            defs[marking.object_key(root)] = keypoints.keypoint_definition(root)
         return defs
 
     # -- frames --------------------------------------------------------------
@@ -260,7 +278,7 @@ class RenderJob:
         marking.check_marks(scene)
         indices = marking.pass_indices(scene)
         for obj in scene.objects:
-            value = indices[obj.name]
+            value = indices[marking.object_key(obj)]
             if obj.pass_index != value:
                 if marking.is_spawned(obj):  # made for this frame only: nothing to put back
                     obj.pass_index = value
@@ -273,17 +291,15 @@ class RenderJob:
                 try:
                     self._guard.set(obj, "pass_index", value)
                 except (AttributeError, TypeError):  # linked from a library: read-only
-                    problems.append(f"object {obj.name!r} is linked from a library, so its pass index cannot be "
+                    problems.append(f"object {marking.object_key(obj)!r} is linked from a library, so its pass index cannot be "
                                     f"set for the collection instance that copies it; make the instance real "
                                     f"(Object > Apply > Make Instances Real) or use a library override")
-        for message in problems:
-            if message not in self._warned:
-                self._warned.add(message)
-                log.warning("%s", message)
+        self._warn(*problems, *marking.mark_warnings(scene))
         roots = marking.marked_roots(scene)
         categories: dict[str, dict] = {}
         instances = []
         for root in roots:
+            key = marking.object_key(root)
             name = marking.category_of(root)
             entry = categories.setdefault(name, {"name": name})
             if marking.is_stuff(root):
@@ -291,18 +307,18 @@ class RenderJob:
             sup = marking.supercategory_of(root)
             if sup and "supercategory" not in entry:
                 entry["supercategory"] = sup
-            definition = self._keypoint_defs.get(root.name)
+            definition = self._keypoint_defs.get(key)
             if definition is not None and "keypoints" not in entry:
                 entry["keypoints"] = list(definition["keypoints"])
                 entry["skeleton"] = [list(p) for p in definition["skeleton"]]
-            if root.name not in rendered:
+            if key not in rendered:
                 continue
             color = marking.instance_color(root)
             points = None
             if definition is not None:
                 from blender_coco.blender import keypoints
                 points = keypoints.project_keypoints(scene, camera, root, definition, depsgraph=evaluated_depsgraph(scene, self._view_layer))
-            instances.append(Instance(pass_index=indices[root.name], object=root.name, category=name,
+            instances.append(Instance(pass_index=indices[key], object=key, category=name,
                                       color=None if color is None else tuple(color),
                                       keypoints=None if points is None else tuple(tuple(k) for k in points)))
         background = marking.background_category(scene)
@@ -323,11 +339,12 @@ class RenderJob:
             height=height,
             blender_version=bpy.app.version_string,
             view_layer=self._view_layer.name,
-            camera=Camera(name=camera.name, type=getattr(camera.data, "type", "PERSP"),
+            camera=Camera(name=marking.object_key(camera), type=getattr(camera.data, "type", "PERSP"),
                           matrix_world=tuple(tuple(float(v) for v in row) for row in camera.matrix_world)),
             categories=tuple(categories[n] for n in sorted(categories)),
             instances=tuple(instances),
             background=background,
+            unit_scale=unit_scale(scene),
         )
 
     # -- end -----------------------------------------------------------------

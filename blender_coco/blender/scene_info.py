@@ -3,6 +3,7 @@
 - :func:`output_size`: the rendered image's pixel size (resolution times percentage).
 - :func:`scene_camera`: the scene camera, or a one-line error when there is none.
 - :func:`evaluated_depsgraph`: an up-to-date evaluated depsgraph of a scene.
+- :func:`unit_scale`: metres per Blender unit (the frame record's ``unit_scale``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,13 @@ def scene_camera(scene, when: str = ""):
         at = f" {when}" if when else ""
         raise UserError(f"scene {scene.name!r} has no camera{at}; add one or set scene.camera")
     return camera
+
+
+def unit_scale(scene) -> float:
+    """Metres per Blender unit: the scene's Unit Scale (``unit_settings.scale_length``; 1.0 when the
+    unit system is None, where Blender shows plain units)."""
+    units = scene.unit_settings
+    return 1.0 if units.system == "NONE" else float(units.scale_length)
 
 
 def evaluated_depsgraph(scene, view_layer=None):

@@ -51,7 +51,7 @@ def _thing_annotations(rec: FrameRecord, mask, depth, category_ids: dict[str, in
             if depth is None:
                 raise UserError(f"{rec.exr_path} has no depth pass, needed for keypoint visibility; re-render")
             ann["keypoints"], ann["num_keypoints"] = keypoint_visibility(
-                points, label, mask, depth, config.keypoint_tolerance)
+                points, label, mask, depth, rec.scene_units(config.keypoint_tolerance))
         out.append((label, ann))
     return out
 
@@ -106,7 +106,7 @@ def frame_tasks(rec: FrameRecord, mask, depth, things: list[tuple[int, dict[str,
 
         names = {c.id: c.name for c in cats.all}
         by_label = {int(i["pass_index"]): i for i in rec.instances}
-        facts = frame_facts(mask, depth, things, names, by_label, stuff, config.keypoint_tolerance)
+        facts = frame_facts(mask, depth, things, names, by_label, stuff, rec.scene_units(config.keypoint_tolerance))
     return FrameTasks([ann for _, ann in things] if _wants_instances(tasks) else [], stuff, segments, facts)
 
 

@@ -21,8 +21,12 @@ Rules, per keypoint (``label`` is the instance's pass index; ``d`` the point's d
     hair that are not children of the marked armature) more than ``tol`` in front.
 * v = 2 otherwise. Background pixels (id 0, depth ~1e10 in Cycles' pass) never hide.
 
-Default tolerance: :data:`DEFAULT_TOLERANCE` = 0.15 scene units (metres in a
-metric scene). A joint centre lies under about 0.03-0.05 m of the body at the wrist,
+Units: ``tol`` is compared with depths, which are in Blender units; the user's tolerance
+(``--keypoint-tolerance``, :data:`DEFAULT_TOLERANCE`) is in metres, and the exporter
+converts it with the frame record's ``unit_scale`` (``FrameRecord.scene_units``) before
+calling :func:`keypoint_visibility`.
+
+Default tolerance: :data:`DEFAULT_TOLERANCE` = 0.15 m. A joint centre lies under about 0.03-0.05 m of the body at the wrist,
 elbow and ankle, 0.05-0.08 m at the knee and shoulder, and 0.10-0.12 m at the hip seen
 from the front, while a genuinely self-occluded joint is behind a whole limb or the torso: 0.2-0.4 m. 0.15
 separates the two; scale it with the character (and per keypoint if needed).
@@ -39,7 +43,7 @@ from typing import TYPE_CHECKING, Sequence
 if TYPE_CHECKING:
     import numpy as np
 
-#: The one default of the keypoint (and occlusion) depth tolerance, in scene units.
+#: The one default of the keypoint (and occlusion) depth tolerance, in metres.
 DEFAULT_TOLERANCE = 0.15
 
 

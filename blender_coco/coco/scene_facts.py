@@ -11,7 +11,8 @@
   visible stuff regions, largest first.
 
 The default tolerance is the keypoints' self-occlusion tolerance,
-:data:`blender_coco.coco.keypoints.DEFAULT_TOLERANCE` (scene units).
+:data:`blender_coco.coco.keypoints.DEFAULT_TOLERANCE` (metres; callers pass it in the depth
+pass's Blender units, converted with the record's unit scale).
 """
 
 from __future__ import annotations

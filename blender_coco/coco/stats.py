@@ -242,7 +242,8 @@ def plot_stats(stats: dict[str, Any], path: str | Path, title: str = "") -> Path
 def records_occlusion(ds_dir: str | Path, data: dict, tolerance: float = DEFAULT_TOLERANCE) -> dict[int, bool]:
     """Annotation id -> occluded, from a dataset folder's frame records (ID + depth passes).
 
-    Each annotation is matched to its instance by image (index + 1), bbox and area.
+    Each annotation is matched to its instance by image (index + 1), bbox and area. ``tolerance``
+    is in metres (converted with each record's unit scale).
     """
     from blender_coco.coco.instances import analyze
     from blender_coco.coco.scene_facts import occlusion_pairs
@@ -269,7 +270,7 @@ def records_occlusion(ds_dir: str | Path, data: dict, tolerance: float = DEFAULT
             x0, y0, x1, y1 = (int(v) for v in runs.boxes[i])
             key[(x0, y0, x1 - x0, y1 - y0, int(runs.areas[i]))] = int(label)
         labels = {a["id"]: key.get((*a.get("bbox", ()), a.get("area"))) for a in anns}
-        pairs = occlusion_pairs(mask, depth, [v for v in labels.values() if v is not None], tolerance)
+        pairs = occlusion_pairs(mask, depth, [v for v in labels.values() if v is not None], rec.scene_units(tolerance))
         for ann_id, label in labels.items():
             if label is not None:
                 out[ann_id] = bool(pairs.get(label))

@@ -28,8 +28,8 @@ def add_export_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-area", type=int, default=d.min_area, metavar="N",
                    help="drop instances with fewer visible pixels (default 1)")
     p.add_argument("--keypoint-tolerance", type=float, default=d.keypoint_tolerance, metavar="M",
-                   help=f"self-occlusion tolerance for keypoints, in scene units (default {d.keypoint_tolerance}: "
-                        "joints sit inside the body)")
+                   help=f"self-occlusion tolerance for keypoints, in metres whatever the scene's unit scale "
+                        f"(default {d.keypoint_tolerance}: joints sit inside the body)")
     p.add_argument("--crowd", action="store_true",
                    help="mark annotations iscrowd=1 (Detectron2 and COCOeval then ignore them)")
     p.add_argument("--info", action="append", default=[], metavar="KEY=VALUE", type=_info_pair,

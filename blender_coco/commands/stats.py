@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-passes", action="store_true",
                    help="for a dataset folder, do not read the frame records' passes to find occluded instances")
     p.add_argument("--keypoint-tolerance", type=float, default=DEFAULT_TOLERANCE, metavar="M",
-                   help=f"depth gap (scene units) that counts as occlusion when reading passes (default {DEFAULT_TOLERANCE})")
+                   help=f"depth gap (metres) that counts as occlusion when reading passes (default {DEFAULT_TOLERANCE})")
     p.set_defaults(func=run)
 
 

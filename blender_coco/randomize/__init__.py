@@ -23,7 +23,8 @@ Every field is optional; docs/randomize.md documents them all. A *range* is a nu
 (constant), ``[min, max]`` (uniform) or a table ``{min, max, distribution}`` with
 ``distribution`` one of ``uniform``, ``loguniform`` or ``normal`` (``mean``, ``std``,
 clamped to ``min``/``max`` when given), or ``{values = [...]}`` (one of the values).
-Angles are in degrees, distances in scene units, colours in HSV 0..1.
+Angles are in degrees, distances and positions in Blender units (the scene's own
+coordinates; metres only when its Unit Scale is 1), colours in HSV 0..1.
 
 Frame ``i`` draws every value from :func:`frame_rng` ``(seed, i, name)``: one
 ``random.Random`` per randomizer, seeded from a hash of the three, so any frame can

@@ -4,15 +4,18 @@
 
     Sidecar(index, image, passes, width, height, seed=0, scene_frame=None,
             blender_version=None, view_layer=None, camera=None, categories=(),
-            instances=(), background=None, extra={})
+            instances=(), background=None, unit_scale=None, extra={})
     Sidecar.to_json() -> dict          the JSON object, keys in the contract's order
     Sidecar.from_json(data, source)    checked; a one-line UserError naming ``source``
     Camera(name, type, matrix_world)   Instance(pass_index, category, object, color, keypoints)
     load_record(path) -> FrameRecord   a sidecar on disk, as the exporter reads it
+    FrameRecord.scene_units(metres)    a distance in metres in the frame's Blender units (depth pass, keypoints)
 
 JSON keys, in this order: ``format``, ``version``, ``index``, ``scene_frame``, ``seed``,
 ``image``, ``passes``, ``width``, ``height``, ``blender_version``, ``view_layer``,
-``camera``, ``categories``, ``instances``, ``background`` (only when set), then the
+``camera``, ``categories``, ``instances``, ``background`` (only when set), ``unit_scale``
+(metres per Blender unit: the scene's ``unit_settings.scale_length``; readers default it
+to 1.0, so records written before it existed read as metre scenes), then the
 frame hooks' fields (``extra``, e.g. ``randomize``), which cannot reuse a contract
 key. Fields that are None are left out; the render stage always sets them, readers
 only need index, image, passes, width, height, categories and instances. Category
@@ -34,7 +37,7 @@ from blender_coco.records.layout import RECORD_FORMAT, RECORD_VERSION
 
 #: The contract's top-level keys, in the order they are written.
 KEYS = ("format", "version", "index", "scene_frame", "seed", "image", "passes", "width", "height",
-        "blender_version", "view_layer", "camera", "categories", "instances", "background")
+        "blender_version", "view_layer", "camera", "categories", "instances", "background", "unit_scale")
 
 _FIX = "delete it and re-render that frame (blender-coco render ... --resume)"
 
@@ -114,6 +117,8 @@ class Sidecar:
     categories: tuple[dict[str, Any], ...] = ()
     instances: tuple[Instance, ...] = ()
     background: str | None = None
+    #: metres per Blender unit of the scene (None: not recorded, read as 1.0)
+    unit_scale: float | None = None
     #: fields the frame hooks add (run-wide ones such as ``randomize`` first), written after the contract's
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -137,6 +142,8 @@ class Sidecar:
         out["instances"] = [inst.to_json() for inst in self.instances]
         if self.background is not None:
             out["background"] = self.background
+        if self.unit_scale is not None:
+            out["unit_scale"] = self.unit_scale
         out.update(self.extra)
         return out
 
@@ -153,6 +160,9 @@ class Sidecar:
             for cat in categories:
                 str(cat["name"])
             camera = data.get("camera")
+            unit_scale = _optional(data, "unit_scale", float)
+            if unit_scale is not None and not 0 < unit_scale < float("inf"):
+                raise ValueError(f"unit_scale must be a number of metres > 0, got {unit_scale!r}")
             return cls(
                 index=int(data["index"]),
                 image=str(data["image"]),
@@ -167,6 +177,7 @@ class Sidecar:
                 categories=categories,
                 instances=tuple(Instance.from_json(inst) for inst in data.get("instances", ())),
                 background=_optional(data, "background", str),
+                unit_scale=unit_scale,
                 extra={k: v for k, v in data.items() if k not in KEYS},
             )
         except (KeyError, TypeError, ValueError) as exc:
@@ -217,6 +228,15 @@ class FrameRecord:
     @property
     def categories(self) -> tuple[dict[str, Any], ...]:
         return self.sidecar.categories
+
+    @property
+    def unit_scale(self) -> float:
+        """Metres per Blender unit of the frame's scene (1.0 when the record does not say)."""
+        return self.sidecar.unit_scale or 1.0
+
+    def scene_units(self, metres: float) -> float:
+        """``metres`` in the frame's Blender units, the unit of its depth pass and keypoint depths."""
+        return metres / self.unit_scale
 
     @cached_property
     def instances(self) -> tuple[dict[str, Any], ...]:

@@ -29,7 +29,7 @@ class ArmaturesPart(Part):
         cfg = self.cfg
         if cfg.collection:
             tops = roots(scene, cfg, cfg.name)
-            arms = sorted({o.name: o for r in tops for o in [r, *r.children_recursive] if o.type == "ARMATURE"}.items())
+            arms = sorted({o.name_full: o for r in tops for o in [r, *r.children_recursive] if o.type == "ARMATURE"}.items())
             arms = [o for _, o in arms]
             if not arms:
                 raise UserError(f"{cfg.name}.collection: collection {cfg.collection!r} holds no armature; "
@@ -77,7 +77,7 @@ class ArmaturesPart(Part):
                 start, end = action.frame_range
                 t = cfg.action_frame.sample(rng) if cfg.action_frame is not None else rng.uniform(start, end)
                 arm.pose.apply_pose_from_action(action, evaluation_time=t)
-                frame.values.setdefault(self.name, {})[arm.name] = [action.name, round(t, 4)]
+                frame.values.setdefault(self.name, {})[arm.name_full] = [action.name, round(t, 4)]
             elif own_action is not None:  # keep the armature's own animation, with the jitter on top
                 arm.pose.apply_pose_from_action(own_action, evaluation_time=scene.frame_current)
             if cfg.rotation is None:

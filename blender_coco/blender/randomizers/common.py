@@ -105,19 +105,21 @@ def scene_object(scene, name: str, field: str):
 
 
 def roots(scene, group, field_prefix: str) -> list:
-    """Top-level objects of ``group.collection`` plus ``group.objects``, sorted by name."""
+    """Top-level objects of ``group.collection`` plus ``group.objects``, sorted by full name
+    (``name_full``: objects linked from two libraries may share a name)."""
     found = {}
     if group.collection:
         coll = collection_in_scene(scene, group.collection, f"{field_prefix}.collection")
-        members = {o.name for o in coll.all_objects}
+        members = {o.name_full for o in coll.all_objects}
         for o in coll.all_objects:
-            if o.parent is None or o.parent.name not in members:
-                found[o.name] = o
+            if o.parent is None or o.parent.name_full not in members:
+                found[o.name_full] = o
         if not members:
             raise UserError(f"{field_prefix}.collection: collection {group.collection!r} holds no objects; "
                             f"add objects to it or remove the group")
     for name in group.objects:
-        found[name] = scene_object(scene, name, f"{field_prefix}.objects")
+        obj = scene_object(scene, name, f"{field_prefix}.objects")
+        found[obj.name_full] = obj
     return [found[n] for n in sorted(found)]
 
 

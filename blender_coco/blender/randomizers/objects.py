@@ -54,19 +54,19 @@ class ObjectsPart(Part):
         self.local = {}
         self.transforms = cfg.places or cfg.rotation is not None or cfg.scale is not None
         for root in self.roots:
-            tree = [root] + sorted(root.children_recursive, key=lambda o: o.name)
-            self.trees[root.name] = tree
-            self.hidden[root.name] = [o.hide_render for o in tree]
+            tree = [root] + sorted(root.children_recursive, key=lambda o: o.name_full)
+            self.trees[root.name_full] = tree
+            self.hidden[root.name_full] = [o.hide_render for o in tree]
             for o in tree:
                 guard.remember(o, "hide_render")
             for attr in TRANSFORM:
                 guard.remember(root, attr)
             _, basis_rot, _ = root.matrix_basis.decompose()
-            self.local[root.name] = (tuple(root.location), tuple(basis_rot.to_euler("XYZ")), tuple(root.scale))
+            self.local[root.name_full] = (tuple(root.location), tuple(basis_rot.to_euler("XYZ")), tuple(root.scale))
             if self.transforms:
                 if lift_action(root, guard) is not None:
                     log.info("%s: object %r is animated; its action is lifted for the run so that the randomized "
-                             "transform is what renders", cfg.name, root.name)
+                             "transform is what renders", cfg.name, root.name_full)
                 guard.set(root, "rotation_mode", "XYZ")
             if cfg.distractor:
                 for o in tree:
@@ -79,18 +79,18 @@ class ObjectsPart(Part):
         for root in self.roots:
             mw = root.matrix_world.copy()
             loc, rot, scale = mw.decompose()
-            self.own[root.name] = (loc, rot.to_euler("XYZ"), scale)
-            self.corners[root.name] = placement.local_box(root, self.trees[root.name], dg)
+            self.own[root.name_full] = (loc, rot.to_euler("XYZ"), scale)
+            self.corners[root.name_full] = placement.local_box(root, self.trees[root.name_full], dg)
 
     def _show(self, root, visible: bool) -> None:
-        for o, hidden in zip(self.trees[root.name], self.hidden[root.name]):
+        for o, hidden in zip(self.trees[root.name_full], self.hidden[root.name_full]):
             value = hidden if visible and o is not root else not visible
             if o.hide_render != value:
                 o.hide_render = value
 
     def _reset(self, root) -> None:
         if self.transforms:
-            root.location, root.rotation_euler, root.scale = self.local[root.name]
+            root.location, root.rotation_euler, root.scale = self.local[root.name_full]
 
     def _set_transform(self, root, loc: Vector, euler: Euler, scale: Vector) -> None:
         if root.parent is None:
@@ -99,7 +99,7 @@ class ObjectsPart(Part):
             root.matrix_world = Matrix.LocRotScale(loc, euler, scale)
 
     def _sphere(self, root, loc: Vector, euler: Euler, scale: Vector) -> tuple[Vector, float, list[Vector]]:
-        return placement.sphere(self.corners[root.name], loc, euler, scale)
+        return placement.sphere(self.corners[root.name_full], loc, euler, scale)
 
     def apply(self, scene, rng, frame: Frame) -> None:
         cfg = self.cfg
@@ -107,13 +107,13 @@ class ObjectsPart(Part):
         if cfg.count is not None:
             n = min(max(int(cfg.count.sample(rng)), 0), len(self.roots))
             chosen = rng.sample(self.roots, n)
-        chosen_names = {o.name for o in chosen}
-        visible = [r for r in self.roots if r.name in chosen_names and (cfg.visibility >= 1 or rng.random() < cfg.visibility)]
-        shown = {r.name for r in visible}
+        chosen_names = {o.name_full for o in chosen}
+        visible = [r for r in self.roots if r.name_full in chosen_names and (cfg.visibility >= 1 or rng.random() < cfg.visibility)]
+        shown = {r.name_full for r in visible}
         surface = placement.surface(self.surface, evaluated_depsgraph(scene)) if self.surface is not None else None
         placed = {}
         for root in visible:
-            own_loc, own_rot, own_scale = self.own[root.name]
+            own_loc, own_rot, own_scale = self.own[root.name_full]
             euler = own_rot.copy()
             if cfg.rotation is not None:
                 for axis, rng_axis in enumerate((cfg.rotation.x, cfg.rotation.y, cfg.rotation.z)):
@@ -129,29 +129,29 @@ class ObjectsPart(Part):
                 if surface is None:
                     loc = Vector([rng.uniform(a, b) for a, b in zip(cfg.region.min, cfg.region.max)])
                 else:
-                    loc = placement.on_surface(self.corners[root.name], euler, scale, rng, surface, cfg.region)
+                    loc = placement.on_surface(self.corners[root.name_full], euler, scale, rng, surface, cfg.region)
                     if loc is None:
                         continue
                 center, radius, _ = self._sphere(root, loc, euler, scale)
                 if placement.is_free(center, radius, frame, cfg.spacing,
-                                     self.surface.name if self.surface is not None else None):
+                                     self.surface.name_full if self.surface is not None else None):
                     result = (loc, center, radius)
                     break
             if result is None:
                 self.failed += 1
-                shown.discard(root.name)
+                shown.discard(root.name_full)
                 (log.debug if self.failed > 1 else log.warning)(
                     "%s: no free place for %r after %d tries; it is hidden in such frames (widen the region or "
-                    "surface, or lower count, scale or spacing)", cfg.name, root.name, cfg.max_tries)
+                    "surface, or lower count, scale or spacing)", cfg.name, root.name_full, cfg.max_tries)
                 continue
             loc, center, radius = result
-            frame.placed.append((center, radius, frozenset(o.name for o in self.trees[root.name])))
-            placed[root.name] = (loc, euler, scale)
+            frame.placed.append((center, radius, frozenset(o.name_full for o in self.trees[root.name_full])))
+            placed[root.name_full] = (loc, euler, scale)
         for root in self.roots:
-            visible_now = root.name in shown
+            visible_now = root.name_full in shown
             self._show(root, visible_now)
-            if visible_now and self.transforms and root.name in placed:
-                self._set_transform(root, *placed[root.name])
+            if visible_now and self.transforms and root.name_full in placed:
+                self._set_transform(root, *placed[root.name_full])
             else:
                 self._reset(root)
         frame.values[self.name] = sorted(shown)
