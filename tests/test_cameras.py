@@ -235,3 +235,89 @@ def test_stereo_renders_both_eyes_as_blender_stereo_does(tmp_path, run_bpy, mode
         assert len(np.unique(theirs)) == 3 and (mine != theirs).sum() <= 2, (eye, int((mine != theirs).sum()))
     left, right = (_index(ours / "records" / f"000000_Cam_{e}.exr") for e in ("left", "right"))
     assert (left != right).sum() > 20  # the eyes see different pictures
+
+
+SHARDS = r"""
+import json, sys
+import bpy
+from blender_coco.blender import marking, pipeline
+from blender_coco.coco.merge import merge_datasets
+from blender_coco.config import RenderConfig
+from blender_coco.errors import UserError
+
+out = sys.argv[1]
+bpy.ops.wm.read_factory_settings(use_empty=True)
+scene = bpy.context.scene
+scene.render.resolution_x, scene.render.resolution_y = 32, 24
+scene.cycles.samples = 1
+bpy.ops.mesh.primitive_cube_add(size=1.0, location=(0, 0, 0.5)); marking.mark(bpy.context.object, "box")
+bpy.ops.mesh.primitive_uv_sphere_add(radius=0.5, location=(1, 1, 0.5)); marking.mark(bpy.context.object, "ball")
+for name, loc, rot in (("Cam.B", (0, -6, 1), (1.45, 0, 0)), ("CamA", (6, 0, 1), (1.45, 0, 1.5708))):
+    cam = bpy.data.objects.new(name, bpy.data.cameras.new(name)); scene.collection.objects.link(cam)
+    cam.location, cam.rotation_euler = loc, rot
+scene.camera = bpy.data.objects["CamA"]
+cfg = out + "/r.toml"
+open(cfg, "w").write('[[objects]]\nobjects = ["Cube", "Sphere"]\nregion = {min = [-1, -1, 0.5], max = [1, 1, 0.5]}\n')
+def run(sub, **kw):
+    pipeline.render_dataset(RenderConfig(out=f"{out}/{sub}", frames=3, randomize=cfg, cameras=("all",), **kw), scene)
+errors = {}
+def error(key, **kw):
+    try:
+        run(key, **kw)
+    except UserError as exc:
+        errors[key] = str(exc)
+run("one")
+run("s0", shard=(0, 2)); run("s1", shard=(1, 2))
+merge_datasets([f"{out}/s0", f"{out}/s1"], f"{out}/merged")
+run("res", frame_range=(0, 2), stage="render")
+import os
+os.remove(f"{out}/res/records/000001_Cam-B.json")  # a view lost mid-frame
+run("res", resume=True)
+for key, cams in (("unknown", ("CamA", "Nope")), ("mesh", ("Cube",))):
+    try:
+        pipeline.render_dataset(RenderConfig(out=f"{out}/{key}", cameras=cams), scene)
+    except UserError as exc:
+        errors[key] = str(exc)
+try:
+    pipeline.render_dataset(RenderConfig(out=f"{out}/one", frames=3, randomize=cfg, cameras=("CamA",), resume=True), scene)
+except UserError as exc:
+    errors["resume"] = str(exc)
+json.dump(errors, open(out + "/errors.json", "w"))
+"""
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory, run_bpy):
+    out = tmp_path_factory.mktemp("cam_shards")
+    run_bpy(SHARDS, str(out), what="shards, resume and merge with two cameras")
+    return out
+
+
+def _images_and_annotations(path):
+    data = json.loads(path.read_text())
+    anns = sorted((a["image_id"], a["category_id"], a["bbox"], a["area"]) for a in data["annotations"])
+    return data["images"], anns
+
+
+def test_all_cameras_sorted_and_unsafe_names_made_file_safe(shards):
+    images, _ = _images_and_annotations(shards / "one" / "annotations" / "instances.json")
+    assert [(im["id"], im["file_name"], im["camera"]) for im in images][:2] == [(1, "000000_Cam-B.png", "Cam.B"),
+                                                                                (2, "000000_CamA.png", "CamA")]
+    assert [im["id"] for im in images] == list(range(1, 7))
+
+
+@pytest.mark.parametrize("other", ["merged", "res"])
+def test_shards_merge_and_resume_keep_ids_and_file_names(shards, other):
+    want = _images_and_annotations(shards / "one" / "annotations" / "instances.json")
+    got = _images_and_annotations(shards / other / "annotations" / "instances.json")
+    assert got == want and len(want[1]) >= 6
+    assert sorted(p.name for p in (shards / other / "images").iterdir()) == \
+        sorted(p.name for p in (shards / "one" / "images").iterdir())
+
+
+def test_camera_errors_are_one_line_and_name_the_fix(shards):
+    errors = json.loads((shards / "errors.json").read_text())
+    assert "'Nope'" in errors["unknown"] and "Cam.B, CamA" in errors["unknown"]
+    assert "'Cube' is a mesh object, not a camera" in errors["mesh"]
+    assert errors["resume"].startswith("cannot resume") and "cameras Cam.B, CamA" in errors["resume"]
+    assert all("\n" not in e for e in errors.values())
