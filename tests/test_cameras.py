@@ -14,6 +14,7 @@ resume and error cases. The tests judge the files.
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import OpenEXR
@@ -129,7 +130,9 @@ st = cam.data.stereo
 st.convergence_mode, st.pivot, st.interocular_distance, st.convergence_distance = mode, pivot, 0.5, 4.0
 scene.render.use_multiview = True; scene.render.views_format = "STEREO_3D"
 pipeline.render_dataset(RenderConfig(out=out + "/ours"), scene)
-assert scene.render.use_multiview  # given back
+assert scene.render.use_multiview and scene.camera == cam  # given back
+assert sorted(o.name for o in scene.objects) == ["Cam", "Cube", "Sphere"]  # the eye cameras are gone
+assert len(bpy.data.cameras) == 1
 # the truth: Blender's own stereo render, both eyes, the marked objects' pass indices as ours
 import json
 side = json.load(open(out + "/ours/records/000000_Cam_left.json"))
@@ -282,6 +285,23 @@ try:
     pipeline.render_dataset(RenderConfig(out=f"{out}/one", frames=3, randomize=cfg, cameras=("CamA",), resume=True), scene)
 except UserError as exc:
     errors["resume"] = str(exc)
+errors["scene_camera"] = scene.camera.name  # given back after every run
+# a rig: both cameras under one Empty; [camera] moves the Empty, the cameras follow
+rig = bpy.data.objects.new("Rig", None); scene.collection.objects.link(rig)
+rig.location = (0.5, 0.0, 0.0)
+for name in ("Cam.B", "CamA"):
+    cam = scene.objects[name]
+    world = cam.matrix_world.copy()
+    cam.parent = rig
+    cam.matrix_parent_inverse = rig.matrix_world.inverted()
+    cam.matrix_world = world
+bpy.context.view_layer.update()
+before = {o.name: [list(r) for r in o.matrix_world] for o in scene.objects}
+open(out + "/rig.toml", "w").write('[camera]\ntarget = [0, 0, 0.5]\nazimuth = [-40, 40]\ndistance = [5, 8]\n')
+pipeline.render_dataset(RenderConfig(out=f"{out}/rig", frames=2, randomize=out + "/rig.toml", cameras=("CamA", "Cam.B")), scene)
+bpy.context.view_layer.update()
+after = {o.name: [list(r) for r in o.matrix_world] for o in scene.objects}
+errors["rig_restored"] = before == after
 json.dump(errors, open(out + "/errors.json", "w"))
 """
 
@@ -320,4 +340,105 @@ def test_camera_errors_are_one_line_and_name_the_fix(shards):
     assert "'Nope'" in errors["unknown"] and "Cam.B, CamA" in errors["unknown"]
     assert "'Cube' is a mesh object, not a camera" in errors["mesh"]
     assert errors["resume"].startswith("cannot resume") and "cameras Cam.B, CamA" in errors["resume"]
-    assert all("\n" not in e for e in errors.values())
+    assert all("\n" not in errors[k] for k in ("unknown", "mesh", "resume"))
+
+
+def test_a_rig_parent_moves_the_cameras_as_one(shards):
+    sides = {(f, c): json.loads((shards / "rig" / "records" / f"00000{f}_{c}.json").read_text())
+             for f in (0, 1) for c in ("CamA", "Cam-B")}
+    assert sides[(0, "CamA")]["views"] == ["CamA", "Cam.B"]  # the order given; CamA is the reference
+    rel = [np.linalg.inv(np.array(sides[(f, "CamA")]["camera"]["matrix_world"]))
+           @ np.array(sides[(f, "Cam-B")]["camera"]["matrix_world"]) for f in (0, 1)]
+    assert np.allclose(rel[0], rel[1], atol=1e-4)
+    assert not np.allclose(sides[(0, "Cam-B")]["camera"]["matrix_world"], sides[(1, "Cam-B")]["camera"]["matrix_world"])
+    errors = json.loads((shards / "errors.json").read_text())
+    assert errors["rig_restored"] is True and errors["scene_camera"] == "CamA"
+
+
+def _fake_view(out, index, token, views):
+    """A complete record of (index, view) as the render stage writes it: whole PNG and EXR, sidecar last."""
+    from blender_coco.records.layout import record_paths
+
+    image, exr, side = record_paths(out, index, "PNG", token)
+    for p in (image, exr, side):
+        p.parent.mkdir(parents=True, exist_ok=True)
+    image.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 60 + b"IEND\xaeB`\x82")
+    exr.write_bytes(b"\x76\x2f\x31\x01" + b"\0" * 80)
+    side.write_text(json.dumps({"format": "blender-coco-record", "version": 1, "index": index, "image": image.name,
+                                "passes": exr.name, "width": 4, "height": 3, "view": token, "views": views}))
+
+
+def test_ray_plan_counts_a_frame_done_only_when_every_view_is(tmp_path):
+    from blender_coco.distribute import plan
+    from blender_coco.records.resume import prepare_out_dir, prepare_views
+
+    views = ["CamA", "CamB"]
+    for index, tokens in ((0, views), (1, ["CamA"]), (2, views)):
+        for t in tokens:
+            _fake_view(tmp_path, index, t, views)
+    assert plan.sidecar_indices(tmp_path, 3) == {0, 2}
+    assert plan.complete_frames(tmp_path, 3, "PNG") == {0, 2}
+    (tmp_path / "images" / "000002_CamB.png").write_bytes(b"half")  # a broken image: frame 2 is not complete
+    assert plan.complete_frames(tmp_path, 3, "PNG") == {0}
+    expect = {"views": views}
+    assert prepare_out_dir(tmp_path, 3, "PNG", mode="resume", expect=expect, views=views) == {0}
+    assert prepare_views(tmp_path, 3, "PNG", mode="resume", expect=expect, views=views) == {(0, "CamA"), (0, "CamB"),
+                                                                                           (1, "CamA"), (2, "CamA")}
+    assert not (tmp_path / "images" / "000002_CamB.png").exists()  # removed: it renders again
+
+
+BUILD_34 = r"""
+import sys
+import bpy
+bpy.ops.wm.read_factory_settings(use_empty=True)
+scene = bpy.context.scene
+scene.render.resolution_x, scene.render.resolution_y = 64, 48
+scene.cycles.samples = 1
+scene.cycles.use_denoising = False  # Debian's Blender has no OpenImageDenoise
+bpy.ops.mesh.primitive_cube_add(size=1.0, location=(0, 0, 1)); bpy.context.object["coco_category"] = "box"
+bpy.ops.mesh.primitive_uv_sphere_add(radius=0.5, location=(1.2, 1, 0.6)); bpy.context.object["coco_category"] = "ball"
+for name, loc, rot in (("CamA", (0.3, -6, 1.2), (1.4, 0.05, 0.1)), ("CamB", (6, 0.3, 1.2), (1.4, 0.0, 1.6))):
+    cam = bpy.data.objects.new(name, bpy.data.cameras.new(name)); scene.collection.objects.link(cam)
+    cam.location, cam.rotation_euler = loc, rot
+    st = cam.data.stereo
+    st.convergence_mode, st.pivot, st.interocular_distance, st.convergence_distance = "TOE", "CENTER", 0.5, 4.0
+scene.camera = bpy.data.objects["CamA"]
+scene.render.use_multiview = True; scene.render.views_format = "STEREO_3D"
+bpy.ops.wm.save_as_mainfile(filepath=sys.argv[-1])
+"""
+
+TRUTH_34 = r"""
+import json, sys
+import bpy
+scene = bpy.context.scene
+for inst in json.load(open(sys.argv[-2]))["instances"]:
+    scene.objects[inst["object"]].pass_index = inst["pass_index"]
+scene.render.engine = "CYCLES"
+bpy.context.view_layer.use_pass_object_index = True
+ims = scene.render.image_settings
+ims.file_format = "OPEN_EXR_MULTILAYER"; ims.views_format = "INDIVIDUAL"
+bpy.ops.render.render()
+try:
+    bpy.data.images["Render Result"].save_render(sys.argv[-1], scene=scene)
+except RuntimeError:
+    pass  # it writes NAME_L.exr and NAME_R.exr, then complains about NAME.exr
+"""
+
+
+def test_blender_34_renders_two_stereo_cameras_as_its_own_stereo_does(tmp_path, run, blender_binary):
+    """Debian's Blender 3.4 binary: --cameras all on a stereo scene gives 4 views; CamA's eyes match 3.4's own render."""
+    for name, code in (("build.py", BUILD_34), ("truth.py", TRUTH_34)):
+        (tmp_path / name).write_text(code)
+    blend = tmp_path / "stereo.blend"
+    run([blender_binary, "-b", "--factory-startup", "--python-exit-code", "1", "-P", tmp_path / "build.py", "--", blend],
+        "building a stereo scene with blender -b")
+    run([blender_binary, "-b", blend, "--python-exit-code", "1", "-P", "scripts/render_coco.py", "--",
+         "--out", tmp_path / "ds", "--cameras", "all", "--python", sys.executable], "blender -b ... --cameras all")
+    ds = tmp_path / "ds"
+    assert sorted(p.name for p in (ds / "images").iterdir()) == [
+        "000000_CamA_left.png", "000000_CamA_right.png", "000000_CamB_left.png", "000000_CamB_right.png"]
+    run([blender_binary, "-b", blend, "--python-exit-code", "1", "-P", tmp_path / "truth.py", "--",
+         ds / "records" / "000000_CamA_left.json", tmp_path / "blender.exr"], "Blender 3.4's own stereo render")
+    for eye, letter in (("left", "L"), ("right", "R")):
+        mine, theirs = _index(ds / "records" / f"000000_CamA_{eye}.exr"), _index(tmp_path / f"blender_{letter}.exr")
+        assert len(np.unique(theirs)) == 3 and (mine != theirs).sum() <= 2, (eye, int((mine != theirs).sum()))

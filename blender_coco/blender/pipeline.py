@@ -256,6 +256,8 @@ class RenderJob:
         extra = self._run_fields()
         for hook in self.hooks:
             extra.update(hook.record(scene, index, self.config.seed) or {})
+        if self.config.cameras is not None or self.views[0].eye is not None:
+            evaluated_depsgraph(scene, self._view_layer)  # cameras under a moved rig parent: their poses now
         for view in self._missing[index]:  # one randomization, every view of the frame
             camera = None
             if self.config.cameras is not None or view.eye is not None:
