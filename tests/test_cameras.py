@@ -341,6 +341,7 @@ def test_camera_errors_are_one_line_and_name_the_fix(shards):
     assert "'Cube' is a mesh object, not a camera" in errors["mesh"]
     assert errors["resume"].startswith("cannot resume") and "cameras Cam.B, CamA" in errors["resume"]
     assert all("\n" not in errors[k] for k in ("unknown", "mesh", "resume"))
+    assert not (shards / "unknown").exists() and not (shards / "mesh").exists()  # refused before any folder
 
 
 def test_a_rig_parent_moves_the_cameras_as_one(shards):
@@ -442,3 +443,17 @@ def test_blender_34_renders_two_stereo_cameras_as_its_own_stereo_does(tmp_path, 
     for eye, letter in (("left", "L"), ("right", "R")):
         mine, theirs = _index(ds / "records" / f"000000_CamA_{eye}.exr"), _index(tmp_path / f"blender_{letter}.exr")
         assert len(np.unique(theirs)) == 3 and (mine != theirs).sum() <= 2, (eye, int((mine != theirs).sum()))
+
+
+def test_merge_renumber_keeps_each_camera_in_the_name_and_export_keeps_ids_unique(shards, tmp_path):
+    from blender_coco.coco.export import export_dataset
+    from blender_coco.coco.merge import merge_datasets
+
+    merge_datasets([shards / "one", shards / "res"], tmp_path / "m", renumber=True)
+    names = sorted(p.name for p in (tmp_path / "m" / "images").iterdir())
+    assert names == sorted(f"{i:06d}_{c}.png" for i in range(6) for c in ("Cam-B", "CamA"))
+    export_dataset(tmp_path / "m")  # from the merged records
+    images = json.loads((tmp_path / "m" / "annotations" / "instances.json").read_text())["images"]
+    assert sorted(im["id"] for im in images) == list(range(1, 13))
+    assert {(im["file_name"][:6], im["camera"]) for im in images} == {(f"{i:06d}", c) for i in range(6)
+                                                                      for c in ("Cam.B", "CamA")}

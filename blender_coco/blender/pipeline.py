@@ -112,6 +112,7 @@ class RenderJob:
         self.views: list[views.View] = []
         self._eyes: views.Eyes | None = None
         self._missing: dict[int, list[views.View]] = {}
+        self._places_cameras = False  # the run sets scene.camera per view (--cameras, stereo eyes)
 
     # -- set-up ------------------------------------------------------------
 
@@ -141,9 +142,10 @@ class RenderJob:
         else:
             counts = marking.category_counts(scene)
             log.info("%d marked object(s): %s", len(roots), ", ".join(f"{n} {c}" for c, n in counts.items()))
+        self.views = views.resolve_views(scene, config.cameras)  # before any folder is made
+        self._places_cameras = config.cameras is not None or self.views[0].eye is not None
         ensure_dir(self.out_dir)
         self._export_python = export_python(config.python)
-        self.views = views.resolve_views(scene, config.cameras)
         from blender_coco.blender import randomizers
 
         self.randomizer = randomizers.for_run(config.randomize, scene, python=self._export_python)
@@ -209,7 +211,7 @@ class RenderJob:
         g.set(layer, "use_pass_z", True)
         if r.use_multiview:  # stereo eyes render as plain cameras (blender/views.py)
             g.set(r, "use_multiview", False)
-        if self.config.cameras is not None or self.views[0].eye is not None:
+        if self._places_cameras:
             g.set(scene, "camera", scene.objects[self.views[0].camera])
         self._eyes = views.Eyes(scene, g)
         backend = device.use_device(scene, config.device, g)
@@ -253,18 +255,19 @@ class RenderJob:
         scene.frame_set(frame)
         for hook in self.hooks:
             hook.before_frame(scene, index, self.config.seed)
-        extra = self._run_fields()
-        for hook in self.hooks:
-            extra.update(hook.record(scene, index, self.config.seed) or {})
-        if self.config.cameras is not None or self.views[0].eye is not None:
+        if self._places_cameras:
             evaluated_depsgraph(scene, self._view_layer)  # cameras under a moved rig parent: their poses now
+        extra = None
         for view in self._missing[index]:  # one randomization, every view of the frame
-            camera = None
-            if self.config.cameras is not None or view.eye is not None:
+            if self._places_cameras:
                 camera = self._eyes.place(view)
                 if scene.camera is None or scene.camera.as_pointer() != camera.as_pointer():
                     scene.camera = camera
-            sidecar = self._frame_sidecar(index, frame, view if camera is not None else None)
+            sidecar = self._frame_sidecar(index, frame, view)
+            if extra is None:
+                extra = self._run_fields()
+                for hook in self.hooks:
+                    extra.update(hook.record(scene, index, self.config.seed) or {})
             sidecar = replace(sidecar, extra=extra)  # ValueError if a hook names a field of the contract
             self._kept.before_render(scene, self._view_layer)
             try:
@@ -283,7 +286,7 @@ class RenderJob:
         """Set this frame's pass indices and describe the frame as ``view`` sees it (docs/records.md)."""
         scene = self.scene
         camera = scene_camera(scene, f"at frame {frame}")
-        view = view or self.views[0]
+        view = view or self.views[0]  # default runs: scene.camera at this frame (markers may switch it)
         marking.check_marks(scene)
         indices = marking.pass_indices(scene)
         for obj in scene.objects:
