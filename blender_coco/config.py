@@ -178,6 +178,9 @@ class RenderConfig:
     stage: ``"all"`` renders and exports; ``"render"`` skips the export (run
         ``blender-coco export`` later); ``"prepare"`` only checks the scene and
         prepares the output folder (new, resume, overwrite) and renders nothing.
+    cameras: camera object names to render every frame from (one randomization per
+        frame, one image per camera), ``("all",)`` for every camera of the scene sorted
+        by name, or None for the scene camera (docs/records.md "Cameras").
     """
 
     out: str
@@ -198,6 +201,7 @@ class RenderConfig:
     frame_range: tuple[int, int] | None = None
     threads: int | None = None
     stage: str = "all"
+    cameras: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         check(isinstance(self.out, str) and self.out != "", f"out must be a folder path, got {self.out!r}")
@@ -238,6 +242,18 @@ class RenderConfig:
             check(isinstance(self.threads, int) and not isinstance(self.threads, bool) and 1 <= self.threads <= 1024,
                   f"threads must be an integer in 1..1024, got {self.threads!r}")
         check(self.stage in STAGES, f"stage must be one of {', '.join(STAGES)}, got {self.stage!r}")
+        if self.cameras is not None:
+            ok = (isinstance(self.cameras, (tuple, list)) and len(self.cameras) > 0
+                  and all(isinstance(c, str) and c.strip() != "" for c in self.cameras))
+            check(ok, f"cameras must be camera names (e.g. CamA,CamB) or 'all', got {self.cameras!r}")
+            object.__setattr__(self, "cameras", tuple(c.strip() for c in self.cameras))
+
+
+def parse_cameras(text: str) -> tuple[str, ...]:
+    """'CamA, CamB' -> ('CamA', 'CamB'); 'all' -> ('all',); a one-line error for an empty name."""
+    names = tuple(n.strip() for n in text.split(","))
+    check(all(names), f"cameras must be comma-separated camera names (e.g. CamA,CamB) or 'all', got {text!r}")
+    return names
 
 
 def parse_resolution(text: str) -> tuple[int, int]:

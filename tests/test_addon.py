@@ -524,8 +524,21 @@ def test_panel_settings_become_the_same_render_config_as_the_cli(tmp_path):
         settings.randomize, settings.output_dir = "//random.toml", "//ds/"
         cfg = render_config(settings)
         out["relative"] = [cfg.out, cfg.randomize]
+        cams = []  # the camera list: names, 'all', and an unknown camera as the panel shows it
+        for text in (" Camera , CamB", "all"):
+            settings.cameras = text
+            cams.append(list(render_config(settings).cameras))
+        settings.cameras = "Nope"
+        try:
+            from blender_coco.blender.views import resolve_views
+            resolve_views(bpy.context.scene, render_config(settings).cameras)
+        except UserError as exc:
+            cams.append(panel_message(exc))
+        out["cameras"] = cams
         result(**out)
     """, tmp_path)
+    assert facts["cameras"][:2] == [["Camera", "CamB"], ["all"]]
+    assert facts["cameras"][2].startswith("COCO > Output > Cameras: scene 'Scene' has no object 'Nope'; its cameras: ")
     assert facts["equal"]
     assert facts["defaults"] == [None, None, None, None]  # randomize None: the scene's own coco_randomize, if any
     assert facts["randomize_off"] == "off"

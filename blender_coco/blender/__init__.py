@@ -16,6 +16,7 @@ The render stage:
 - :mod:`.run_warnings`: one warning line for each thing a run does differently from the scene
   (engine, cameras, marked objects that render nowhere).
 - :mod:`.keypoints`: keypoint maps of armatures, bones projected to pixels.
+- :mod:`.views`: the cameras a run renders every frame from (``--cameras``), a stereo camera's two eyes.
 - :mod:`.hooks`: :class:`~.hooks.FrameHook`, how per-frame scene changes plug into a run.
 - :mod:`.randomizers`: the randomization config applied to the scene frame by frame.
 - :mod:`.frame_files`: write one frame record (image, EXR, sidecar) from the Render Result.

@@ -22,7 +22,7 @@ from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 from bpy.types import PropertyGroup
 
 from blender_coco.blender import handoff, marking
-from blender_coco.config import DEVICES, IMAGE_FORMATS, SEGMENTATION_MODES, ExportConfig, RenderConfig
+from blender_coco.config import DEVICES, IMAGE_FORMATS, SEGMENTATION_MODES, ExportConfig, RenderConfig, parse_cameras
 from blender_coco.errors import UserError
 
 NO_CATEGORY = "__none__"
@@ -180,6 +180,10 @@ class BLENDER_COCO_PG_settings(PropertyGroup):
         description="Export Python: a Python with blender-coco installed, for the export stage when Blender's "
                     "own Python lacks its dependencies (empty: $BLENDER_COCO_PYTHON, else the active virtualenv's "
                     "or python3 on PATH)")
+    cameras: StringProperty(
+        name="Cameras",
+        description="Cameras to render every frame from, comma-separated (CamA,CamB; one randomization per frame, "
+                    "images NNNNNN_CamA.png); 'all': every camera of the scene, sorted by name; empty: the scene camera")
     randomize: StringProperty(
         name="Config", subtype="FILE_PATH", options=PATH_OPTIONS,
         description="Randomization config: TOML (or JSON) file of per-frame randomization, see docs/randomize.md "
@@ -217,4 +221,5 @@ def render_config(settings: BLENDER_COCO_PG_settings) -> RenderConfig:
         export=ExportConfig(segmentation=settings.segmentation),
         python=python,
         randomize=randomize,
+        cameras=parse_cameras(settings.cameras) if settings.cameras.strip() else None,
     )

@@ -155,6 +155,7 @@ PANEL_FIELDS = {
     "device": "COCO > Output > Render Settings > Device",
     "python": "COCO > Output > Export Python",
     "randomize": "COCO > Output > Randomization > Config",
+    "cameras": "COCO > Output > Cameras",
 }
 
 

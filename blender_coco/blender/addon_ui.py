@@ -202,6 +202,7 @@ class BLENDER_COCO_PT_output(_CocoSubPanel, Panel):
         col = layout.column(align=True)
         col.prop(settings, "frames")
         col.prop(settings, "seed")
+        layout.prop(settings, "cameras")
         col = layout.column(align=True)
         col.prop(settings, "segmentation")
         col.prop(settings, "image_format")

@@ -2,7 +2,7 @@
 
 ::
 
-    write_record(scene, out_dir, index, fmt, sidecar)
+    write_record(scene, out_dir, index, fmt, sidecar, view=None)
 
 The image and the EXR are saved from the same Render Result (one render per frame),
 each to a temp name and then renamed (the EXR in a codec the export stage's reader
@@ -37,9 +37,9 @@ def _save_render(scene, target: Path) -> None:
             raise UserError(f"Blender did not write {target}; check the folder's permissions and free space")
 
 
-def write_record(scene, out_dir: Path, index: int, fmt: str, sidecar: Sidecar) -> None:
-    """Save the current Render Result as frame ``index``: image, EXR, then the sidecar."""
-    image_path, exr_path, json_path = record_paths(out_dir, index, fmt)
+def write_record(scene, out_dir: Path, index: int, fmt: str, sidecar: Sidecar, view: str | None = None) -> None:
+    """Save the current Render Result as frame ``index`` (seen by view token ``view``): image, EXR, then the sidecar."""
+    image_path, exr_path, json_path = record_paths(out_dir, index, fmt, view)
     settings = scene.render.image_settings
     image_format.use_rgb(settings, fmt)
     _save_render(scene, image_path)

@@ -18,6 +18,10 @@ Randomization plugs in through :class:`~blender_coco.blender.hooks.FrameHook`:
 ``config.randomize`` (or of the scene's own ``coco_randomize``) itself, so every
 front end gets it (:mod:`blender_coco.blender.randomizers`).
 
+Cameras: ``config.cameras`` renders every frame from each listed camera (a stereo
+camera's two eyes) after one randomization of the frame, one record per (frame, view)
+(:mod:`blender_coco.blender.views`, docs/records.md "Cameras").
+
 Production runs: ``config.shard = (i, n)`` renders frames ``k % n == i`` with their
 global numbers (``config.frame_range``: a Ray task's chunk); ``config.resume`` keeps
 complete frames; ``config.stage`` skips the export or the rendering; a frame's files are
@@ -36,7 +40,7 @@ from typing import Callable, Iterable
 
 import bpy
 
-from blender_coco.blender import device, frame_files, image_format, marking, run_warnings
+from blender_coco.blender import device, frame_files, image_format, marking, run_warnings, views
 from blender_coco.blender.guard import SettingsGuard
 from blender_coco.blender.handoff import export_python, run_export
 from blender_coco.blender.hooks import FrameHook, as_hook
@@ -48,7 +52,7 @@ from blender_coco.errors import UserError
 from blender_coco.files import ensure_dir
 from blender_coco.progress import Progress, duration
 from blender_coco.records.layout import image_name, passes_name
-from blender_coco.records.resume import prepare_out_dir
+from blender_coco.records.resume import prepare_views
 from blender_coco.records.sidecar import Camera, Instance, Sidecar
 
 log = logging.getLogger(__name__)
@@ -105,6 +109,10 @@ class RenderJob:
         self._export_python: str | None = None
         self._warned: set[str] = set()
         self._kept = KeptScene()
+        self.views: list[views.View] = []
+        self._eyes: views.Eyes | None = None
+        self._missing: dict[int, list[views.View]] = {}
+        self._places_cameras = False  # the run sets scene.camera per view (--cameras, stereo eyes)
 
     # -- set-up ------------------------------------------------------------
 
@@ -134,14 +142,19 @@ class RenderJob:
         else:
             counts = marking.category_counts(scene)
             log.info("%d marked object(s): %s", len(roots), ", ".join(f"{n} {c}" for c, n in counts.items()))
+        self.views = views.resolve_views(scene, config.cameras)  # before any folder is made
+        self._places_cameras = config.cameras is not None or self.views[0].eye is not None
         ensure_dir(self.out_dir)
         self._export_python = export_python(config.python)
         from blender_coco.blender import randomizers
 
         self.randomizer = randomizers.for_run(config.randomize, scene, python=self._export_python)
         if self.randomizer is not None:
+            if config.cameras is not None:  # [camera] moves the run's rig (docs/randomize.md)
+                self.randomizer.rig = tuple(dict.fromkeys(v.camera for v in self.views))
             self.hooks.insert(0, self.randomizer)
-        self._warn(run_warnings.engine_warning(scene), run_warnings.camera_warning(scene))
+        self._warn(run_warnings.engine_warning(scene),
+                   run_warnings.camera_warning(scene) if config.cameras is None else None)
         self._setup_render(scene, config)
         self._keypoint_defs = self._keypoint_definitions(roots)
         for hook in self.hooks:
@@ -149,10 +162,11 @@ class RenderJob:
             self._hooks_started.append(hook)
         self._warn(*run_warnings.unrendered_marks(scene, self._view_layer, self._spawn_sources()))
         mode = "resume" if config.resume else "overwrite" if config.overwrite else "new"
-        kept = prepare_out_dir(self.out_dir, config.frames, config.image_format, self.indices, mode,
-                               self._expected_record())
-        self._todo = [] if config.stage == "prepare" else [i for i in self.indices if i not in kept]
-        self.done = self.kept = len(kept)
+        kept = prepare_views(self.out_dir, config.frames, config.image_format, self.indices, mode,
+                             self._expected_record(), [v.token for v in self.views])
+        self._missing = {i: [v for v in self.views if (i, v.token) not in kept] for i in self.indices}
+        self._todo = [] if config.stage == "prepare" else [i for i in self.indices if self._missing[i]]
+        self.done = self.kept = len(self.indices) - len([i for i in self.indices if self._missing[i]])
 
     def _warn(self, *messages) -> None:
         """Log each message (None: nothing) as a warning, once per run."""
@@ -180,7 +194,9 @@ class RenderJob:
     def _expected_record(self) -> dict:
         """Sidecar fields every frame of this run shares: a resumed run or a sibling shard must match."""
         width, height = output_size(self.scene)
-        return {"seed": self.config.seed, "width": width, "height": height, "randomize": None, **self._run_fields()}
+        names = [v.name for v in self.views] if views.recorded(self.views, self.config.cameras) else None
+        return {"seed": self.config.seed, "width": width, "height": height, "randomize": None, "views": names,
+                **self._run_fields()}
 
     def _setup_render(self, scene, config: RenderConfig) -> None:
         g = self._guard
@@ -212,6 +228,11 @@ class RenderJob:
             g.set(other, "use", other.as_pointer() == layer.as_pointer())
         g.set(layer, "use_pass_object_index", True)
         g.set(layer, "use_pass_z", True)
+        if r.use_multiview:  # stereo eyes render as plain cameras (blender/views.py)
+            g.set(r, "use_multiview", False)
+        if self._places_cameras:
+            g.set(scene, "camera", scene.objects[self.views[0].camera])
+        self._eyes = views.Eyes(scene, g)
         backend = device.use_device(scene, config.device, g)
         self._warn(device.fix_denoiser(scene, backend, g))
         width, height = output_size(scene)
@@ -253,28 +274,38 @@ class RenderJob:
         scene.frame_set(frame)
         for hook in self.hooks:
             hook.before_frame(scene, index, self.config.seed)
-        sidecar = self._frame_sidecar(index, frame)
-        extra = self._run_fields()
-        for hook in self.hooks:
-            extra.update(hook.record(scene, index, self.config.seed) or {})
-        sidecar = replace(sidecar, extra=extra)  # ValueError if a hook names a field of the contract
-        self._kept.before_render(scene, self._view_layer)
-        try:
-            result = bpy.ops.render.render(write_still=False, scene=scene.name)
-        except RuntimeError as exc:
-            raise UserError(f"Blender could not render frame {index} (scene {scene.name!r}, frame {frame}): "
-                            f"{str(exc).strip()}; fix the scene or the render settings") from None
-        if "FINISHED" not in result:
-            raise UserError(f"rendering frame {index} of scene {scene.name!r} was cancelled")
-        frame_files.write_record(scene, self.out_dir, index, self.config.image_format, sidecar)
+        if self._places_cameras:
+            evaluated_depsgraph(scene, self._view_layer)  # cameras under a moved rig parent: their poses now
+        extra = None
+        for view in self._missing[index]:  # one randomization, every view of the frame
+            if self._places_cameras:
+                camera = self._eyes.place(view)
+                if scene.camera is None or scene.camera.as_pointer() != camera.as_pointer():
+                    scene.camera = camera
+            sidecar = self._frame_sidecar(index, frame, view)
+            if extra is None:
+                extra = self._run_fields()
+                for hook in self.hooks:
+                    extra.update(hook.record(scene, index, self.config.seed) or {})
+            sidecar = replace(sidecar, extra=extra)  # ValueError if a hook names a field of the contract
+            self._kept.before_render(scene, self._view_layer)
+            try:
+                result = bpy.ops.render.render(write_still=False, scene=scene.name)
+            except RuntimeError as exc:
+                raise UserError(f"Blender could not render frame {index} (scene {scene.name!r}, frame {frame}): "
+                                f"{str(exc).strip()}; fix the scene or the render settings") from None
+            if "FINISHED" not in result:
+                raise UserError(f"rendering frame {index} of scene {scene.name!r} was cancelled")
+            frame_files.write_record(scene, self.out_dir, index, self.config.image_format, sidecar, view.token)
         self.done += 1
         self.rendered += 1
         return True
 
-    def _frame_sidecar(self, index: int, frame: int) -> Sidecar:
-        """Set this frame's pass indices and describe the frame (docs/records.md)."""
+    def _frame_sidecar(self, index: int, frame: int, view: views.View | None = None) -> Sidecar:
+        """Set this frame's pass indices and describe the frame as ``view`` sees it (docs/records.md)."""
         scene = self.scene
         camera = scene_camera(scene, f"at frame {frame}")
+        view = view or self.views[0]  # default runs: scene.camera at this frame (markers may switch it)
         marking.check_marks(scene)
         indices = marking.pass_indices(scene)
         for obj in scene.objects:
@@ -329,22 +360,27 @@ class RenderJob:
                                 f"category; use a stuff category name (e.g. 'sky') or set {marking.STUFF_PROP} on its objects")
             entry["isthing"] = False
         width, height = output_size(scene)
+        names = [v.name for v in self.views] if views.recorded(self.views, self.config.cameras) else None
         return Sidecar(
             index=index,
             scene_frame=frame,
             seed=self.config.seed,
-            image=image_name(index, self.config.image_format),
-            passes=passes_name(index),
+            image=image_name(index, self.config.image_format, view.token),
+            passes=passes_name(index, view.token),
             width=width,
             height=height,
             blender_version=bpy.app.version_string,
             view_layer=self._view_layer.name,
-            camera=Camera(name=marking.object_key(camera), type=getattr(camera.data, "type", "PERSP"),
-                          matrix_world=tuple(tuple(float(v) for v in row) for row in camera.matrix_world)),
+            camera=Camera(name=marking.object_key(camera) if view.eye is None else view.camera,
+                          type=getattr(camera.data, "type", "PERSP"),
+                          matrix_world=tuple(tuple(float(v) for v in row) for row in camera.matrix_world),
+                          eye=view.eye),
             categories=tuple(categories[n] for n in sorted(categories)),
             instances=tuple(instances),
             background=background,
             unit_scale=unit_scale(scene),
+            view=view.name if names else None,
+            views=tuple(names) if names else None,
         )
 
     # -- end -----------------------------------------------------------------

@@ -65,7 +65,8 @@ def camera_warning(scene) -> str | None:
     used = (f"the cameras its timeline markers bind ({', '.join(repr(n) for n in bound)})" if bound
             else f"the scene camera {marking.object_key(scene.camera)!r}")
     return (f"scene {scene.name!r} has {len(others)} camera(s) that do not render ({names}); only {used} "
-            f"renders: to render from another, make it the scene camera (Scene Properties > Camera)")
+            f"renders: to render from several, list them with --cameras (add-on: Output > Cameras), or make "
+            f"one the scene camera (Scene Properties > Camera)")
 
 
 def _layer_states(view_layer) -> dict[int, str]:

@@ -98,7 +98,7 @@ def frame_tasks(rec: FrameRecord, mask, depth, things: list[tuple[int, dict[str,
     if "panoptic" in tasks:
         from blender_coco.coco.panoptic import png_name, segment_map, write_segment_png
 
-        seg, segments = segment_map(mask, things, smap, stuff, rec.index + 1)
+        seg, segments = segment_map(mask, things, smap, stuff, rec.image_id)
         write_segment_png(panoptic_dir / png_name(rec.image), seg)
     facts = None
     if "captions" in tasks:
@@ -133,14 +133,14 @@ def write_task_files(folder: Path, dataset: CocoDataset, records: list[FrameReco
                           {**head, "annotations": [a for a in base["annotations"] if a["category_id"] in kp_ids],
                            "categories": kp_cats})
     if "stuff" in tasks:
-        stuff = [(rec.index + 1, ann) for rec, f in zip(records, frames) for ann in f.stuff]
+        stuff = [(rec.image_id, ann) for rec, f in zip(records, frames) for ann in f.stuff]
         anns = [{"id": n, "image_id": image_id, **ann} for n, (image_id, ann) in enumerate(stuff, start=1)]
         write_json_atomic(folder / "stuff.json", {**head, "annotations": anns,
                                                   "categories": [c.to_json() for c in cats.stuff_categories]})
     if "panoptic" in tasks:
         from blender_coco.coco.panoptic import panoptic_annotation, panoptic_categories, write_panoptic_json
 
-        anns = [panoptic_annotation(rec.index + 1, rec.image, f.segments) for rec, f in zip(records, frames)]
+        anns = [panoptic_annotation(rec.image_id, rec.image, f.segments) for rec, f in zip(records, frames)]
         write_panoptic_json(folder / "panoptic.json", head, anns,
                             panoptic_categories(cats.all, [c.id for c in cats.stuff_categories]))
     if "captions" in tasks:
@@ -149,8 +149,8 @@ def write_task_files(folder: Path, dataset: CocoDataset, records: list[FrameReco
         style = load_style(config.caption_templates)
         anns = []
         for rec, f in zip(records, frames):
-            for text in captions(f.facts, config.captions_per_image, caption_rng(rec.seed, rec.index + 1), style):
-                anns.append({"id": len(anns) + 1, "image_id": rec.index + 1, "caption": text})
+            for text in captions(f.facts, config.captions_per_image, caption_rng(rec.seed, rec.image_id), style):
+                anns.append({"id": len(anns) + 1, "image_id": rec.image_id, "caption": text})
         write_json_atomic(folder / "captions.json", {**head, "annotations": anns})
     written = [t for t in tasks if t != "instances"]
     if written:
@@ -185,11 +185,24 @@ def default_info(records: list[FrameRecord]) -> DatasetInfo:
     return DatasetInfo(description="blender-coco dataset", extra=extra)
 
 
+def image_fields(rec) -> dict:
+    """The image entry's ``frame`` (the run's frame index), ``camera`` and a stereo view's ``eye``."""
+    out: dict = {"frame": rec.index}
+    camera = rec.sidecar.camera
+    if camera is not None:
+        out["camera"] = camera.name
+        if camera.eye is not None:
+            out["eye"] = camera.eye
+    return out
+
+
 def export_dataset(ds_dir: str | Path, config: ExportConfig = ExportConfig(), *, info: DatasetInfo | None = None,
                    jobs: int = 1, out: str | Path | None = None) -> ExportResult:
     """Build ``instances.json`` (and the other tasks' files) from every complete frame record under ``ds_dir``.
 
-    Image ids are ``index + 1`` and annotation ids follow frame order, so the output
+    Image ids are ``index + 1`` (``index * views + position + 1`` in a multi-camera run:
+    :func:`~blender_coco.records.layout.image_id`), each image carries its ``frame`` and
+    ``camera`` (and a stereo view's ``eye``), and annotation ids follow image order, so the output
     is byte-identical for the same records whatever ``jobs`` is. Returns the files
     written and the counts (:class:`~blender_coco.coco.export_result.ExportResult`).
     """
@@ -197,7 +210,7 @@ def export_dataset(ds_dir: str | Path, config: ExportConfig = ExportConfig(), *,
     paths = list_records(ds)
     if not paths:
         raise UserError(f"no frame records in {ds / 'records'}; render first (blender-coco render ... --out {ds})")
-    records = [load_record(p) for p in paths]
+    records = sorted((load_record(p) for p in paths), key=lambda r: r.image_id)
     cats = scene_categories(records, config.stuff_other)
     tasks = resolve_tasks(config, cats)
     categories = cats.things  # stuff categories go to stuff.json only; ids stay 1..n over all
@@ -221,7 +234,7 @@ def export_dataset(ds_dir: str | Path, config: ExportConfig = ExportConfig(), *,
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             per_frame = [frame for chunk in pool.map(_export_chunk, chunks) for frame in chunk]
     for rec, frame in zip(records, per_frame):
-        image_id = dataset.add_image(rec.image, rec.width, rec.height, image_id=rec.index + 1)
+        image_id = dataset.add_image(rec.image, rec.width, rec.height, image_id=rec.image_id, **image_fields(rec))
         for ann in frame.instances:
             dataset.add_annotation(image_id, ann)
     out_path = Path(out) if out else ds / "annotations" / "instances.json"

@@ -31,7 +31,7 @@ from typing import Any
 
 from blender_coco.errors import UserError
 from blender_coco.files import atomic_path, ensure_dir, read_json, write_json_atomic
-from blender_coco.records.layout import FRAME_NAME, RECORDS_DIR, frame_stem, passes_name, sidecar_name
+from blender_coco.records.layout import FRAME_NAME, RECORDS_DIR, frame_stem, passes_name, sidecar_name, split_stem
 
 log = logging.getLogger(__name__)
 
@@ -171,10 +171,14 @@ def merge_datasets(inputs: list[str | Path], out: str | Path, *, renumber: bool 
         log.info("%d image(s) appear in several inputs with identical annotations (shards of one run): kept once",
                  duplicates)
 
-    if renumber:
+    if renumber:  # a new frame number per (input, frame); a camera's token stays in the name
+        frame_numbers: dict[tuple[int, Any], int] = {}
         for n, entry in enumerate(entries):
-            suffix = os.path.splitext(entry["source_name"])[1]
-            entry["name"] = frame_stem(n) + suffix
+            stem, suffix = os.path.splitext(entry["source_name"])
+            index_token = split_stem(stem)
+            frame_key = (entry["input"], index_token[0] if index_token else stem)
+            number = frame_numbers.setdefault(frame_key, len(frame_numbers))
+            entry["name"] = frame_stem(number, index_token[1] if index_token else None) + suffix
             entry["id"] = n + 1
     else:
         owners: dict[Any, str] = {}
@@ -234,17 +238,20 @@ def _copy_record(src: Path, out: Path, source_name: str, name: str, link: bool) 
     m, n = FRAME_NAME.match(source_name), FRAME_NAME.match(name)
     if not m or not n:
         return 0
-    sidecar = src / RECORDS_DIR / sidecar_name(int(m.group(1)))
+    source_stem, new_stem = split_stem(source_name.split(".")[0]), split_stem(name.split(".")[0])
+    if source_stem is None or new_stem is None:
+        return 0
+    sidecar = src / RECORDS_DIR / sidecar_name(*source_stem)
     if not sidecar.is_file():
         return 0
     data = read_json(sidecar, "frame record")
     if not isinstance(data, dict) or data.get("image") != source_name:
         return 0
     exr = sidecar.parent / str(data.get("passes", ""))
-    new_index = int(n.group(1))
-    new_exr = passes_name(new_index)
+    new_index = new_stem[0]
+    new_exr = passes_name(*new_stem)
     _copy(exr, out / RECORDS_DIR / new_exr, link)
     if source_name != name:
         data = dict(data, index=new_index, image=name, passes=new_exr)
-    write_json_atomic(out / RECORDS_DIR / sidecar_name(new_index), data)
+    write_json_atomic(out / RECORDS_DIR / sidecar_name(*new_stem), data)
     return 1

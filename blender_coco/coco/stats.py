@@ -258,7 +258,7 @@ def records_occlusion(ds_dir: str | Path, data: dict, tolerance: float = DEFAULT
     out: dict[int, bool] = {}
     for path in list_records(ds_dir):
         rec = load_record(path)
-        anns = by_image.get(rec.index + 1)
+        anns = by_image.get(rec.image_id)
         if not anns:
             continue
         mask, depth = read_passes(rec.exr_path, rec.width, rec.height)

@@ -15,7 +15,7 @@ import sys
 
 from blender_coco import randomize
 from blender_coco.commands._common import add_export_options, add_task_options, export_config_from_args
-from blender_coco.config import DEVICES, IMAGE_FORMATS, RenderConfig, parse_resolution
+from blender_coco.config import DEVICES, IMAGE_FORMATS, RenderConfig, parse_cameras, parse_resolution
 from blender_coco.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -86,6 +86,9 @@ def add_render_arguments(p: argparse.ArgumentParser) -> None:
                    help="render every frame again when --out already holds frames of a run (default: an error)")
     p.add_argument("--frame-range", metavar="START:STOP",
                    help="render only frames START <= k < STOP, under their global numbers (what one Ray task renders)")
+    p.add_argument("--cameras", metavar="CAM,CAM|all",
+                   help="render every frame from each camera (same randomized scene; images NNNNNN_CAM.png); "
+                        "'all': every camera of the scene, sorted by name (default: the scene camera)")
     p.add_argument("--threads", type=int, metavar="N", help="Cycles CPU threads (default: all cores)")
     p.add_argument("--no-export", action="store_true",
                    help="render the frame records only; 'blender-coco export DS' writes the annotations later")
@@ -126,6 +129,7 @@ def config_from_args(args: argparse.Namespace) -> RenderConfig:
         frame_range=parse_frame_range(args.frame_range) if args.frame_range else None,
         threads=args.threads,
         stage="prepare" if args.prepare_only else "render" if args.no_export else "all",
+        cameras=parse_cameras(args.cameras) if args.cameras else None,
     )
 
 

@@ -103,6 +103,8 @@ def render_argv(config: RenderConfig) -> list[str]:
         argv += ["--frame-range", "%d:%d" % config.frame_range]
     if config.threads is not None:
         argv += ["--threads", str(config.threads)]
+    if config.cameras is not None:
+        argv += ["--cameras", ",".join(config.cameras)]
     argv += ["--resume"] if config.resume else ["--overwrite"] if config.overwrite else []
     argv += {"all": [], "render": ["--no-export"], "prepare": ["--prepare-only"]}[config.stage]
     if config.python is not None:
@@ -132,12 +134,17 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
     _PRCTL(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG: killed when the task's process ends
 
 
+def _written(sidecar: Path, views_glob: str) -> bool:
+    return sidecar.exists() or any(sidecar.parent.glob(views_glob))
+
+
 def run_blender(cmd: list[str], out_dir: str | os.PathLike, frames: tuple[int, int] | None = None,
                 on_first_frame: Callable[[float], None] | None = None, tail_lines: int = 40) -> Outcome:
     """Run ``cmd`` to its end (see the module docstring)."""
     records = Path(out_dir) / "records"
     todo = [i for i in range(*frames) if not (records / f"{i:06d}.json").exists()] if frames else []
-    first_sidecar = records / f"{todo[0]:06d}.json" if todo else None
+    first_sidecar = records / f"{todo[0]:06d}.json" if todo else None  # a one-camera run's; else any view's:
+    first_glob = f"{todo[0]:06d}_*.json" if todo else None
     tail: collections.deque[str] = collections.deque(maxlen=tail_lines)
     started = time.time()
     try:
@@ -156,12 +163,12 @@ def run_blender(cmd: list[str], out_dir: str | os.PathLike, frames: tuple[int, i
             break
         except subprocess.TimeoutExpired:
             pass
-        if first_frame is None and first_sidecar is not None and first_sidecar.exists():
+        if first_frame is None and first_sidecar is not None and _written(first_sidecar, first_glob):
             first_frame = time.time()
             if on_first_frame is not None:
                 on_first_frame(first_frame)
     reader.join(timeout=5)
-    if first_frame is None and first_sidecar is not None and first_sidecar.exists():
+    if first_frame is None and first_sidecar is not None and _written(first_sidecar, first_glob):
         first_frame = time.time()
     lines = tuple(tail)
     error = None

@@ -13,7 +13,9 @@ layout. The full contract, field by field: docs/records.md.
 
 A frame is complete when its sidecar exists (and, for ``--resume``, names its image
 and EXR, and both are whole). Frame ``index`` is global to the run (shards keep the
-numbers); its COCO image id is ``index + 1``.
+numbers); its COCO image id is ``index + 1``. A multi-camera run writes one record per
+(frame, view), ``000007_CamA.*``, with image id ``index * views + position + 1``
+(:func:`.layout.image_id`).
 
 - :mod:`.layout`: ``RECORD_FORMAT``, ``RECORD_VERSION``, folder and file names, the
   frame-file and temp-file name patterns.

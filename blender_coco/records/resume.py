@@ -3,14 +3,16 @@
 ::
 
     MODES = ("new", "resume", "overwrite")
-    prepare_out_dir(out_dir, total, fmt, share, mode, expect) -> kept frame indices
+    prepare_out_dir(out_dir, total, fmt, share, mode, expect, views) -> kept frame indices
+    prepare_views(out_dir, total, fmt, share, mode, expect, views) -> kept (index, view token) pairs
     mismatch(sidecar, expect) -> str | None     how a frame differs from this run
 
 ``new`` refuses a folder holding frames of this run, ``resume`` keeps the complete
 ones and redoes the rest, ``overwrite`` renders every frame again. A run only ever
 removes its own frames (``share``), so shards rendering into one folder never touch
 each other's files; frames of sibling shards must come from the same run (same
-``expect``: seed, size, randomization). Pure file logic: the render stage calls it,
+``expect``: seed, size, randomization, cameras). A multi-camera run (``views``: its
+view tokens) keeps and redoes each (frame, view) record on its own. Pure file logic: the render stage calls it,
 the tests drive it with tiny fake files. Standard library only.
 """
 
@@ -34,6 +36,10 @@ def mismatch(data: dict, expect: dict) -> str | None:
     """How a sidecar's JSON differs from this run's settings (``expect``), or None."""
     for key, value in expect.items():
         if data.get(key) != value:
+            if key == "views":
+                def cams(v):
+                    return "the scene camera" if not v else "cameras " + ", ".join(map(str, v))
+                return f"{cams(data.get(key))} (this run: {cams(value)})"
             if key == "randomize":
                 had = data.get(key)
                 what = "no randomization" if had is None else "a randomization config" if value is None \
@@ -44,8 +50,8 @@ def mismatch(data: dict, expect: dict) -> str | None:
     return None
 
 
-def _shown(index: int) -> str:
-    return f"{RECORDS_DIR}/{sidecar_name(index)}"
+def _shown(key: tuple[int, str]) -> str:
+    return f"{RECORDS_DIR}/{sidecar_name(*key)}"
 
 
 def _remove(paths: list[Path]) -> None:
@@ -61,11 +67,20 @@ def _remove(paths: list[Path]) -> None:
 
 
 def prepare_out_dir(out_dir: Path, total: int, fmt: str, share=None, mode: str = "new",
-                    expect: dict | None = None) -> set[int]:
+                    expect: dict | None = None, views=None) -> set[int]:
+    """:func:`prepare_views`, returning the frame indices whose every view was kept."""
+    tokens = list(views) if views else [""]
+    kept = prepare_views(out_dir, total, fmt, share, mode, expect, views)
+    return {i for i, _ in kept if all((i, t) in kept for t in tokens)}
+
+
+def prepare_views(out_dir: Path, total: int, fmt: str, share=None, mode: str = "new",
+                  expect: dict | None = None, views=None) -> set[tuple[int, str]]:
     """Create images/ and records/ and decide what happens to frames already there.
 
     ``share``: the frame indices this run renders (default ``range(total)``; a shard
-    renders every n-th). Returns the indices kept as complete (``mode == "resume"``).
+    renders every n-th); ``views``: the run's view tokens (None: one camera, token ``''``).
+    Returns the (index, token) pairs kept as complete (``mode == "resume"``).
     Only this run's own frames are ever removed, so shards sharing one folder never
     touch each other's files; an unsharded run also removes frames beyond ``total``
     and images of the other format when it overwrites.
@@ -85,12 +100,14 @@ def prepare_out_dir(out_dir: Path, total: int, fmt: str, share=None, mode: str =
     expect = expect or {}
     share = set(range(total) if share is None else share)
     sharded = share != set(range(total))
+    tokens = list(views) if views else [""]
+    mine = {(i, t) for i in share for t in tokens}
     frames = scan_out_dir(out_dir)
     keep_ext = IMAGE_EXTENSIONS[fmt].lstrip(".")
-    kept: set[int] = set()
+    kept: set[tuple[int, str]] = set()
     remove: list[Path] = []
-    done_before = sorted(i for i, f in frames.items() if f.sidecar is not None and i in share)
-    beyond = sorted(i for i, f in frames.items() if f.sidecar is not None and i >= total)
+    done_before = sorted(k for k, f in frames.items() if f.sidecar is not None and k in mine)
+    beyond = sorted(k for k, f in frames.items() if f.sidecar is not None and k[0] >= total)
     if mode == "new" and (done_before or (beyond and not sharded)):
         first = (done_before or beyond)[0]
         n = len(done_before) + (0 if sharded else len(beyond))
@@ -100,28 +117,32 @@ def prepare_out_dir(out_dir: Path, total: int, fmt: str, share=None, mode: str =
     if mode == "resume" and beyond and not sharded:
         raise UserError(f"{out_dir} holds frames beyond {{frames}} {total} (e.g. {_shown(beyond[0])}); resume "
                         "with the {frames} of the interrupted run, or {overwrite}", field=("frames", "overwrite"))
-    others = [i for i, f in frames.items() if f.sidecar is not None and i not in share and i < total]
+    others = sorted(k for k, f in frames.items() if f.sidecar is not None and k not in mine and k[0] < total)
     if others and expect and mode != "overwrite":  # frames of sibling shards: must be the same run
         data = read_sidecar(frames[others[0]].sidecar)
         why = mismatch(data, expect) if data is not None else None
+        if why and mode == "resume" and not sharded:
+            raise UserError(f"cannot resume: {_shown(others[0])} was rendered with {why}; resume with the settings "
+                            "of the interrupted run, or {overwrite}", field=("randomize", "overwrite"))
         if why:
             raise UserError(f"{out_dir} holds frames of another run ({_shown(others[0])} has {why}); use "
                             "the same settings as the other shards, or choose a new {out}", field=("randomize", "out"))
-    for index, frame in sorted(frames.items()):
-        if index in share:
+    for key, frame in sorted(frames.items()):
+        index, token = key
+        if key in mine:
             if mode == "resume" and frame.sidecar is not None:
-                problem = check_frame(out_dir, index, fmt, frame.sidecar)
+                problem = check_frame(out_dir, index, fmt, frame.sidecar, token)
                 if problem is None:
                     why = mismatch(read_sidecar(frame.sidecar), expect)
                     if why:
-                        raise UserError(f"cannot resume: {_shown(index)} was rendered with {why}; resume "
+                        raise UserError(f"cannot resume: {_shown(key)} was rendered with {why}; resume "
                                         "with the settings of the interrupted run, or {overwrite}", field=("randomize", "overwrite"))
-                    kept.add(index)
+                    kept.add(key)
                     remove.extend(frame.temps)
                     remove.extend(p for p in frame.files
                                   if p.parent.name == IMAGES_DIR and p.suffix.lstrip(".") != keep_ext)
                     continue
-                log.info("frame %d is incomplete (%s): rendering it again", index, problem)
+                log.info("frame %s is incomplete (%s): rendering it again", f"{index} ({token})" if token else index, problem)
             remove.extend(([frame.sidecar] if frame.sidecar else []) + frame.files + frame.temps)
         elif not sharded and mode == "overwrite":
             remove.extend(([frame.sidecar] if frame.sidecar else []) + frame.files + frame.temps)

@@ -2,11 +2,12 @@
 
 ::
 
-    list_records(ds) -> [Path]                  sidecars of complete frames, by index
-    scan_out_dir(out_dir) -> {index: FrameFiles}  every frame file and temp file, by index
+    list_records(ds) -> [Path]                  sidecars of complete frames, by (index, view token)
+    scan_out_dir(out_dir) -> {(index, token): FrameFiles}  every frame file and temp file, by index
+                                                and view token ('' for one-camera runs)
     file_is_complete(path) -> bool              a whole PNG / JPEG / EXR (its magic, its end)
     read_sidecar(path) -> dict | None           the sidecar's JSON, None if it is not a record
-    check_frame(out_dir, index, fmt, sidecar) -> str | None   why the frame is not complete
+    check_frame(out_dir, index, fmt, sidecar, view=None) -> str | None   why the frame is not complete
 
 A frame is complete when its sidecar parses and names its own image and EXR, and
 both of those exist and are whole. Standard library only.
@@ -20,19 +21,19 @@ from pathlib import Path
 
 from blender_coco.files import ensure_dir
 from blender_coco.records.layout import (FRAME_FILE, IMAGES_DIR, RECORD_FORMAT, RECORDS_DIR, SIDECAR_FILE, TEMP_FILE,
-                                         record_paths, records_dir)
+                                         record_paths, records_dir, split_stem)
 
 
 def list_records(ds_dir: str | Path) -> list[Path]:
-    """Sidecar paths of complete frames, sorted by frame index (temp files ignored)."""
+    """Sidecar paths of complete frames, sorted by frame index, then view token (temp files ignored)."""
     folder = records_dir(ds_dir)
     if not folder.is_dir():
         return []
-    return sorted((p for p in folder.iterdir() if SIDECAR_FILE.match(p.name)), key=lambda p: int(p.stem))
+    return sorted((p for p in folder.iterdir() if SIDECAR_FILE.match(p.name)), key=lambda p: split_stem(p.stem))
 
 
 class FrameFiles:
-    """The files of one frame index found in an output folder."""
+    """The files of one frame index (and view) found in an output folder."""
 
     __slots__ = ("sidecar", "files", "temps")
 
@@ -45,8 +46,9 @@ class FrameFiles:
         self.temps: list[Path] = []
 
 
-def scan_out_dir(out_dir: Path) -> dict[int, FrameFiles]:
-    """Every frame-named file (and leftover temp file) under images/ and records/, by frame index.
+def scan_out_dir(out_dir: Path) -> dict[tuple[int, str], FrameFiles]:
+    """Every frame-named file (and leftover temp file) under images/ and records/, by frame index
+    and view token (``''`` for the files of a one-camera run: ``000007.png``).
 
     Creates both folders when they are missing.
     """
@@ -58,7 +60,8 @@ def scan_out_dir(out_dir: Path) -> dict[int, FrameFiles]:
             t = None if m else TEMP_FILE.match(entry.name)
             if not (m or t):
                 continue
-            frame = frames.setdefault(int((m or t).group(1)), FrameFiles())
+            stem = entry.name[1:].split(".")[0] if t else entry.name.split(".")[0]
+            frame = frames.setdefault(split_stem(stem), FrameFiles())
             path = Path(entry.path)
             if t:
                 frame.temps.append(path)
@@ -107,13 +110,13 @@ def read_sidecar(path: Path) -> dict | None:
     return data if isinstance(data, dict) and data.get("format") == RECORD_FORMAT else None
 
 
-def check_frame(out_dir: Path, index: int, fmt: str, sidecar: Path) -> str | None:
-    """Why frame ``index`` is not complete (sidecar parses, names its files, image and EXR
-    exist and are whole), or None when it is."""
+def check_frame(out_dir: Path, index: int, fmt: str, sidecar: Path, view: str | None = None) -> str | None:
+    """Why frame ``index`` (its view with token ``view``) is not complete (sidecar parses, names
+    its files, image and EXR exist and are whole), or None when it is."""
     data = read_sidecar(sidecar)
     if data is None:
         return "its sidecar does not parse"
-    image, exr, _ = record_paths(out_dir, index, fmt)
+    image, exr, _ = record_paths(out_dir, index, fmt, view)
     if data.get("index") != index or data.get("image") != image.name or data.get("passes") != exr.name:
         return "its sidecar names other files"
     for path in (image, exr):

@@ -4,10 +4,10 @@
 
     Sidecar(index, image, passes, width, height, seed=0, scene_frame=None,
             blender_version=None, view_layer=None, camera=None, categories=(),
-            instances=(), background=None, unit_scale=None, extra={})
+            instances=(), background=None, unit_scale=None, view=None, views=None, extra={})
     Sidecar.to_json() -> dict          the JSON object, keys in the contract's order
     Sidecar.from_json(data, source)    checked; a one-line UserError naming ``source``
-    Camera(name, type, matrix_world)   Instance(pass_index, category, object, color, keypoints)
+    Camera(name, type, matrix_world, eye)   Instance(pass_index, category, object, color, keypoints)
     load_record(path) -> FrameRecord   a sidecar on disk, as the exporter reads it
     FrameRecord.scene_units(metres)    a distance in metres in the frame's Blender units (depth pass, keypoints)
 
@@ -15,7 +15,8 @@ JSON keys, in this order: ``format``, ``version``, ``index``, ``scene_frame``, `
 ``image``, ``passes``, ``width``, ``height``, ``blender_version``, ``view_layer``,
 ``camera``, ``categories``, ``instances``, ``background`` (only when set), ``unit_scale``
 (metres per Blender unit: the scene's ``unit_settings.scale_length``; readers default it
-to 1.0, so records written before it existed read as metre scenes), then the
+to 1.0, so records written before it existed read as metre scenes), ``view`` and
+``views`` (only in runs given ``--cameras``), then the
 frame hooks' fields (``extra``, e.g. ``randomize``), which cannot reuse a contract
 key. Fields that are None are left out; the render stage always sets them, readers
 only need index, image, passes, width, height, categories and instances. Category
@@ -33,22 +34,25 @@ from typing import Any
 
 from blender_coco.errors import UserError
 from blender_coco.files import read_json
-from blender_coco.records.layout import RECORD_FORMAT, RECORD_VERSION
+from blender_coco.records.layout import RECORD_FORMAT, RECORD_VERSION, image_id
 
 #: The contract's top-level keys, in the order they are written.
 KEYS = ("format", "version", "index", "scene_frame", "seed", "image", "passes", "width", "height",
-        "blender_version", "view_layer", "camera", "categories", "instances", "background", "unit_scale")
+        "blender_version", "view_layer", "camera", "categories", "instances", "background", "unit_scale",
+        "view", "views")
 
 _FIX = "delete it and re-render that frame (blender-coco render ... --resume)"
 
 
 @dataclass(frozen=True)
 class Camera:
-    """The scene camera of the frame: its name, type (PERSP/ORTHO/PANO) and world matrix rows."""
+    """The camera of the frame: its name, type (PERSP/ORTHO/PANO), the world matrix rows it rendered
+    from and, for a stereo camera's eye, ``eye`` (``left``/``right``)."""
 
     name: str
     type: str | None = None
     matrix_world: tuple[tuple[float, ...], ...] | None = None
+    eye: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name}
@@ -56,13 +60,16 @@ class Camera:
             out["type"] = self.type
         if self.matrix_world is not None:
             out["matrix_world"] = [list(row) for row in self.matrix_world]
+        if self.eye is not None:
+            out["eye"] = self.eye
         return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Camera":
         matrix = data.get("matrix_world")
         return cls(name=str(data["name"]), type=None if data.get("type") is None else str(data["type"]),
-                   matrix_world=None if matrix is None else tuple(tuple(row) for row in matrix))
+                   matrix_world=None if matrix is None else tuple(tuple(row) for row in matrix),
+                   eye=None if data.get("eye") is None else str(data["eye"]))
 
 
 @dataclass(frozen=True)
@@ -121,6 +128,16 @@ class Sidecar:
     unit_scale: float | None = None
     #: fields the frame hooks add (run-wide ones such as ``randomize`` first), written after the contract's
     extra: dict[str, Any] = field(default_factory=dict)
+    #: multi-camera runs: this record's view name and the run's view names in order (image id, file token)
+    view: str | None = None
+    views: tuple[str, ...] | None = None
+
+    @property
+    def image_id(self) -> int:
+        """The COCO image id: :func:`~blender_coco.records.layout.image_id` of (index, view)."""
+        if self.views and self.view in self.views:
+            return image_id(self.index, self.views.index(self.view), len(self.views))
+        return image_id(self.index)
 
     def __post_init__(self) -> None:
         for key in self.extra:
@@ -144,6 +161,9 @@ class Sidecar:
             out["background"] = self.background
         if self.unit_scale is not None:
             out["unit_scale"] = self.unit_scale
+
+        if self.views is not None:
+            out.update(view=self.view, views=list(self.views))
         out.update(self.extra)
         return out
 
@@ -178,6 +198,9 @@ class Sidecar:
                 instances=tuple(Instance.from_json(inst) for inst in data.get("instances", ())),
                 background=_optional(data, "background", str),
                 unit_scale=unit_scale,
+
+                view=_optional(data, "view", str),
+                views=None if data.get("views") is None else tuple(str(v) for v in data["views"]),
                 extra={k: v for k, v in data.items() if k not in KEYS},
             )
         except (KeyError, TypeError, ValueError) as exc:
@@ -237,6 +260,10 @@ class FrameRecord:
     def scene_units(self, metres: float) -> float:
         """``metres`` in the frame's Blender units, the unit of its depth pass and keypoint depths."""
         return metres / self.unit_scale
+
+    @property
+    def image_id(self) -> int:
+        return self.sidecar.image_id
 
     @cached_property
     def instances(self) -> tuple[dict[str, Any], ...]:

@@ -30,8 +30,11 @@ class Randomizer(FrameHook):
     """The frame hook that applies a :class:`~blender_coco.randomize.RandomizeConfig`.
 
     After ``before_frame``, :attr:`values` holds what that frame drew (for tests and
-    debugging); the sidecar gets the config itself (``"randomize"``).
+    debugging); the sidecar gets the config itself (``"randomize"``). :attr:`rig`: the
+    run's cameras (``--cameras``; the first is the reference) that ``[camera]`` moves as one.
     """
+
+    rig: tuple[str, ...] = ()
 
     def __init__(self, config: rc.RandomizeConfig) -> None:
         self.config = config
@@ -46,6 +49,7 @@ class Randomizer(FrameHook):
         try:
             for part in registry.build(self.config):
                 self.parts.append(part)
+                part.rig = self.rig
                 part.start(scene, self._guard, self._images)
         except BaseException:
             self.finish(scene)

@@ -35,6 +35,8 @@ class Part:
     """
 
     section = "part"
+    #: the run's cameras (first = reference) when the run was given ``--cameras``; else ()
+    rig: tuple[str, ...] = ()
 
     def __init__(self, cfg) -> None:
         self.cfg = cfg
