@@ -8,6 +8,7 @@ readers (and ``--resume``) can ignore them.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 from pathlib import Path
@@ -78,3 +79,16 @@ def read_json(path: str | os.PathLike, what: str = "JSON file") -> Any:
         raise UserError(f"{what} {p} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); fix or regenerate it") from None
     except UnicodeDecodeError:
         raise UserError(f"{what} {p} is not UTF-8 text; pass a JSON file") from None
+    except OSError as exc:
+        raise unreadable(p, what, exc) from None
+
+
+def unreadable(path: str | os.PathLike, what: str, exc: OSError | None = None) -> UserError:
+    """The one-line error for an input file that exists but cannot be read (permissions, I/O);
+    ``exc`` None: this user may not read it (``os.access`` said so)."""
+    exc = exc or PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+    if isinstance(exc, PermissionError):
+        fix = "give this user read access (chmod a+r, or run as its owner)"
+    else:
+        fix = "check the file and the disk it is on"
+    return UserError(f"cannot read {what} {path}: {exc.strerror or exc}; {fix}")

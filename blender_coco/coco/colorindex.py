@@ -24,6 +24,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from blender_coco.errors import UserError
+from blender_coco.files import unreadable
 
 
 def read_color_mask(path: str | os.PathLike) -> np.ndarray:
@@ -47,6 +48,8 @@ def read_color_mask(path: str | os.PathLike) -> np.ndarray:
                 raise UserError(f"mask {p} has image mode {mode} (16-bit, float or CMYK); save it as 8-bit RGB or RGBA PNG")
     except FileNotFoundError:
         raise UserError(f"mask {p} does not exist; check the path") from None
+    except PermissionError as exc:
+        raise unreadable(p, "mask", exc) from None
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise UserError(f"mask {p} cannot be read as an image ({exc}); save it as an RGB PNG") from None
     packed = rgb[..., 0].astype(np.int32)
