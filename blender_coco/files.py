@@ -65,12 +65,15 @@ def write_json_atomic(path: str | os.PathLike, obj: Any, *, indent: int | None =
     write_bytes_atomic(path, text.encode("utf-8"))
 
 
-def read_json(path: str | os.PathLike, what: str = "JSON file") -> Any:
-    """Read a JSON file; a one-line :class:`UserError` naming the file if it is missing or malformed."""
+def read_json(path: str | os.PathLike, what: str = "JSON file", *, object_pairs_hook: Any = None) -> Any:
+    """Read a JSON file; a one-line :class:`UserError` naming the file if it is missing or malformed.
+
+    ``object_pairs_hook``: as for :func:`json.load` (e.g. to refuse duplicate keys,
+    which ``json.load`` silently resolves to the last one)."""
     p = Path(path)
     try:
         with open(p, "rb") as fh:
-            return json.load(fh)
+            return json.load(fh, object_pairs_hook=object_pairs_hook)
     except FileNotFoundError:
         raise UserError(f"{what} {p} does not exist; check the path") from None
     except IsADirectoryError:

@@ -190,6 +190,15 @@ def test_index_colors_keeps_background_label_zero():
     ('{"categories": [{"id": 1, "name": "a"}], "colors": {"#000000": "a"}}', "#000000 is the background"),
     ('{"categories": [{"id": 1, "name": "a"}], "colours": {"#00ff00": "a"}}', "unknown key 'colours'"),
     ('{"categories": [{"id": 1, "name": "a"}]}', "maps no colors"),
+    # one color given two labels: json.load would keep the last one silently
+    ('{"categories": [{"id": 1, "name": "plant"}, {"id": 2, "name": "book"}], '
+     '"colors": {"#00ff00": "plant", "#00ff00": "book"}}', "'#00ff00' is written twice, as 'plant' and as 'book'"),
+    ('{"categories": [{"id": 1, "name": "plant"}, {"id": 2, "name": "book"}], '
+     '"colors": {"#00FF00": "plant", "#00ff00": "book"}}', "color #00ff00 is mapped twice ('plant' and 'book')"),
+    ('{"categories": [{"id": 1, "name": "plant"}, {"id": 2, "name": "book"}], '
+     '"masks": {"m.png": {"#0000ff": "plant", "#0000FF": "book"}}}', "color #0000ff is mapped twice ('plant' and 'book')"),
+    ('{"categories": [{"id": 1, "name": "plant"}, {"id": 2, "name": "book"}], "colors": {"#00ff00": "plant"}, '
+     '"masks": {"m.png": {"#0000ff": "plant"}, "m.png": {"#0000ff": "book"}}}', "'m.png' is written twice"),
 ])
 def test_malformed_colors_file_is_one_line_naming_the_file(tmp_path, bad, expect):
     path = tmp_path / "colors.json"

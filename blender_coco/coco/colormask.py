@@ -178,8 +178,19 @@ def color_spec_from_json(obj: Any, source: str = "colors file") -> ColorSpec:
 
 
 def load_color_spec(path: str | os.PathLike) -> ColorSpec:
-    """Read and validate a colors file (see the module docstring for its shape)."""
-    return color_spec_from_json(read_json(path, "colors file"), str(path))
+    """Read and validate a colors file (see the module docstring for its shape).
+
+    A key written twice in one object with two different values (``"#00ff00"`` twice)
+    is an error naming both values: ``json.load`` would silently keep the last."""
+    def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in out and out[key] != value:
+                raise UserError(f"{path}: {key!r} is written twice, as {out[key]!r} and as {value!r}; keep one")
+            out[key] = value
+        return out
+
+    return color_spec_from_json(read_json(path, "colors file", object_pairs_hook=unique_keys), str(path))
 
 
 def find_mask_files(mask_dir: str | os.PathLike) -> list[Path]:
