@@ -139,6 +139,12 @@ def _json_value(value: Any) -> Any:
     return value
 
 
+#: The largest color mask masks2coco reads by default, in pixels (a 10000 x 10000 mask):
+#: converting one takes about 16 bytes a pixel of memory (1.6 GB here), and a larger
+#: mask is more likely a wrong file than a painted one. ``masks2coco --max-pixels``
+#: (``colormask_to_coco(max_pixels=...)``) overrides it.
+MAX_MASK_PIXELS = 100_000_000
+
 DEVICES = ("CPU", "GPU")
 IMAGE_FORMATS = ("PNG", "JPEG")
 #: What a render run does (RenderConfig.stage).

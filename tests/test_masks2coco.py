@@ -589,3 +589,34 @@ def test_property_output_passes_validate(case, mode, tolerance, min_area):
     if tolerance > ExportConfig().tolerance:  # validate's polygon-area rule does not yet allow for a coarser
         problems = [p for p in problems if "larger than the polygons cover" not in p]  # simplification (issue 15 item 5: validate/)
     assert not problems, problems
+
+
+def bilevel_png(path: Path, width: int, height: int) -> Path:
+    """An all-black 1-bit PNG written by hand (zlib), so that a 20000 x 20000 mask costs 50 KB, not 1.2 GB."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    row = b"\0" * (1 + (width + 7) // 8)
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(row * height))
+                     + chunk(b"IEND", b""))
+    return path
+
+
+def test_a_huge_mask_is_one_line_naming_the_limit_and_its_override(tmp_path):
+    """20000 x 20000 is over Pillow's decompression-bomb limit (a traceback before) and our own."""
+    colors = write_json(tmp_path / "c.json", spec())
+    huge = bilevel_png(ensure(tmp_path / "huge") / "m.png", 20000, 20000)
+    r = cli(str(huge), "--colors", str(colors), "--out", str(tmp_path / "o.json"))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr == (f"blender-coco: error: mask {huge} is 20000x20000 = 400,000,000 pixels, more than the limit of "
+                        "100,000,000 (about 16 bytes of memory a pixel); pass --max-pixels 400000000 if it is right\n")
+    small = bilevel_png(ensure(tmp_path / "small") / "m.png", 40, 30)
+    r = cli(str(small), "--colors", str(colors), "--out", str(tmp_path / "o.json"), "--max-pixels", "1199")
+    assert r.returncode == 2 and "40x30 = 1,200 pixels, more than the limit of 1,199" in r.stderr
+    r = cli(str(small), "--colors", str(colors), "--out", str(tmp_path / "o.json"), "--max-pixels", "1200")
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "o.json").read_text())["images"][0]["width"] == 40

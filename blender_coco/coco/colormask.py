@@ -47,9 +47,9 @@ from typing import Any, Iterable, Iterator, Mapping
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from blender_coco.config import ExportConfig
+from blender_coco.config import MAX_MASK_PIXELS, ExportConfig
 from blender_coco.errors import UserError
-from blender_coco.coco.colorindex import color_table, index_colors, look_up_colors, read_color_mask
+from blender_coco.coco.colorindex import color_table, index_colors, look_up_colors, pixel_limit_off, read_color_mask
 from blender_coco.coco.dataset import Category, CocoDataset, DatasetInfo
 from blender_coco.files import read_json, write_bytes_atomic
 from blender_coco.coco.instances import annotate
@@ -248,7 +248,7 @@ def _matching_image(mask: Path, index: dict[str, list[Path]], images_dir: str | 
         raise UserError(f"mask {mask.name} matches several images in {images_dir} ({', '.join(p.name for p in found)}); keep one")
     image = found[0]
     try:
-        with Image.open(image) as im:
+        with pixel_limit_off(), Image.open(image) as im:
             image_size = im.size
     except (UnidentifiedImageError, OSError) as exc:
         raise UserError(f"image {image} cannot be read ({exc}); replace it") from None
@@ -299,6 +299,7 @@ class _Job:
     stuff_ids: frozenset[int]
     ignore_unmapped: bool
     panoptic: bool
+    max_pixels: int = MAX_MASK_PIXELS
 
 
 @dataclass(frozen=True)
@@ -320,7 +321,7 @@ class _Converted:
 def _convert(path: Path, job: _Job, tables: dict, annotate_it: bool = True) -> _Converted:
     """Read, index and annotate one mask; ``tables`` caches color tables per mask override."""
     try:
-        packed = read_color_mask(path)
+        packed = read_color_mask(path, job.max_pixels)
     except UserError as err:
         return _Converted(error=(err.message, err.fields))
     ids, colors, counts = index_colors(packed)
@@ -405,7 +406,8 @@ def _converted(paths: list[Path], job: _Job, workers: int, problems: list[str]) 
 def colormask_to_coco(mask_paths: Iterable[str | os.PathLike], colors_spec: ColorSpec | Mapping | str | os.PathLike,
                       images_dir: str | os.PathLike | None = None, config: ExportConfig = ExportConfig(),
                       ignore_unmapped: bool = False, info: DatasetInfo | None = None,
-                      panoptic: str | os.PathLike | None = None, jobs: int | None = None) -> CocoDataset:
+                      panoptic: str | os.PathLike | None = None, jobs: int | None = None,
+                      max_pixels: int = MAX_MASK_PIXELS) -> CocoDataset:
     """Color masks -> a COCO dataset (image ids 1..n in order of mask file name; each
     image's annotations in order of packed color R << 16 | G << 8 | B).
 
@@ -421,7 +423,8 @@ def colormask_to_coco(mask_paths: Iterable[str | os.PathLike], colors_spec: Colo
     per run, naming the first mask with such colors) unless ``ignore_unmapped``.
     ``jobs``: worker processes; None: one per core when the masks hold
     ``PARALLEL_MIN_PIXELS`` or more in all, none below. The output is the same
-    whatever ``jobs`` is.
+    whatever ``jobs`` is. ``max_pixels``: the largest mask read (a larger one is an
+    error; :data:`~blender_coco.config.MAX_MASK_PIXELS` by default).
     """
     if isinstance(colors_spec, ColorSpec):
         spec = colors_spec
@@ -449,7 +452,9 @@ def colormask_to_coco(mask_paths: Iterable[str | os.PathLike], colors_spec: Colo
 
         pan_json, pan_dir = panoptic_paths(panoptic)
         pan_anns: list[dict] = []
-    job = _Job(spec, config, stuff_ids, ignore_unmapped, panoptic is not None)
+    if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
+        raise UserError(f"{{max_pixels}} must be a positive number of pixels, got {max_pixels!r}", field="max_pixels")
+    job = _Job(spec, config, stuff_ids, ignore_unmapped, panoptic is not None, max_pixels)
     problems: list[str] = []
     with closing(_converted(paths, job, workers, problems)) as converted:  # closing: stops the workers on an error
         for path, mask in zip(paths, converted):
