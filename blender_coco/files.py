@@ -86,6 +86,16 @@ def read_json(path: str | os.PathLike, what: str = "JSON file", *, object_pairs_
         raise unreadable(p, what, exc) from None
 
 
+def shown_name(path: str | os.PathLike) -> str:
+    """A path as text that always encodes: the bytes of a non-UTF-8 name (lone surrogates in
+    Python) as ``\\xNN`` escapes, e.g. ``caf\\xe9.png``."""
+    text = os.fspath(path)
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate no file system gave (JSON can hold any): \udXXX
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def unreadable(path: str | os.PathLike, what: str, exc: OSError | None = None) -> UserError:
     """The one-line error for an input file that exists but cannot be read (permissions, I/O);
     ``exc`` None: this user may not read it (``os.access`` said so)."""

@@ -620,3 +620,23 @@ def test_a_huge_mask_is_one_line_naming_the_limit_and_its_override(tmp_path):
     r = cli(str(small), "--colors", str(colors), "--out", str(tmp_path / "o.json"), "--max-pixels", "1200")
     assert r.returncode == 0, r.stderr
     assert json.loads((tmp_path / "o.json").read_text())["images"][0]["width"] == 40
+
+
+def test_a_non_utf8_file_name_is_refused_naming_its_bytes(tmp_path):
+    """Python holds a non-UTF-8 name as lone surrogates; written to JSON they are no file name other
+    tools can read (and preview --html crashed on them). masks2coco refuses them (an image matched
+    by --images shares the mask's stem and one of IMAGE_SUFFIXES, so its name is UTF-8 too)."""
+    import os
+
+    colors = write_json(tmp_path / "c.json", spec())
+    masks = ensure(tmp_path / "masks")
+    pixels = canvas()
+    pixels[1:3, 1:3] = GREEN
+    save(Path(os.fsdecode(bytes(masks) + b"/caf\xe9.png")), pixels)
+    r = cli(str(masks), "--colors", str(colors), "--out", str(tmp_path / "o.json"))
+    assert r.returncode == 2 and not (tmp_path / "o.json").exists()
+    assert r.stderr == (f"blender-coco: error: mask {masks}/caf\\xe9.png: its file name is not UTF-8, so it cannot be a "
+                        "COCO file_name; rename it to UTF-8 (e.g. convmv -f latin1 -t utf-8 --notest FILE)\n")
+    (masks / "caf\udce9.png").rename(masks / "cafe.png")
+    r = cli(str(masks), "--colors", str(colors), "--out", str(tmp_path / "o.json"))
+    assert r.returncode == 0, r.stderr

@@ -51,7 +51,7 @@ from blender_coco.config import MAX_MASK_PIXELS, ExportConfig
 from blender_coco.errors import UserError
 from blender_coco.coco.colorindex import color_table, index_colors, look_up_colors, pixel_limit_off, read_color_mask
 from blender_coco.coco.dataset import Category, CocoDataset, DatasetInfo
-from blender_coco.files import read_json, write_bytes_atomic
+from blender_coco.files import read_json, shown_name, write_bytes_atomic
 from blender_coco.coco.instances import annotate
 
 log = logging.getLogger(__name__)
@@ -226,6 +226,16 @@ def unmapped_message(mask_name: str, colors: Iterable[int], counts: Iterable[int
         tail = (f'map each color under "colors" or "masks" in {source}, or pass {{ignore_unmapped}} to skip them '
                 "(masks must be painted without anti-aliasing)")
     return f"{head}; {tail}"
+
+
+def _check_utf8(path: Path, what: str) -> None:
+    """A file name that is not UTF-8 (Python holds its bytes as lone surrogates) cannot be a COCO
+    ``file_name``: JSON would carry the surrogates, which other readers reject or replace."""
+    try:
+        path.name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UserError(f"{what} {shown_name(path)}: its file name is not UTF-8, so it cannot be a COCO file_name; "
+                        "rename it to UTF-8 (e.g. convmv -f latin1 -t utf-8 --notest FILE)") from None
 
 
 def _image_index(images_dir: str | os.PathLike) -> dict[str, list[Path]]:
@@ -435,6 +445,8 @@ def colormask_to_coco(mask_paths: Iterable[str | os.PathLike], colors_spec: Colo
     paths = sorted((Path(p) for p in mask_paths), key=lambda p: p.name)
     if not paths:
         raise UserError("no mask images given; pass a folder holding the color masks")
+    for path in paths:
+        _check_utf8(path, "mask")
     names = [p.name for p in paths]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
