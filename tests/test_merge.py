@@ -171,6 +171,7 @@ def _edit(ds: Path, change) -> Path:
     (lambda d: d["images"].insert(0, "000000.png"), "images 0 (by position) are not JSON objects"),
     (lambda d: d["categories"].append(None), "categories 2 (by position) are not JSON objects"),
     (lambda d: d["images"][0].update(id=[1]), "images 0 (by position) have no integer id (e.g. [1])"),
+    (lambda d: d["annotations"][0].update(image_id=[1]), "refer to no image (annotation -> image_id: 1 -> [1])"),
 ])
 def test_inputs_that_would_lose_or_relabel_annotations_are_one_line_errors(tmp_path, change, expect):
     a = make_ds(tmp_path / "a", {0: [(1, 0), (2, 3)]}, records=False)

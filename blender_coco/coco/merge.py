@@ -31,6 +31,7 @@ from typing import Any
 
 from blender_coco.errors import UserError
 from blender_coco.files import atomic_path, ensure_dir, read_json, write_json_atomic
+from blender_coco.values import is_int, short
 from blender_coco.records.layout import FRAME_NAME, RECORDS_DIR, frame_stem, passes_name, sidecar_name
 
 log = logging.getLogger(__name__)
@@ -76,10 +77,10 @@ def _check_references(path: Path, data: dict[str, Any]) -> None:
         if bad:
             raise UserError(f"{path}: {kind} {_ids_text(bad)} (by position) are not JSON objects; {fix}")
     for kind, one in (("images", "image"), ("categories", "category")):
-        bad = [n for n, item in enumerate(data[kind]) if isinstance(item.get("id"), bool) or not isinstance(item.get("id"), int)]
+        bad = [n for n, item in enumerate(data[kind]) if not is_int(item.get("id"))]
         if bad:
             raise UserError(f"{path}: {kind} {_ids_text(bad)} (by position) have no integer id "
-                            f"(e.g. {data[kind][bad[0]].get('id')!r}); {fix}")
+                            f"(e.g. {short(data[kind][bad[0]].get('id'))}); {fix}")
         seen: set = set()
         twice = [i for i in (item.get("id") for item in data[kind]) if i in seen or seen.add(i)]
         if twice:
@@ -89,9 +90,9 @@ def _check_references(path: Path, data: dict[str, Any]) -> None:
     image_ids = {item.get("id") for item in data["images"]}
     category_ids = {item.get("id") for item in data["categories"]}
     for key, known, kind in (("image_id", image_ids, "image"), ("category_id", category_ids, "category")):
-        orphans = [a for a in data["annotations"] if a.get(key) not in known]
+        orphans = [a for a in data["annotations"] if not (is_int(a.get(key)) and a.get(key) in known)]
         if orphans:
-            listed = _ids_text([f"{a.get('id')} -> {a.get(key)}" for a in orphans])
+            listed = _ids_text([f"{short(a.get('id'))} -> {short(a.get(key))}" for a in orphans])
             raise UserError(f"{path}: {len(orphans)} annotation(s) refer to no {kind} (annotation -> {key}: {listed}); "
                             f"merge would drop or mislabel them; {fix}")
 
