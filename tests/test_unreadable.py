@@ -82,7 +82,7 @@ def masks(root: Path) -> tuple[Path, Path]:
     return d, colors
 
 
-# Per command, cases where the unreadable file sits inside a readable input:
+# Per command, cases where the unreadable file (or folder) sits inside a readable input:
 # setup(tmp) -> (arguments, the file to make unreadable).
 Case = Callable[[Path], "tuple[list[str], Path]"]
 
@@ -105,7 +105,7 @@ def _coco_with(rel: str, *args: str) -> Case:
 def _masks(which: str) -> Case:
     def setup(tmp: Path):
         d, colors = masks(tmp)
-        target = {"mask": d / "a.png", "colors": colors}[which]
+        target = {"mask": d / "a.png", "colors": colors, "folder": d}[which]
         return [str(d), "--colors", str(colors), "--out", str(tmp / "out.json")], target
     return setup
 
@@ -118,19 +118,21 @@ def _render_config(tmp: Path):
 
 DEEP: dict[str, dict[str, Case]] = {
     "export": {"sidecar": _ds_file("records/000001.json"), "passes": _ds_file("records/000000.exr"),
-               "templates": _ds_file("t.toml", "--caption-templates", "DS/t.toml")},
-    "masks2coco": {"mask": _masks("mask"), "colors": _masks("colors")},
+               "templates": _ds_file("t.toml", "--caption-templates", "DS/t.toml"), "records": _ds_file("records")},
+    "masks2coco": {"mask": _masks("mask"), "colors": _masks("colors"), "folder": _masks("folder")},
     "merge": {"instances": _ds_file("annotations/instances.json", "--out", "OUT"),
               "image": _ds_file("images/000001.png", "--out", "OUT"),
-              "sidecar": _ds_file("records/000000.json", "--out", "OUT")},
+              "sidecar": _ds_file("records/000000.json", "--out", "OUT"),
+              "images": _ds_file("images", "--out", "OUT")},
     "preview": {"image": _coco_with("images/000000.png", "--images", "DS/images", "--out", "OUT"),
                 "html image": _coco_with("images/000000.png", "--html", "OUT")},
     "render": {"config": _render_config},
     "split": {"instances": _ds_file("annotations/instances.json", "--out", "OUT", "--train", "1"),
               "scene sidecar": _ds_file("records/000000.json", "--out", "OUT", "--train", "1", "--by", "scene")},
     "stats": {"instances": _ds_file("annotations/instances.json"),
-              "sidecar": _ds_file("records/000000.json")},
-    "validate": {"image": _coco_with("images/000000.png", "--images", "DS/images")},
+              "sidecar": _ds_file("records/000000.json"), "records": _ds_file("records")},
+    "validate": {"image": _coco_with("images/000000.png", "--images", "DS/images"),
+                 "images": _coco_with("images", "--images", "DS/images")},
 }
 
 
@@ -155,12 +157,13 @@ def generic_args(command: str, bad: Path, tmp: Path) -> list[str]:
 def run_unreadable(prefix: list[str], command: str, args: list[str], bad: Path) -> None:
     if bad.name == "t.toml":
         bad.write_text('[templates]\nthing = ["a {name}"]\n')
+    mode = bad.stat().st_mode
     bad.chmod(0)
     try:
         r = subprocess.run([*prefix, sys.executable, "-m", "blender_coco", "-q", command, *args], cwd=REPO,
                            capture_output=True, text=True, timeout=300)
     finally:
-        bad.chmod(0o644)
+        bad.chmod(mode)
     lines = r.stderr.strip().splitlines()
     what = f"{command} {' '.join(args)} with {bad} unreadable"
     assert r.returncode not in (0, 1), f"{what}: exit {r.returncode} (1: a crash, or validate's problems found)"
