@@ -64,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def report_errors(func: Callable[[], int | None]) -> int:
-    """Run ``func``; a :class:`UserError` becomes one line on stderr and its exit code.
+    """Run ``func``; a :class:`UserError` becomes one line on stderr and its exit code, and so
+    does a PermissionError on a file the code did not turn into a UserError itself (exit 2).
 
     Shared by this CLI and scripts/render_coco.py, so both front ends fail alike.
     """
@@ -73,6 +74,12 @@ def report_errors(func: Callable[[], int | None]) -> int:
     except UserError as exc:
         print(f"blender-coco: error: {exc.render(flag)}", file=sys.stderr)
         return exc.exit_code
+    except PermissionError as exc:  # the environment, not a bug: a file this user may not read or write
+        if exc.filename is None:
+            raise
+        print(f"blender-coco: error: {exc.filename}: {exc.strerror}; give this user access to it (chmod, or run "
+              "as its owner)", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("blender-coco: interrupted", file=sys.stderr)
         return 130

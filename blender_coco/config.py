@@ -140,6 +140,18 @@ def _json_value(value: Any) -> Any:
     return value
 
 
+#: The largest color mask masks2coco reads by default, in pixels (a 10000 x 10000 mask):
+#: converting one takes about 16 bytes a pixel of memory (1.6 GB here), and a larger
+#: mask is more likely a wrong file than a painted one. ``masks2coco --max-pixels``
+#: (``colormask_to_coco(max_pixels=...)``) overrides it.
+MAX_MASK_PIXELS = 100_000_000
+
+#: The most frames one render run may have. A run is one dataset folder: 3 files a frame
+#: (3 M here) and one instances.json of roughly 8.5 KB an image (8.5 GB here) that COCO
+#: tools, ours included, load whole (COCO's own train2017 has 118k images). Beyond it
+#: the frame list alone used to exhaust memory (100 M frames: MemoryError).
+MAX_FRAMES = 1_000_000
+
 DEVICES = ("CPU", "GPU")
 IMAGE_FORMATS = ("PNG", "JPEG")
 #: What a render run does (RenderConfig.stage).
@@ -207,6 +219,11 @@ class RenderConfig:
         check(isinstance(self.out, str) and self.out != "", f"out must be a folder path, got {self.out!r}")
         check(self.randomize is None or (isinstance(self.randomize, str) and self.randomize.strip() != ""),
               f"randomize must be the path of a TOML/JSON config, 'off' or None, got {self.randomize!r}")
+        check(isinstance(self.frames, int) and not isinstance(self.frames, bool) and self.frames >= 1,
+              f"frames must be an integer >= 1, got {self.frames!r}")
+        check(self.frames <= MAX_FRAMES,
+              f"frames must be at most {MAX_FRAMES:,} (one dataset folder: 3 files a frame, one instances.json COCO "
+              f"tools must load whole), got {self.frames:,}; render more as several runs with other seeds")
         if self.shard is not None:
             ok = (isinstance(self.shard, (tuple, list)) and len(self.shard) == 2
                   and all(isinstance(v, int) and not isinstance(v, bool) for v in self.shard)
@@ -219,7 +236,6 @@ class RenderConfig:
         check(isinstance(self.resume, bool) and isinstance(self.overwrite, bool),
               f"resume and overwrite must be true or false, got {self.resume!r}, {self.overwrite!r}")
         check(not (self.resume and self.overwrite), "resume and overwrite exclude each other; pick one")
-        check(isinstance(self.frames, int) and self.frames >= 1, f"frames must be an integer >= 1, got {self.frames!r}")
         check(isinstance(self.seed, int) and 0 <= self.seed < 2**63, f"seed must be an integer in [0, 2^63), got {self.seed!r}")
         if self.resolution is not None:
             ok = len(self.resolution) == 2 and all(isinstance(v, int) and 1 <= v <= 65536 for v in self.resolution)

@@ -8,6 +8,7 @@ readers (and ``--resume``) can ignore them.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 from pathlib import Path
@@ -64,12 +65,15 @@ def write_json_atomic(path: str | os.PathLike, obj: Any, *, indent: int | None =
     write_bytes_atomic(path, text.encode("utf-8"))
 
 
-def read_json(path: str | os.PathLike, what: str = "JSON file") -> Any:
-    """Read a JSON file; a one-line :class:`UserError` naming the file if it is missing or malformed."""
+def read_json(path: str | os.PathLike, what: str = "JSON file", *, object_pairs_hook: Any = None) -> Any:
+    """Read a JSON file; a one-line :class:`UserError` naming the file if it is missing or malformed.
+
+    ``object_pairs_hook``: as for :func:`json.load` (e.g. to refuse duplicate keys,
+    which ``json.load`` silently resolves to the last one)."""
     p = Path(path)
     try:
         with open(p, "rb") as fh:
-            return json.load(fh)
+            return json.load(fh, object_pairs_hook=object_pairs_hook)
     except FileNotFoundError:
         raise UserError(f"{what} {p} does not exist; check the path") from None
     except IsADirectoryError:
@@ -78,3 +82,26 @@ def read_json(path: str | os.PathLike, what: str = "JSON file") -> Any:
         raise UserError(f"{what} {p} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); fix or regenerate it") from None
     except UnicodeDecodeError:
         raise UserError(f"{what} {p} is not UTF-8 text; pass a JSON file") from None
+    except OSError as exc:
+        raise unreadable(p, what, exc) from None
+
+
+def shown_name(path: str | os.PathLike) -> str:
+    """A path as text that always encodes: the bytes of a non-UTF-8 name (lone surrogates in
+    Python) as ``\\xNN`` escapes, e.g. ``caf\\xe9.png``."""
+    text = os.fspath(path)
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate no file system gave (JSON can hold any): \udXXX
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def unreadable(path: str | os.PathLike, what: str, exc: OSError | None = None) -> UserError:
+    """The one-line error for an input file that exists but cannot be read (permissions, I/O);
+    ``exc`` None: this user may not read it (``os.access`` said so)."""
+    exc = exc or PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+    if isinstance(exc, PermissionError):
+        fix = "give this user read access (chmod a+r, or run as its owner)"
+    else:
+        fix = "check the file and the disk it is on"
+    return UserError(f"cannot read {what} {path}: {exc.strerror or exc}; {fix}")

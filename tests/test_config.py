@@ -14,6 +14,8 @@ BAD = [
     (ExportConfig, {"iscrowd": "yes"}, "iscrowd must be true or false, got 'yes'"),
     (RenderConfig, {"out": ""}, "out must be a folder path"),
     (RenderConfig, {"out": "ds", "frames": 0}, "frames must be an integer >= 1, got 0"),
+    (RenderConfig, {"out": "ds", "frames": "10", "shard": (0, 2)}, "frames must be an integer >= 1, got '10'"),
+    (RenderConfig, {"out": "ds", "frames": 100_000_000}, "frames must be at most 1,000,000 (one dataset folder"),
     (RenderConfig, {"out": "ds", "seed": -3}, "seed must be an integer in [0, 2^63), got -3"),
     (RenderConfig, {"out": "ds", "resolution": (640, 0)}, "resolution must be WIDTHxHEIGHT"),
     (RenderConfig, {"out": "ds", "samples": 0}, "samples must be an integer >= 1, got 0"),
@@ -48,3 +50,15 @@ def test_configs_are_frozen_and_defaults_are_valid():
     with pytest.raises(Exception):
         cfg.frames = 5  # type: ignore[misc]
     assert cfg.export == ExportConfig()
+
+
+def test_too_many_frames_is_one_line_before_blender_starts(tmp_path):
+    """--frames 100000000 ran out of memory building the frame list; now the limit is said up front."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "blender_coco", "render", "--out", str(tmp_path / "ds"),
+                        "--frames", "100000000"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    assert r.stderr.startswith("blender-coco: error: frames must be at most 1,000,000") and "got 100,000,000" in r.stderr
+    assert not (tmp_path / "ds").exists()

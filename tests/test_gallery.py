@@ -244,3 +244,32 @@ def test_error_recorder_reports_a_missing_layer_and_a_bad_toggle(gallery, tmp_pa
     errors = re.search(r'data-errors="([^"]*)"', r.stdout)
     assert errors, r.stdout[:2000]
     assert "layers/one.m3.png" in errors.group(1) and "no toggle named c42" in errors.group(1)
+
+
+def test_non_utf8_and_url_special_file_names_render_and_link(tmp_path):
+    """A file_name holding lone surrogates (what Python makes of a non-UTF-8 name on disk) crashed
+    the page's UTF-8 encoding; one with '#' or '?' broke its links. Such a name gets the image's id
+    as the gallery's file name (its text shown with \\x escapes), and every link is URL-quoted, so
+    each src names a file the gallery holds, and the base image is the file on disk."""
+    from urllib.parse import unquote
+
+    images = tmp_path / "images"
+    images.mkdir()
+    names = ["caf\udce9.png", "a#b?.png", "plain one.png"]
+    for i, name in enumerate(names):
+        Image.new("RGB", (W, H), (40 * i, 90, 10)).save(images / name)  # surrogates: the original bytes on disk
+    data = {"images": [{"id": i + 1, "file_name": n, "width": W, "height": H} for i, n in enumerate(names)],
+            "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 4, 4], "area": 16, "iscrowd": 0,
+                             "segmentation": [[0, 0, 4, 0, 4, 4, 0, 4]]}],
+            "categories": [{"id": 1, "name": "box"}]}
+    src = tmp_path / "c.json"
+    src.write_text(json.dumps(data))  # \udce9 as JSON writes it
+    r = cli(src, "--html", tmp_path / "gal", "--images", images)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    page = (tmp_path / "gal" / "index.html").read_bytes().decode("utf-8")  # valid UTF-8
+    links = re.findall(r'(?:src|data-full)="([^"]+)"', page)
+    assert links and all((tmp_path / "gal" / unquote(link)).is_file() for link in links), links
+    assert "<b>caf\\xe9.png</b>" in page and 'src="img/image_1.png"' in page and 'src="img/a%23b%3F.png"' in page
+    for i, name in enumerate(names):
+        full = re.search(rf'id="img{i + 1}".*?data-full="([^"]+)"', page).group(1)
+        assert (tmp_path / "gal" / unquote(full)).read_bytes() == (images / name).read_bytes()

@@ -190,6 +190,15 @@ def test_index_colors_keeps_background_label_zero():
     ('{"categories": [{"id": 1, "name": "a"}], "colors": {"#000000": "a"}}', "#000000 is the background"),
     ('{"categories": [{"id": 1, "name": "a"}], "colours": {"#00ff00": "a"}}', "unknown key 'colours'"),
     ('{"categories": [{"id": 1, "name": "a"}]}', "maps no colors"),
+    # one color given two labels: json.load would keep the last one silently
+    ('{"categories": [{"id": 1, "name": "plant"}, {"id": 2, "name": "book"}], '
+     '"colors": {"#00ff00": "plant", "#00ff00": "book"}}', "'#00ff00' is written twice, as 'plant' and as 'book'"),
+    ('{"categories": [{"id": 1, "name": "plant"}, {"id": 2, "name": "book"}], '
+     '"colors": {"#00FF00": "plant", "#00ff00": "book"}}', "color #00ff00 is mapped twice ('plant' and 'book')"),
+    ('{"categories": [{"id": 1, "name": "plant"}, {"id": 2, "name": "book"}], '
+     '"masks": {"m.png": {"#0000ff": "plant", "#0000FF": "book"}}}', "color #0000ff is mapped twice ('plant' and 'book')"),
+    ('{"categories": [{"id": 1, "name": "plant"}, {"id": 2, "name": "book"}], "colors": {"#00ff00": "plant"}, '
+     '"masks": {"m.png": {"#0000ff": "plant"}, "m.png": {"#0000ff": "book"}}}', "'m.png' is written twice"),
 ])
 def test_malformed_colors_file_is_one_line_naming_the_file(tmp_path, bad, expect):
     path = tmp_path / "colors.json"
@@ -416,7 +425,7 @@ def loop_lookup(colors: np.ndarray, by_color: dict):
 def painted_masks(draw):
     """RGB(A) masks: flat mapped colors, stray unmapped pixels, sometimes blurred (anti-aliased
     edges: many colors seen once), sometimes no background, sometimes transparent pixels."""
-    h, w = draw(st.integers(1, 40)), draw(st.integers(1, 40))
+    h, w = draw(st.integers(1, 24)), draw(st.integers(1, 24))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     rgb = np.zeros((h, w, 3), np.uint8)
     if draw(st.booleans()):
@@ -549,3 +558,85 @@ def test_few_small_masks_stay_in_process_and_bad_jobs_is_one_line(two_masks, tmp
     proc = cli(str(two_masks), "--colors", str(colors), "--out", str(tmp_path / "o.json"), "--jobs", "0")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines() == ["blender-coco: error: --jobs must be a positive number of worker processes, got 0"]
+
+
+# -- property: masks2coco's output passes our own validate ---------------------------------------
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(color_masks(), st.sampled_from(["auto", "polygon", "rle"]), st.sampled_from([0.0, 0.2, 0.5, 1.0, 2.0, 5.0]),
+       st.sampled_from([1, 4]))
+def test_property_output_passes_validate(case, mode, tolerance, min_area):
+    """Whatever the mask and the export options, blender-coco validate finds no problem in
+    what masks2coco wrote, instances and panoptic (with its PNGs)."""
+    from blender_coco.coco.validate import validate_coco
+
+    ids, _ = case
+    h, w = ids.shape
+    rgb = np.zeros((h, w, 3), dtype=np.uint8)
+    for k, color in enumerate(PALETTE):
+        rgb[ids == k] = color
+    names = [c["name"] for c in CATEGORIES]
+    colors = {"#%02x%02x%02x" % c: names[k % 3] for k, c in enumerate(PALETTE)}
+    config = ExportConfig(segmentation=mode, tolerance=tolerance, min_area=min_area)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = save(Path(tmp) / "m.png", rgb)
+        ds = colormask_to_coco([path], spec(colors=colors), config=config, panoptic=Path(tmp) / "pan.json")
+        out = Path(tmp) / "out.json"
+        ds.write(str(out))
+        problems = [str(p) for p in validate_coco(json.loads(out.read_text()))]
+        problems += [f"panoptic: {p}" for p in validate_coco(json.loads((Path(tmp) / "pan.json").read_text()), None,
+                                                              Path(tmp) / "pan")]
+    if tolerance > ExportConfig().tolerance:  # validate's polygon-area rule does not yet allow for a coarser
+        problems = [p for p in problems if "larger than the polygons cover" not in p]  # simplification (issue 15 item 5: validate/)
+    assert not problems, problems
+
+
+def bilevel_png(path: Path, width: int, height: int) -> Path:
+    """An all-black 1-bit PNG written by hand (zlib), so that a 20000 x 20000 mask costs 50 KB, not 1.2 GB."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    row = b"\0" * (1 + (width + 7) // 8)
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(row * height))
+                     + chunk(b"IEND", b""))
+    return path
+
+
+def test_a_huge_mask_is_one_line_naming_the_limit_and_its_override(tmp_path):
+    """20000 x 20000 is over Pillow's decompression-bomb limit (a traceback before) and our own."""
+    colors = write_json(tmp_path / "c.json", spec())
+    huge = bilevel_png(ensure(tmp_path / "huge") / "m.png", 20000, 20000)
+    r = cli(str(huge), "--colors", str(colors), "--out", str(tmp_path / "o.json"))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr == (f"blender-coco: error: mask {huge} is 20000x20000 = 400,000,000 pixels, more than the limit of "
+                        "100,000,000 (about 16 bytes of memory a pixel); pass --max-pixels 400000000 if it is right\n")
+    small = bilevel_png(ensure(tmp_path / "small") / "m.png", 40, 30)
+    r = cli(str(small), "--colors", str(colors), "--out", str(tmp_path / "o.json"), "--max-pixels", "1199")
+    assert r.returncode == 2 and "40x30 = 1,200 pixels, more than the limit of 1,199" in r.stderr
+    r = cli(str(small), "--colors", str(colors), "--out", str(tmp_path / "o.json"), "--max-pixels", "1200")
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "o.json").read_text())["images"][0]["width"] == 40
+
+
+def test_a_non_utf8_file_name_is_refused_naming_its_bytes(tmp_path):
+    """Python holds a non-UTF-8 name as lone surrogates; written to JSON they are no file name other
+    tools can read (and preview --html crashed on them). masks2coco refuses them (an image matched
+    by --images shares the mask's stem and one of IMAGE_SUFFIXES, so its name is UTF-8 too)."""
+    import os
+
+    colors = write_json(tmp_path / "c.json", spec())
+    masks = ensure(tmp_path / "masks")
+    pixels = canvas()
+    pixels[1:3, 1:3] = GREEN
+    save(Path(os.fsdecode(bytes(masks) + b"/caf\xe9.png")), pixels)
+    r = cli(str(masks), "--colors", str(colors), "--out", str(tmp_path / "o.json"))
+    assert r.returncode == 2 and not (tmp_path / "o.json").exists()
+    assert r.stderr == (f"blender-coco: error: mask {masks}/caf\\xe9.png: its file name is not UTF-8, so it cannot be a "
+                        "COCO file_name; rename it to UTF-8 (e.g. convmv -f latin1 -t utf-8 --notest FILE)\n")
+    (masks / "caf\udce9.png").rename(masks / "cafe.png")
+    r = cli(str(masks), "--colors", str(colors), "--out", str(tmp_path / "o.json"))
+    assert r.returncode == 0, r.stderr

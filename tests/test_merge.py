@@ -8,6 +8,7 @@ datasets whose answer is known, and pycocotools loads every output.
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -148,3 +149,35 @@ def test_bad_inputs_and_outputs_are_one_line_errors(tmp_path):
     (a / "images" / "000000.png").unlink()
     with pytest.raises(UserError, match="000000.png is missing"):
         merge_datasets([a], tmp_path / "m2")
+
+
+def _edit(ds: Path, change) -> Path:
+    path = ds / "annotations" / "instances.json"
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.mark.parametrize("change, expect", [
+    # two categories with one id: every annotation of id 1 would become the last one ("zebra")
+    (lambda d: d["categories"].append({"id": 1, "name": "zebra"}),
+     "category id 1 is used by several categories ('box', 'zebra')"),
+    (lambda d: d["images"].append(dict(d["images"][0], file_name="x.png")),
+     "image id 1 is used by several images ('000000.png', 'x.png')"),
+    (lambda d: d["annotations"][1].update(image_id=99), "1 annotation(s) refer to no image (annotation -> image_id: 2 -> 99)"),
+    (lambda d: d["annotations"][0].update(category_id=9), "1 annotation(s) refer to no category (annotation -> category_id: 1 -> 9)"),
+    (lambda d: d["annotations"].append(7), "annotations 2 (by position) are not JSON objects"),
+    (lambda d: d["images"].insert(0, "000000.png"), "images 0 (by position) are not JSON objects"),
+    (lambda d: d["categories"].append(None), "categories 2 (by position) are not JSON objects"),
+    (lambda d: d["images"][0].update(id=[1]), "images 0 (by position) have no integer id (e.g. [1])"),
+    (lambda d: d["annotations"][0].update(image_id=[1]), "refer to no image (annotation -> image_id: 1 -> [1])"),
+])
+def test_inputs_that_would_lose_or_relabel_annotations_are_one_line_errors(tmp_path, change, expect):
+    a = make_ds(tmp_path / "a", {0: [(1, 0), (2, 3)]}, records=False)
+    b = make_ds(tmp_path / "b", {1: [(1, 1)]}, records=False)
+    path = _edit(a, change)
+    r = subprocess.run([*CLI, "merge", str(a), str(b), "--out", str(tmp_path / "m")], capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.startswith(f"blender-coco: error: {path}: ") and expect in r.stderr, r.stderr
+    assert not (tmp_path / "m").exists()

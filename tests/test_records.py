@@ -108,6 +108,12 @@ def test_background_only_when_set_and_hook_fields_after_the_contract():
     (lambda d: d.update(width="wide"), "s.json: malformed frame record (ValueError"),
     (lambda d: d["instances"][0].pop("category"), "s.json: malformed frame record (KeyError: 'category')"),
     (lambda d: d["categories"].append({"id": 3}), "s.json: malformed frame record (KeyError: 'name')"),
+    # keypoints: each [x, y, depth or null], one per keypoint name of the category (export would raise ValueError)
+    (lambda d: d["instances"][0]["keypoints"][0].pop(), "a keypoint must be [x, y, depth]"),
+    (lambda d: d["instances"][0]["keypoints"][1].__setitem__(0, "48"), "a keypoint must be [x, y, depth]"),
+    (lambda d: d["instances"][0].update(keypoints={"base": [1, 2, 3]}), "instance keypoints must be a list"),
+    (lambda d: d["instances"][0]["keypoints"].pop(), "instance 1 ('tube') has 1 keypoints, its category names 2"),
+    (lambda d: d["categories"][0].pop("keypoints"), "instance 1 ('tube') has 2 keypoints, its category names 0"),
 ])
 def test_a_bad_sidecar_is_one_line_naming_the_file(tmp_path, change, expect):
     data = json.loads(RIG)

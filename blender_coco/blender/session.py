@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import bpy
@@ -16,6 +17,7 @@ from blender_coco.blender import demo_scene, pipeline
 from blender_coco.coco.export_result import ExportResult
 from blender_coco.config import RenderConfig
 from blender_coco.errors import UserError
+from blender_coco.files import unreadable
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,8 @@ def open_blend(path: str):
     p = Path(path)
     if not p.is_file():
         raise UserError(f"scene file {p} does not exist; pass the path of a .blend file")
+    if not os.access(p, os.R_OK):
+        raise unreadable(p, "scene file")
     try:
         bpy.ops.wm.open_mainfile(filepath=str(p.resolve()))
     except RuntimeError as exc:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
+from blender_coco.files import unreadable
+
 log = logging.getLogger(__name__)
 
 CANVAS_GREY = (128, 128, 128)
@@ -32,6 +34,8 @@ def base_image(img: dict, images_dir: Path | None) -> Image.Image:
                             img["id"], path, im.size[0], im.size[1], w, h)
         except FileNotFoundError:
             log.warning("image %s: %s not found; drawing on a grey canvas", img["id"], path)
+        except PermissionError as exc:
+            raise unreadable(path, "image", exc) from None
         except (UnidentifiedImageError, OSError) as exc:
             log.warning("image %s: cannot read %s (%s); drawing on a grey canvas", img["id"], path, exc.__class__.__name__)
     return Image.new("RGB", (w, h), CANVAS_GREY)

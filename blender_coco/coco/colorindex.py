@@ -1,7 +1,8 @@
 """A color mask's pixels -> packed colors -> ID mask, and the colors file as a lookup table.
 
 - :func:`read_color_mask`: a mask image -> H x W int32 of packed colors
-  (R << 16 | G << 8 | B), 0 = background (alpha 0 counts as background).
+  (R << 16 | G << 8 | B), 0 = background (alpha 0 counts as background); at most
+  :data:`MAX_MASK_PIXELS` pixels unless told otherwise.
 - :func:`index_colors`: packed colors -> (ID mask, colors, counts), exactly what
   ``np.unique(..., return_inverse=True, return_counts=True)`` gives, without sorting
   the pixels: one comparison pass finds the runs of equal colors in row order and
@@ -16,24 +17,45 @@ took 80 ms (``benchmarks/masks2coco.py``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
-from typing import Mapping
+from typing import Iterator, Mapping
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from blender_coco.config import MAX_MASK_PIXELS
 from blender_coco.errors import UserError
+from blender_coco.files import unreadable
 
 
-def read_color_mask(path: str | os.PathLike) -> np.ndarray:
+@contextlib.contextmanager
+def pixel_limit_off() -> Iterator[None]:
+    """Pillow's own decompression-bomb check off (it raises at twice its 89-megapixel limit):
+    the caller checks the size against its own limit, named in its message."""
+    old = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = old
+
+
+def read_color_mask(path: str | os.PathLike, max_pixels: int = MAX_MASK_PIXELS) -> np.ndarray:
     """A mask image -> H x W int32 of packed colors (R << 16 | G << 8 | B), 0 = background.
 
-    RGBA (and palette or gray images with transparency): alpha 0 is background.
+    RGBA (and palette or gray images with transparency): alpha 0 is background. A
+    mask of more than ``max_pixels`` pixels is an error (read before decoding).
     """
     p = Path(path)
     try:
-        with Image.open(p) as im:
+        with pixel_limit_off(), Image.open(p) as im:
+            width, height = im.size
+            if width * height > max_pixels:
+                raise UserError(f"mask {p} is {width}x{height} = {width * height:,} pixels, more than the limit of "
+                                f"{max_pixels:,} (about 16 bytes of memory a pixel); pass {{max_pixels}} "
+                                f"{width * height} if it is right", field="max_pixels")
             im.load()
             mode = im.mode
             if mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode in ("P", "L", "RGB") and "transparency" in im.info):
@@ -47,6 +69,8 @@ def read_color_mask(path: str | os.PathLike) -> np.ndarray:
                 raise UserError(f"mask {p} has image mode {mode} (16-bit, float or CMYK); save it as 8-bit RGB or RGBA PNG")
     except FileNotFoundError:
         raise UserError(f"mask {p} does not exist; check the path") from None
+    except PermissionError as exc:
+        raise unreadable(p, "mask", exc) from None
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise UserError(f"mask {p} cannot be read as an image ({exc}); save it as an RGB PNG") from None
     packed = rgb[..., 0].astype(np.int32)

@@ -47,11 +47,11 @@ from typing import Any, Iterable, Iterator, Mapping
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from blender_coco.config import ExportConfig
+from blender_coco.config import MAX_MASK_PIXELS, ExportConfig
 from blender_coco.errors import UserError
-from blender_coco.coco.colorindex import color_table, index_colors, look_up_colors, read_color_mask
+from blender_coco.coco.colorindex import color_table, index_colors, look_up_colors, pixel_limit_off, read_color_mask
 from blender_coco.coco.dataset import Category, CocoDataset, DatasetInfo
-from blender_coco.files import read_json, write_bytes_atomic
+from blender_coco.files import read_json, shown_name, write_bytes_atomic
 from blender_coco.coco.instances import annotate
 
 log = logging.getLogger(__name__)
@@ -178,8 +178,19 @@ def color_spec_from_json(obj: Any, source: str = "colors file") -> ColorSpec:
 
 
 def load_color_spec(path: str | os.PathLike) -> ColorSpec:
-    """Read and validate a colors file (see the module docstring for its shape)."""
-    return color_spec_from_json(read_json(path, "colors file"), str(path))
+    """Read and validate a colors file (see the module docstring for its shape).
+
+    A key written twice in one object with two different values (``"#00ff00"`` twice)
+    is an error naming both values: ``json.load`` would silently keep the last."""
+    def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in out and out[key] != value:
+                raise UserError(f"{path}: {key!r} is written twice, as {out[key]!r} and as {value!r}; keep one")
+            out[key] = value
+        return out
+
+    return color_spec_from_json(read_json(path, "colors file", object_pairs_hook=unique_keys), str(path))
 
 
 def find_mask_files(mask_dir: str | os.PathLike) -> list[Path]:
@@ -217,6 +228,16 @@ def unmapped_message(mask_name: str, colors: Iterable[int], counts: Iterable[int
     return f"{head}; {tail}"
 
 
+def _check_utf8(path: Path, what: str) -> None:
+    """A file name that is not UTF-8 (Python holds its bytes as lone surrogates) cannot be a COCO
+    ``file_name``: JSON would carry the surrogates, which other readers reject or replace."""
+    try:
+        path.name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UserError(f"{what} {shown_name(path)}: its file name is not UTF-8, so it cannot be a COCO file_name; "
+                        "rename it to UTF-8 (e.g. convmv -f latin1 -t utf-8 --notest FILE)") from None
+
+
 def _image_index(images_dir: str | os.PathLike) -> dict[str, list[Path]]:
     d = Path(images_dir)
     if not d.is_dir():
@@ -237,7 +258,7 @@ def _matching_image(mask: Path, index: dict[str, list[Path]], images_dir: str | 
         raise UserError(f"mask {mask.name} matches several images in {images_dir} ({', '.join(p.name for p in found)}); keep one")
     image = found[0]
     try:
-        with Image.open(image) as im:
+        with pixel_limit_off(), Image.open(image) as im:
             image_size = im.size
     except (UnidentifiedImageError, OSError) as exc:
         raise UserError(f"image {image} cannot be read ({exc}); replace it") from None
@@ -288,6 +309,7 @@ class _Job:
     stuff_ids: frozenset[int]
     ignore_unmapped: bool
     panoptic: bool
+    max_pixels: int = MAX_MASK_PIXELS
 
 
 @dataclass(frozen=True)
@@ -309,7 +331,7 @@ class _Converted:
 def _convert(path: Path, job: _Job, tables: dict, annotate_it: bool = True) -> _Converted:
     """Read, index and annotate one mask; ``tables`` caches color tables per mask override."""
     try:
-        packed = read_color_mask(path)
+        packed = read_color_mask(path, job.max_pixels)
     except UserError as err:
         return _Converted(error=(err.message, err.fields))
     ids, colors, counts = index_colors(packed)
@@ -394,7 +416,8 @@ def _converted(paths: list[Path], job: _Job, workers: int, problems: list[str]) 
 def colormask_to_coco(mask_paths: Iterable[str | os.PathLike], colors_spec: ColorSpec | Mapping | str | os.PathLike,
                       images_dir: str | os.PathLike | None = None, config: ExportConfig = ExportConfig(),
                       ignore_unmapped: bool = False, info: DatasetInfo | None = None,
-                      panoptic: str | os.PathLike | None = None, jobs: int | None = None) -> CocoDataset:
+                      panoptic: str | os.PathLike | None = None, jobs: int | None = None,
+                      max_pixels: int = MAX_MASK_PIXELS) -> CocoDataset:
     """Color masks -> a COCO dataset (image ids 1..n in order of mask file name; each
     image's annotations in order of packed color R << 16 | G << 8 | B).
 
@@ -410,7 +433,8 @@ def colormask_to_coco(mask_paths: Iterable[str | os.PathLike], colors_spec: Colo
     per run, naming the first mask with such colors) unless ``ignore_unmapped``.
     ``jobs``: worker processes; None: one per core when the masks hold
     ``PARALLEL_MIN_PIXELS`` or more in all, none below. The output is the same
-    whatever ``jobs`` is.
+    whatever ``jobs`` is. ``max_pixels``: the largest mask read (a larger one is an
+    error; :data:`~blender_coco.config.MAX_MASK_PIXELS` by default).
     """
     if isinstance(colors_spec, ColorSpec):
         spec = colors_spec
@@ -421,6 +445,8 @@ def colormask_to_coco(mask_paths: Iterable[str | os.PathLike], colors_spec: Colo
     paths = sorted((Path(p) for p in mask_paths), key=lambda p: p.name)
     if not paths:
         raise UserError("no mask images given; pass a folder holding the color masks")
+    for path in paths:
+        _check_utf8(path, "mask")
     names = [p.name for p in paths]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
@@ -438,7 +464,9 @@ def colormask_to_coco(mask_paths: Iterable[str | os.PathLike], colors_spec: Colo
 
         pan_json, pan_dir = panoptic_paths(panoptic)
         pan_anns: list[dict] = []
-    job = _Job(spec, config, stuff_ids, ignore_unmapped, panoptic is not None)
+    if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
+        raise UserError(f"{{max_pixels}} must be a positive number of pixels, got {max_pixels!r}", field="max_pixels")
+    job = _Job(spec, config, stuff_ids, ignore_unmapped, panoptic is not None, max_pixels)
     problems: list[str] = []
     with closing(_converted(paths, job, workers, problems)) as converted:  # closing: stops the workers on an error
         for path, mask in zip(paths, converted):

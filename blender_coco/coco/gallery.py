@@ -34,6 +34,7 @@ import logging
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterable
+from urllib.parse import quote
 
 import numpy as np
 from PIL import Image
@@ -45,7 +46,7 @@ from blender_coco.coco.preview import preview_names
 from blender_coco.coco.segmentation import decode_mask
 from blender_coco.values import is_number
 from blender_coco.errors import UserError
-from blender_coco.files import ensure_dir, write_bytes_atomic
+from blender_coco.files import ensure_dir, shown_name, write_bytes_atomic
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +140,7 @@ def write_gallery(data: dict, out_dir: str | Path, images_dir: str | Path | None
             raise UserError(f"{{limit}} must be a positive integer, got {limit!r}", field="limit")
         chosen = chosen[:limit]
     out = ensure_dir(out_dir)
-    names = {i: n[:-4] for i, n in preview_names(index.images.values()).items()}
+    names = {i: _stem(n[:-4], i) for i, n in preview_names(index.images.values()).items()}
     categories = dict(index.categories)
     stuff_anns: dict[Any, list[dict]] = defaultdict(list)
     if stuff is not None:
@@ -167,9 +168,19 @@ def write_gallery(data: dict, out_dir: str | Path, images_dir: str | Path | None
                            caps.get(img["id"], []), images_dir, out, counts))
     page = _page(title, cards, categories, counts, has_panoptic=bool(pan_anns), has_captions=bool(caps))
     path = out / "index.html"
-    write_bytes_atomic(path, page.encode("utf-8"))
+    write_bytes_atomic(path, page.encode("utf-8", "backslashreplace"))  # a lone surrogate in a name shows as \udXXX
     log.info("wrote a gallery of %d image%s to %s", len(cards), "" if len(cards) == 1 else "s", path)
     return path
+
+
+def _stem(stem: str, image_id: Any) -> str:
+    """The gallery's own file name stem for an image: its file's stem, or ``image_<id>`` when that is
+    not UTF-8 (lone surrogates: a masks2coco dataset from non-UTF-8 file names), which the page cannot hold."""
+    try:
+        stem.encode("utf-8")
+        return stem
+    except UnicodeEncodeError:
+        return f"image_{image_id}"
 
 
 def _card(img: dict, stem: str, index: CocoIndex, categories: dict, stuff_anns: list[dict], pan: dict | None,
@@ -209,7 +220,7 @@ def _card(img: dict, stem: str, index: CocoIndex, categories: dict, stuff_anns: 
     for cat, m in sorted(by_cat.items()):
         name = f"layers/{stem}.m{cat}.png"
         write_bytes_atomic(out / name, _layer(m, category_color(cat), MASK_ALPHA))
-        layers.append(f'<img class="layer mask c{cat}" src="{name}" alt="">')
+        layers.append(f'<img class="layer mask c{cat}" src="{quote(name)}" alt="">')
     if pan is not None and pan_dir is not None:
         png = pan_dir / str(pan.get("file_name", ""))
         try:
@@ -230,12 +241,12 @@ def _card(img: dict, stem: str, index: CocoIndex, categories: dict, stuff_anns: 
                 if m.any():
                     name = f"layers/{stem}.p{cat}.png"
                     write_bytes_atomic(out / name, _layer(m, rgb, PANOPTIC_ALPHA))
-                    layers.append(f'<img class="layer pan c{cat}" src="{name}" alt="">')
+                    layers.append(f'<img class="layer pan c{cat}" src="{quote(name)}" alt="">')
     caption_html = "".join(f"<li>{html.escape(c)}</li>" for c in captions)
-    file_name = html.escape(str(img.get("file_name", "")))
+    file_name = html.escape(shown_name(str(img.get("file_name", ""))))
     return (f'<figure class="card" id="img{img_id}" data-id="{img_id}">'
             f'<div class="stack" style="aspect-ratio: {w} / {h}">'
-            f'<img class="base" src="{thumb}" data-full="{full}" alt="{file_name}">'
+            f'<img class="base" src="{quote(thumb)}" data-full="{quote(full)}" alt="{file_name}">'
             f'{"".join(layers)}{_svg(anns, categories, w, h)}</div>'
             f'<figcaption><b>{file_name}</b> <span class="meta">id {img_id}, {w}x{h}, '
             f'{len(anns)} annotation{"" if len(anns) == 1 else "s"}</span>'

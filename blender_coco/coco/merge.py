@@ -32,6 +32,7 @@ from typing import Any
 from blender_coco.errors import UserError
 from blender_coco.files import atomic_path, ensure_dir, read_json, write_json_atomic
 from blender_coco.records.layout import FRAME_NAME, RECORDS_DIR, frame_stem, passes_name, sidecar_name, split_stem
+from blender_coco.values import is_int, short
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,45 @@ def _load(folder: Path) -> _Input:
     data = read_json(path, "COCO file")
     if not isinstance(data, dict) or not all(isinstance(data.get(k), list) for k in ("images", "annotations", "categories")):
         raise UserError(f"{path} is not a COCO file (images, annotations and categories lists); pass a dataset folder")
+    _check_references(path, data)
     return _Input(folder, data)
+
+
+SHOWN_IDS = 5  # ids listed by name in an error
+
+
+def _ids_text(items: list) -> str:
+    return ", ".join(map(str, items[:SHOWN_IDS])) + (f", ... ({len(items)} in all)" if len(items) > SHOWN_IDS else "")
+
+
+def _check_references(path: Path, data: dict[str, Any]) -> None:
+    """Refuse what would make merge drop or relabel annotations in silence: entries that are
+    not objects, an id used twice (the last category of that id would label them all), and
+    annotations pointing to no image or no category (validate FILE lists every problem)."""
+    fix = f"fix the file (blender-coco validate {path} lists every problem)"
+    for kind in ("images", "annotations", "categories"):
+        bad = [n for n, item in enumerate(data[kind]) if not isinstance(item, dict)]
+        if bad:
+            raise UserError(f"{path}: {kind} {_ids_text(bad)} (by position) are not JSON objects; {fix}")
+    for kind, one in (("images", "image"), ("categories", "category")):
+        bad = [n for n, item in enumerate(data[kind]) if not is_int(item.get("id"))]
+        if bad:
+            raise UserError(f"{path}: {kind} {_ids_text(bad)} (by position) have no integer id "
+                            f"(e.g. {short(data[kind][bad[0]].get('id'))}); {fix}")
+        seen: set = set()
+        twice = [i for i in (item.get("id") for item in data[kind]) if i in seen or seen.add(i)]
+        if twice:
+            names = [repr(item.get("name", item.get("file_name"))) for item in data[kind] if item.get("id") == twice[0]]
+            raise UserError(f"{path}: {one} id {twice[0]!r} is used by several {kind} ({_ids_text(names)}); "
+                            f"give each its own id, then {fix}")
+    image_ids = {item.get("id") for item in data["images"]}
+    category_ids = {item.get("id") for item in data["categories"]}
+    for key, known, kind in (("image_id", image_ids, "image"), ("category_id", category_ids, "category")):
+        orphans = [a for a in data["annotations"] if not (is_int(a.get(key)) and a.get(key) in known)]
+        if orphans:
+            listed = _ids_text([f"{short(a.get('id'))} -> {short(a.get(key))}" for a in orphans])
+            raise UserError(f"{path}: {len(orphans)} annotation(s) refer to no {kind} (annotation -> {key}: {listed}); "
+                            f"merge would drop or mislabel them; {fix}")
 
 
 def _definition(cat: dict[str, Any]) -> tuple:

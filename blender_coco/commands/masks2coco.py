@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from blender_coco.commands._common import add_export_options, export_config_from_args
+from blender_coco.config import MAX_MASK_PIXELS
 from blender_coco.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--jobs", type=int, metavar="N",
                    help="worker processes (default: one per core when the masks hold 8 megapixels or more; "
                         "the output is the same)")
+    p.add_argument("--max-pixels", type=int, default=MAX_MASK_PIXELS, metavar="N",
+                   help=f"largest mask to read, in pixels (default {MAX_MASK_PIXELS:,}: 10000x10000; converting takes "
+                        "about 16 bytes of memory a pixel)")
     p.set_defaults(func=run)
 
 
@@ -60,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     if args.panoptic is not None and Path(args.panoptic).resolve() == out.resolve():
         raise UserError(f"--panoptic {args.panoptic} is the --out file; give panoptic output its own name")
     ds = colormask_to_coco(masks, spec, images_dir=args.images, config=config, ignore_unmapped=args.ignore_unmapped,
-                           panoptic=args.panoptic, jobs=args.jobs)
+                           panoptic=args.panoptic, jobs=args.jobs, max_pixels=args.max_pixels)
     ds.write(str(out))
     log.info("wrote %s: %d images, %d annotations, %d categories",
              out, len(ds.images), len(ds.annotations), len(ds.categories))

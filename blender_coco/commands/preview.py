@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _gallery(args: argparse.Namespace, data: dict) -> None:
     from blender_coco.errors import UserError
-    from blender_coco.files import read_json
+    from blender_coco.files import read_json, shown_name
     from blender_coco.coco.gallery import sibling_files, write_gallery
     from blender_coco.coco.panoptic import panoptic_paths
 
@@ -77,4 +77,4 @@ def _gallery(args: argparse.Namespace, data: dict) -> None:
         images = guess if Path(args.file).resolve().parent.name == "annotations" and guess.is_dir() else None
     write_gallery(data, args.html, images, stuff=loaded["stuff"], panoptic=loaded["panoptic"], panoptic_dir=panoptic_dir,
                   captions=loaded["captions"], image_ids=args.image_ids, limit=args.limit,
-                  title=f"blender-coco: {Path(args.file).name}")
+                  title=f"blender-coco: {shown_name(Path(args.file).name)}")

@@ -20,11 +20,13 @@ Python that has no numpy.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from blender_coco import host
 from blender_coco.errors import UserError
+from blender_coco.files import unreadable
 
 if TYPE_CHECKING:
     import numpy as np
@@ -83,6 +85,8 @@ def read_passes(exr_path: str | Path, width: int | None = None, height: int | No
     fix = "delete its record and re-render that frame (blender-coco render ... --resume)"
     if not exr_path.is_file():
         raise UserError(f"pass file {exr_path} is missing; {fix}")
+    if not os.access(exr_path, os.R_OK):  # before OpenEXR, which prints its own error line
+        raise unreadable(exr_path, "pass file")
     try:
         channels, names = _read_channels(exr_path)
     except Exception as exc:  # OpenEXR raises plain RuntimeError/Exception on corrupt files

@@ -104,7 +104,22 @@ class Instance:
         return cls(pass_index=int(data["pass_index"]), category=str(data["category"]),
                    object=None if data.get("object") is None else str(data["object"]),
                    color=None if color is None else tuple(color),
-                   keypoints=None if points is None else tuple(tuple(k) for k in points))
+                   keypoints=None if points is None else _keypoints(points))
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _keypoints(points: Any) -> tuple[tuple[float | None, ...], ...]:
+    """An instance's ``keypoints``, checked: ``[[x, y, depth or None], ...]`` (ValueError otherwise)."""
+    if not isinstance(points, list):
+        raise ValueError(f"instance keypoints must be a list of [x, y, depth], got {points!r:.80}")
+    for k in points:
+        if not (isinstance(k, list) and len(k) == 3 and _number(k[0]) and _number(k[1])
+                and (k[2] is None or _number(k[2]))):
+            raise ValueError(f"a keypoint must be [x, y, depth] (numbers; depth null behind the camera), got {k!r:.80}")
+    return tuple(tuple(k) for k in points)
 
 
 @dataclass(frozen=True)
@@ -183,7 +198,7 @@ class Sidecar:
             unit_scale = _optional(data, "unit_scale", float)
             if unit_scale is not None and not 0 < unit_scale < float("inf"):
                 raise ValueError(f"unit_scale must be a number of metres > 0, got {unit_scale!r}")
-            return cls(
+            sidecar = cls(
                 index=int(data["index"]),
                 image=str(data["image"]),
                 passes=str(data["passes"]),
@@ -198,13 +213,23 @@ class Sidecar:
                 instances=tuple(Instance.from_json(inst) for inst in data.get("instances", ())),
                 background=_optional(data, "background", str),
                 unit_scale=unit_scale,
-
                 view=_optional(data, "view", str),
                 views=None if data.get("views") is None else tuple(str(v) for v in data["views"]),
                 extra={k: v for k, v in data.items() if k not in KEYS},
             )
+            _check_keypoint_counts(sidecar)
+            return sidecar
         except (KeyError, TypeError, ValueError) as exc:
             raise UserError(f"{source}: malformed frame record ({type(exc).__name__}: {exc}); {_FIX}") from None
+
+
+def _check_keypoint_counts(sidecar: Sidecar) -> None:
+    """Each instance's keypoints are one per keypoint name of its category (ValueError otherwise)."""
+    names = {str(c["name"]): c.get("keypoints") or () for c in sidecar.categories}
+    for inst in sidecar.instances:
+        if inst.keypoints is not None and len(inst.keypoints) != len(names.get(inst.category, ())):
+            raise ValueError(f"instance {inst.pass_index} ({inst.category!r}) has {len(inst.keypoints)} keypoints, "
+                             f"its category names {len(names.get(inst.category, ()))}")
 
 
 def _optional(data: dict[str, Any], key: str, kind: type) -> Any:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from blender_coco.coco.validate.common import Report
+from blender_coco.files import unreadable
 from blender_coco.values import is_int, short
 
 
@@ -43,6 +44,8 @@ def check_image_files(report: Report, images_dir: Path) -> None:
         try:
             with Image.open(path) as im:
                 w, h = im.size
+        except PermissionError as exc:  # the environment, not the dataset: an error, not a problem
+            raise unreadable(path, "image", exc) from None
         except (UnidentifiedImageError, OSError) as exc:
             report.add(where, f"file {path} is not an image Pillow can read ({exc.__class__.__name__})")
             continue
