@@ -3,7 +3,8 @@
 * :func:`is_int` -- an ``int`` that is not a ``bool`` (JSON ``true`` loads as ``True``,
   which Python counts as 1).
 * :func:`is_number` -- an ``int`` or ``float``, not a ``bool``; finite unless
-  ``finite=False`` (Python's ``json`` loads ``NaN`` and ``Infinity``).
+  ``finite=False`` (Python's ``json`` loads ``NaN`` and ``Infinity``; an ``int``
+  past the float range counts as not finite).
 * :func:`short` -- ``repr`` cut to a length fit for a one-line message.
 """
 
@@ -19,8 +20,18 @@ def is_int(v: Any) -> bool:
 
 
 def is_number(v: Any, *, finite: bool = True) -> bool:
-    """True for an ``int`` or ``float`` that is not a ``bool`` (and, by default, is finite)."""
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and (not finite or math.isfinite(v))
+    """True for an ``int`` or ``float`` that is not a ``bool`` (and, by default, is finite).
+
+    An ``int`` too large for a float (JSON allows 10**400) is not finite.
+    """
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        return False
+    if not finite:
+        return True
+    try:
+        return math.isfinite(v)
+    except OverflowError:
+        return False
 
 
 def short(v: Any, limit: int = 60) -> str:

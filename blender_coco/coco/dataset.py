@@ -1,4 +1,4 @@
-"""COCO dataset model and writer.
+"""COCO dataset model and writer, and :func:`load_coco` (read a COCO file, one-line errors).
 
 The format's rules, written once (pycocotools is the judge of every output):
 
@@ -26,11 +26,13 @@ The format's rules, written once (pycocotools is the judge of every output):
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Iterable
 
 from blender_coco.errors import UserError, check
-from blender_coco.files import write_json_atomic
+from blender_coco.files import read_json, write_json_atomic
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,20 @@ class DatasetInfo:
 
 
 DEFAULT_LICENSE = {"id": 1, "name": "unspecified", "url": ""}
+
+
+def load_coco(path: str | Path, what: str = "COCO file") -> Any:
+    """:func:`blender_coco.files.read_json`, plus one-line errors for the JSON Python's
+    parser refuses past its limits: nesting deeper than its recursion limit, and
+    integers of more than ``sys.get_int_max_str_digits()`` (4300) digits."""
+    try:
+        return read_json(path, what)
+    except RecursionError:
+        raise UserError(f"{what} {path} nests arrays or objects too deeply for Python's JSON parser; "
+                        "a COCO file is a few levels deep: fix or regenerate it") from None
+    except ValueError:  # not JSONDecodeError (read_json reports that): an integer too long to convert
+        raise UserError(f"{what} {path} has an integer of more than {sys.get_int_max_str_digits()} digits, "
+                        "which Python's JSON parser refuses; fix or regenerate the file") from None
 
 
 def categories_from_names(entries: Iterable[dict[str, Any]]) -> list[Category]:

@@ -50,11 +50,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from blender_coco.errors import UserError
-    from blender_coco.files import read_json
+    from blender_coco.coco.dataset import load_coco
     from blender_coco.coco.validate import summary, validate_coco
     from blender_coco.coco.validate.grouping import grouped_lines
 
-    data = read_json(args.file, "COCO file")
+    data = load_coco(args.file)
     if args.images is not None and not args.images.is_dir():
         raise UserError(f"--images {args.images} is not a folder; pass the folder that holds the image files")
     panoptic_dir = args.panoptic_dir

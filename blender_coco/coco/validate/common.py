@@ -4,7 +4,8 @@ run fills, ids and the top-level lists, and the bbox rule (boxes and panoptic se
 * :class:`Problem` -- one line: ``where`` (``annotation 7 (image 3)``) and ``message``.
 * :class:`Report` -- the problems found so far, in order, and what the checks of one
   file learn for the next ones: images and categories by id, each category's
-  number of keypoints; :meth:`Report.image_size` an image's (height, width).
+  number of keypoints; :meth:`Report.image_size` an image's (height, width), None
+  for one whose masks must not be rasterized.
 * :func:`top_list` -- a top-level list (``images``, ...), reporting its absence.
 * :func:`index_ids` -- ``{id: item}``, reporting bad and duplicate ids (ids must be
   positive: COCOeval never matches a ground truth with id 0).
@@ -17,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from blender_coco.coco.segmentation import too_large
 from blender_coco.values import is_int, is_number, short
 
 #: A bbox may pass the image edge by this many pixels. COCO stores coordinates with
@@ -48,12 +50,14 @@ class Report:
         self.problems.append(Problem(where, message))
 
     def image_size(self, img_id: Any) -> tuple[int, int] | None:
-        """(height, width) of a known image with valid sizes, else None."""
+        """(height, width) of a known image with valid sizes, else None (also for an image
+        too large to rasterize: :func:`blender_coco.coco.segmentation.too_large`)."""
         img = self.images.get(img_id) if is_int(img_id) else None
         if img is None:
             return None
         h, w = img.get("height"), img.get("width")
-        return (h, w) if is_int(h) and is_int(w) and h > 0 and w > 0 else None
+        ok = is_int(h) and is_int(w) and h > 0 and w > 0 and not too_large(h, w)
+        return (h, w) if ok else None
 
 
 def top_list(report: Report, data: dict, key: str, *, required: bool) -> list:

@@ -1,7 +1,8 @@
 """Image entries and, on request, the image files.
 
-* :func:`check_image` -- ``width`` and ``height`` positive integers, ``file_name`` a
-  non-empty string.
+* :func:`check_image` -- ``width`` and ``height`` positive integers, at most
+  :data:`~blender_coco.coco.segmentation.MAX_COCO_PIXELS` together (a larger
+  image's masks are not checked), ``file_name`` a non-empty string.
 * :func:`check_image_files` -- each file exists in the images folder and its
   header's size equals the JSON's ``width`` x ``height`` (only the header is read,
   with Pillow, imported on use).
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from blender_coco.coco.segmentation import too_large
 from blender_coco.coco.validate.common import Report
 from blender_coco.values import is_int, short
 
@@ -22,6 +24,9 @@ def check_image(report: Report, img_id: int, img: dict) -> None:
         v = img.get(key)
         if not (is_int(v) and v > 0):
             report.add(where, f"'{key}' must be a positive integer, got {short(v)}")
+    w, h = img.get("width"), img.get("height")
+    if is_int(w) and is_int(h) and w > 0 and h > 0 and too_large(h, w):
+        report.add(where, too_large(h, w))
     name = img.get("file_name")
     if not (isinstance(name, str) and name):
         report.add(where, f"'file_name' must be a non-empty string, got {short(name)}")

@@ -4,7 +4,10 @@
   without categories whose annotations carry no box/mask/keypoints, as captions and
   image_info, are fine); an *instance* annotation (any of :data:`INSTANCE_KEYS`)
   has ``bbox``, ``area``, ``iscrowd`` and ``category_id``, ``iscrowd`` in {0, 1},
-  a valid ``segmentation`` (optional; ``[]`` means "box only"; see
+  a valid ``segmentation`` (optional: a box-only annotation leaves it out; ``[]`` is
+  reported, since pycocotools' ``annToMask`` raises IndexError on it and Detectron2
+  drops such an annotation; polygon vertices inside the image within
+  :data:`~blender_coco.coco.segmentation.POLYGON_MARGIN`; see
   :mod:`blender_coco.coco.segmentation`), ``area`` > 0 and consistent with it
   (:func:`area_matches`), and valid keypoints.
 * Crowd regions (``iscrowd`` 1) follow other rules in COCO itself: their ``area`` is
@@ -93,7 +96,10 @@ def check_annotation(report: Report, ann_id: int, ann: dict, check_cats: bool, k
     if "segmentation" in ann:
         seg = ann["segmentation"]
         err = segmentation_error(seg, *(size or (None, None)))
-        if err:
+        if isinstance(seg, list) and not seg:
+            report.add(where, "segmentation is [] (no polygons): pycocotools' annToMask fails on it and Detectron2 "
+                              "drops the annotation; leave 'segmentation' out for a box-only annotation")
+        elif err:
             report.add(where, err)
         seg_ok = err is None and size is not None and seg not in ([], None)
     if "area" in ann:
