@@ -22,6 +22,9 @@ The format's rules, written once (pycocotools is the judge of every output):
   of RLE.
 * Ids (images, annotations, categories) are positive integers, unique per kind, and
   assigned deterministically (same input -> byte-identical JSON).
+* ``info.polygon_tolerance`` (px): written when polygons were simplified with a
+  tolerance above :data:`EXACT_TOLERANCE`; their pixels may then fall short of
+  ``area`` (still the mask's pixel count), and validate allows for it.
 """
 
 from __future__ import annotations
@@ -61,6 +64,11 @@ class Category:
         return out
 
 
+#: Polygons simplified with at most this tolerance (px) rasterize back to the exact
+#: mask (see ``ExportConfig.tolerance``); past it, the export records ``polygon_tolerance``.
+EXACT_TOLERANCE = 0.2
+
+
 @dataclass(frozen=True)
 class DatasetInfo:
     """The ``info`` block. All fields come from config: no clock is read here."""
@@ -77,6 +85,15 @@ class DatasetInfo:
         """A copy with user-given fields (``ExportConfig.info``); ``year`` becomes an int."""
         changes: dict[str, Any] = {k: (int(v) if k == "year" else v) for k, v in pairs}
         return replace(self, **changes) if changes else self
+
+    def for_export(self, config: Any) -> "DatasetInfo":
+        """:meth:`with_overrides` of an ``ExportConfig``'s ``info``, plus ``polygon_tolerance``
+        (px) when its polygons are simplified past :data:`EXACT_TOLERANCE`, so that
+        ``blender-coco validate`` knows how much pixel area such polygons may lose."""
+        out = self.with_overrides(config.info)
+        if config.segmentation != "rle" and config.tolerance > EXACT_TOLERANCE:
+            out = replace(out, extra=out.extra + (("polygon_tolerance", float(config.tolerance)),))
+        return out
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {

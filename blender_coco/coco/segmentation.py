@@ -16,7 +16,9 @@ runs alternating background and foreground, column-major, summing to
 * :func:`too_large` -- why an image of a given size cannot be rasterized as COCO
   (over :data:`MAX_COCO_PIXELS`), or None.
 * :func:`segmentation_areas` -- reference areas of a valid segmentation: the pixel
-  count, and for polygons also their own (shoelace) area.
+  count, and for polygons also their own (shoelace) area; the two measured apart by
+  :func:`pixel_count` (pycocotools) and :func:`polygon_area` (pure Python, fast), and
+  :func:`outline_length` for what a simplified outline may lose.
 * :func:`mask_rle` -- its compressed RLE (pycocotools' form), None if empty or malformed.
 * :func:`decode_mask` -- the boolean mask, as pycocotools' ``annToMask`` decodes it;
   None for an empty or malformed segmentation.
@@ -26,6 +28,8 @@ pycocotools is imported on use, so checking a file's structure needs only Python
 
 from __future__ import annotations
 
+import math
+from operator import mul, sub
 from typing import TYPE_CHECKING, Any
 
 from blender_coco.values import is_int, is_number, short
@@ -104,7 +108,7 @@ def segmentation_error(seg: Any, height: int | None, width: int | None) -> str |
         for i, poly in enumerate(seg):
             if not isinstance(poly, list):
                 return f"polygon {i} must be a flat list of numbers, got {type(poly).__name__}"
-            if not all(is_number(v) for v in poly):
+            if not _all_finite(poly):
                 return f"polygon {i} has a value that is not a finite number"
             if len(poly) % 2:
                 return f"polygon {i} has an odd number of coordinates ({len(poly)})"
@@ -131,6 +135,21 @@ def segmentation_error(seg: Any, height: int | None, width: int | None) -> str |
     return f"segmentation must be a list of polygons or an RLE object, got {type(seg).__name__}"
 
 
+_NUMBER_TYPES = {float, int}
+
+
+def _all_finite(values: list) -> bool:
+    """Every value a finite number; C-speed for the common case (a float overflowing the sum, a bool
+    or a non-number falls through to the exact test)."""
+    if set(map(type, values)) <= _NUMBER_TYPES:
+        try:
+            if math.isfinite(sum(values)):
+                return True
+        except OverflowError:
+            pass
+    return all(is_number(v) for v in values)
+
+
 def _outside(poly: list, height: int, width: int) -> str | None:
     xs, ys = poly[0::2], poly[1::2]
     m = POLYGON_MARGIN
@@ -148,15 +167,33 @@ def segmentation_areas(seg: Any, height: int, width: int) -> list[float]:
     if isinstance(seg, dict):
         runs, _ = rle_runs(seg)
         return [float(sum(runs[1::2]))]
+    return [pixel_count(seg, height, width), polygon_area(seg)]
+
+
+def pixel_count(seg: list, height: int, width: int) -> float:
+    """Pixels of *valid* polygons as pycocotools rasterizes them (merged: overlaps count once)."""
     from pycocotools import mask as mask_utils
 
-    rle = mask_utils.merge(mask_utils.frPyObjects(seg, height, width))
-    shoelace = 0.0
+    return float(mask_utils.area(mask_utils.merge(mask_utils.frPyObjects(seg, height, width))))
+
+
+def polygon_area(seg: list) -> float:
+    """Sum of the *valid* polygons' own (shoelace) areas."""
+    total = 0.0
     for poly in seg:
         xs, ys = poly[0::2], poly[1::2]
-        s = sum(xs[i] * ys[i - 1] - xs[i - 1] * ys[i] for i in range(len(xs)))
-        shoelace += abs(s) / 2.0
-    return [float(mask_utils.area(rle)), shoelace]
+        total += abs(sum(map(mul, xs, ys[-1:] + ys[:-1])) - sum(map(mul, xs[-1:] + xs[:-1], ys))) / 2.0
+    return total
+
+
+def outline_length(seg: list) -> tuple[float, int]:
+    """(total edge length, vertex count) of *valid* polygons."""
+    length, n = 0.0, 0
+    for poly in seg:
+        xs, ys = poly[0::2], poly[1::2]
+        length += sum(map(math.hypot, map(sub, xs, xs[-1:] + xs[:-1]), map(sub, ys, ys[-1:] + ys[:-1])))
+        n += len(xs)
+    return length, n
 
 
 def mask_rle(seg: Any, height: int, width: int) -> dict | None:

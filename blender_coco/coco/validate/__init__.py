@@ -15,7 +15,8 @@ format's conventions):
 
 * :mod:`.common` -- the top level: a JSON object with ``images`` and ``annotations``
   lists; ``categories`` a list (required once any annotation carries a box, mask or
-  keypoints); ``info`` an object and ``licenses`` a list when present. Ids: positive
+  keypoints); ``info`` an object and ``licenses`` a list when present
+  (``info.polygon_tolerance``, when given, a number of pixels: see :mod:`.instances`). Ids: positive
   integers, unique per kind (COCOeval stores the matched ground-truth id in
   ``dtMatches`` and tests it with ``> 0``, so a ground-truth annotation with id 0 is
   never matched: id 0 is a real problem, not pedantry). ``bbox``: 4 finite numbers,
@@ -57,6 +58,7 @@ from blender_coco.coco.validate.images import check_image, check_image_files
 from blender_coco.coco.validate.instances import INSTANCE_KEYS, check_annotation, check_keypoint_lengths
 from blender_coco.coco.validate.panoptic import check_panoptic_annotation, check_panoptic_file
 from blender_coco.coco.validate.stuff import check_stuff
+from blender_coco.values import is_number, short
 
 __all__ = ["Problem", "summary", "validate_coco"]
 
@@ -84,6 +86,13 @@ def validate_coco(data: Any, images_dir: Path | None = None, panoptic_dir: Path 
     for key, typ in (("info", dict), ("licenses", list)):
         if key in data and not isinstance(data[key], typ):
             report.add("file", f"'{key}' must be a JSON {'object' if typ is dict else 'list'}, got {type(data[key]).__name__}")
+    info = data.get("info") if isinstance(data.get("info"), dict) else {}
+    if "polygon_tolerance" in info:
+        tol = info["polygon_tolerance"]
+        if is_number(tol) and 0 <= tol <= 100:
+            report.polygon_tolerance = float(tol)
+        else:
+            report.add("file", f"info.polygon_tolerance must be the polygons' simplification in pixels (0..100), got {short(tol)}")
 
     report.images = index_ids(report, images, "image")
     for img_id, img in report.images.items():

@@ -45,6 +45,7 @@ class Report:
     images: dict[int, dict] = field(default_factory=dict)
     categories: dict[int, dict] = field(default_factory=dict)
     num_keypoints: dict[int, int | None] = field(default_factory=dict)  # category id -> K (None: names not given)
+    polygon_tolerance: float | None = None  # info.polygon_tolerance: the polygons' simplification, px
 
     def add(self, where: str, message: str) -> None:
         self.problems.append(Problem(where, message))
