@@ -32,7 +32,7 @@ import math
 from operator import mul, sub
 from typing import TYPE_CHECKING, Any
 
-from blender_coco.values import is_int, is_number, short
+from blender_coco.values import all_finite, is_int, short
 
 if TYPE_CHECKING:
     import numpy as np
@@ -108,7 +108,7 @@ def segmentation_error(seg: Any, height: int | None, width: int | None) -> str |
         for i, poly in enumerate(seg):
             if not isinstance(poly, list):
                 return f"polygon {i} must be a flat list of numbers, got {type(poly).__name__}"
-            if not _all_finite(poly):
+            if not all_finite(poly):
                 return f"polygon {i} has a value that is not a finite number"
             if len(poly) % 2:
                 return f"polygon {i} has an odd number of coordinates ({len(poly)})"
@@ -133,21 +133,6 @@ def segmentation_error(seg: Any, height: int | None, width: int | None) -> str |
             return f"RLE runs sum to {total}, not height*width = {size[0] * size[1]}"
         return None
     return f"segmentation must be a list of polygons or an RLE object, got {type(seg).__name__}"
-
-
-_NUMBER_TYPES = {float, int}
-
-
-def _all_finite(values: list) -> bool:
-    """Every value a finite number; C-speed for the common case (a float overflowing the sum, a bool
-    or a non-number falls through to the exact test)."""
-    if set(map(type, values)) <= _NUMBER_TYPES:
-        try:
-            if math.isfinite(sum(values)):
-                return True
-        except OverflowError:
-            pass
-    return all(is_number(v) for v in values)
 
 
 def _outside(poly: list, height: int, width: int) -> str | None:

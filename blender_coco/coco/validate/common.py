@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from blender_coco.coco.segmentation import too_large
-from blender_coco.values import is_int, is_number, short
+from blender_coco.values import all_finite, is_int, short
 
 #: A bbox may pass the image edge by this many pixels. COCO stores coordinates with
 #: two decimals and rounds x and w separately, so x + w can exceed the edge by 0.01.
@@ -39,9 +39,18 @@ class Problem:
 
 @dataclass
 class Report:
-    """One validation run: its problems in the order found, and the file's indexed items."""
+    """One validation run: its problems, and the file's indexed items.
+
+    Each problem is filed under the current :attr:`key` (a tuple: the file's section,
+    then the item's position, ...); :meth:`ordered` sorts by it, so a file read as a
+    stream, whose categories come after its annotations, lists its problems in the
+    same order as one checked whole.
+    """
 
     problems: list[Problem] = field(default_factory=list)
+    key: tuple = (0,)
+    keys: list[tuple] = field(default_factory=list)
+    _sizes: dict[int, tuple[int, int] | None] = field(default_factory=dict)
     images: dict[int, dict] = field(default_factory=dict)
     categories: dict[int, dict] = field(default_factory=dict)
     num_keypoints: dict[int, int | None] = field(default_factory=dict)  # category id -> K (None: names not given)
@@ -49,11 +58,24 @@ class Report:
 
     def add(self, where: str, message: str) -> None:
         self.problems.append(Problem(where, message))
+        self.keys.append(self.key)
+
+    def ordered(self) -> list[Problem]:
+        """The problems sorted by their keys (ties: in the order found)."""
+        order = sorted(range(len(self.problems)), key=self.keys.__getitem__)
+        return [self.problems[i] for i in order]
 
     def image_size(self, img_id: Any) -> tuple[int, int] | None:
         """(height, width) of a known image with valid sizes, else None (also for an image
         too large to rasterize: :func:`blender_coco.coco.segmentation.too_large`)."""
-        img = self.images.get(img_id) if is_int(img_id) else None
+        if not is_int(img_id):
+            return None
+        if img_id not in self._sizes:
+            self._sizes[img_id] = self._image_size(img_id)
+        return self._sizes[img_id]
+
+    def _image_size(self, img_id: int) -> tuple[int, int] | None:
+        img = self.images.get(img_id)
         if img is None:
             return None
         h, w = img.get("height"), img.get("width")
@@ -112,7 +134,7 @@ def index_ids(report: Report, items: list, kind: str, positions: list[int] | Non
 
 def check_bbox(report: Report, where: str, bbox: Any, size: tuple[int, int] | None) -> None:
     """A box of 4 finite numbers, not negative, inside the image of ``size`` (height, width) if known."""
-    if not (isinstance(bbox, list) and len(bbox) == 4 and all(is_number(v) for v in bbox)):
+    if not (isinstance(bbox, list) and len(bbox) == 4 and all_finite(bbox)):
         report.add(where, f"bbox must be [x, y, w, h] (4 finite numbers), got {short(bbox)}")
         return
     x, y, w, h = bbox

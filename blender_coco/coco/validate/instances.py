@@ -29,6 +29,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from blender_coco.coco.segmentation import (outline_length, pixel_count, polygon_area, segmentation_areas,
                                             segmentation_error)
@@ -62,9 +63,26 @@ def area_matches(area: float, refs: list[float], *, allow_smaller: bool = False)
     return any(abs(area - r) <= tol(r) for r in refs)
 
 
-def check_annotation(report: Report, ann_id: int, ann: dict, check_cats: bool, kp_lengths: dict[int, Counter]) -> None:
-    """Every rule for one (non-panoptic) annotation; ``kp_lengths`` collects the keypoints
-    lengths of categories that name no keypoints, for :func:`check_keypoint_lengths`."""
+#: What :func:`check_annotation` leaves for :func:`check_annotation_categories`: the
+#: annotation's id, image id, whether it is an instance annotation, and its
+#: ``category_id``, ``keypoints`` and ``num_keypoints`` (:data:`MISSING` when absent).
+Deferred = tuple
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING = _Missing()
+
+
+def check_annotation(report: Report, ann_id: int, ann: dict, *, step: tuple | None = None) -> Deferred:
+    """The rules for one (non-panoptic) annotation that need no categories (its image, box,
+    segmentation, area); returns what :func:`check_annotation_categories` checks once the
+    categories are known. ``step``: the report's ordering key for this annotation
+    (problems about the category and the keypoints get keys that sort them where a
+    reader expects them: after the image, and last)."""
     img_id = ann.get("image_id")
     where = f"annotation {ann_id} (image {short(img_id)})"
     size = None
@@ -74,20 +92,16 @@ def check_annotation(report: Report, ann_id: int, ann: dict, check_cats: bool, k
         report.add(where, f"image_id {short(img_id)} is not an image in this file")
     else:
         size = report.image_size(img_id)
-    instance = any(k in ann for k in INSTANCE_KEYS)
+    instance = not ann.keys().isdisjoint(INSTANCE_KEYS)
     check_caption(report, where, ann)
-
-    cat_id = ann.get("category_id")
-    known_cat = False
-    if "category_id" not in ann:
-        if instance:
-            report.add(where, "has no 'category_id'")
-    elif check_cats and (instance or report.categories):
-        known_cat = is_int(cat_id) and cat_id in report.categories
-        if not known_cat:
-            report.add(where, f"category_id {short(cat_id)} is not a category in this file")
+    deferred = (ann_id, img_id, instance, ann.get("category_id", MISSING), ann.get("keypoints", MISSING),
+                ann.get("num_keypoints", MISSING))
+    if step is not None:
+        report.key = step + (2,)
+    if "category_id" not in ann and instance:
+        report.add(where, "has no 'category_id'")
     if not instance:
-        return
+        return deferred
     for key in ("bbox", "area", "iscrowd"):
         if key not in ann:
             report.add(where, f"has no '{key}'")
@@ -121,10 +135,30 @@ def check_annotation(report: Report, ann_id: int, ann: dict, check_cats: bool, k
                 refs = segmentation_areas(seg, *size)
                 if not area_matches(area, refs):
                     report.add(where, f"area {area:g} does not match the segmentation (pixel count: {refs[0]:g})")
+    return deferred
 
+
+def check_annotation_categories(report: Report, deferred: Deferred, check_cats: bool,
+                                kp_lengths: dict[int, Counter], *, step: tuple | None = None) -> None:
+    """The rules of one annotation that need the categories: ``category_id`` and keypoints.
+    ``kp_lengths`` collects the keypoints lengths of categories that name no keypoints, for
+    :func:`check_keypoint_lengths`."""
+    ann_id, img_id, instance, cat_id, kps, num = deferred
+    where = f"annotation {ann_id} (image {short(img_id)})"
+    if step is not None:
+        report.key = step + (1,)
+    known_cat = False
+    if cat_id is not MISSING and check_cats and (instance or report.categories):
+        known_cat = is_int(cat_id) and cat_id in report.categories
+        if not known_cat:
+            report.add(where, f"category_id {short(cat_id)} is not a category in this file")
+    if not instance:
+        return
+    if step is not None:
+        report.key = step + (3,)
     k = report.num_keypoints.get(cat_id) if known_cat else None
-    if "keypoints" in ann:
-        _check_keypoints(report, where, ann, k, cat_id if known_cat else None, kp_lengths)
+    if kps is not MISSING:
+        _check_keypoints(report, where, kps, num, k, cat_id if known_cat else None, kp_lengths)
     elif known_cat and k is not None:
         report.add(where, f"category {cat_id} has {k} keypoints but the annotation has no 'keypoints'")
 
@@ -163,9 +197,8 @@ def polygon_allowance(seg: list, tolerance: float | None) -> float:
     return (length + n) * (tolerance + 1.15)
 
 
-def _check_keypoints(report: Report, where: str, ann: dict, k: int | None, cat_id: int | None,
+def _check_keypoints(report: Report, where: str, kps: Any, num: Any, k: int | None, cat_id: int | None,
                      kp_lengths: dict[int, Counter]) -> None:
-    kps = ann["keypoints"]
     if not (isinstance(kps, list) and all(is_number(v) for v in kps)):
         report.add(where, "keypoints must be a flat list of numbers [x1, y1, v1, ...]")
         return
@@ -186,10 +219,10 @@ def _check_keypoints(report: Report, where: str, ann: dict, k: int | None, cat_i
         if v == 0 and (x != 0 or y != 0):
             report.add(where, f"keypoint {j // 3 + 1} has v = 0 but (x, y) = ({x:g}, {y:g}); unlabelled keypoints must be 0, 0, 0")
         visible += v > 0
-    if "num_keypoints" not in ann:
+    if num is MISSING:
         report.add(where, "has keypoints but no 'num_keypoints'")
-    elif ann["num_keypoints"] != visible or not is_int(ann["num_keypoints"]):
-        report.add(where, f"num_keypoints is {short(ann['num_keypoints'])} but {visible} keypoints have v > 0")
+    elif num != visible or not is_int(num):
+        report.add(where, f"num_keypoints is {short(num)} but {visible} keypoints have v > 0")
 
 
 def check_keypoint_lengths(report: Report, kp_lengths: dict[int, Counter]) -> None:
