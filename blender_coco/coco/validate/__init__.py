@@ -59,7 +59,8 @@ from blender_coco.coco.validate.categories import check_category, check_category
 from blender_coco.coco.validate.common import Problem, Report, index_ids, top_list
 from blender_coco.coco.validate.images import check_image, check_image_files
 from blender_coco.coco.validate.instances import (INSTANCE_KEYS, Deferred, check_annotation,
-                                                 check_annotation_categories, check_keypoint_lengths)
+                                                 check_annotation_categories, check_keypoint_lengths,
+                                                 recheck_polygon_areas)
 from blender_coco.coco.validate.panoptic import check_panoptic_annotation, check_panoptic_file
 from blender_coco.coco.validate.stuff import check_stuff
 from blender_coco.values import is_int, is_number, short
@@ -83,6 +84,7 @@ def validate_coco(data: Any, images_dir: Path | None = None, panoptic_dir: Path 
         for key, value in data.items():
             if key != "annotations" or not isinstance(anns, list):
                 checker.key(key, value)
+        checker.report.info_read = True  # every other key is read before the annotations
         if isinstance(anns, list):
             checker.annotations()
             for pos, ann in enumerate(anns):
@@ -154,16 +156,20 @@ class _Checker:
 
     def key(self, key: str, value: Any) -> None:
         if key in self.values:
-            self.report.key = (_FILE,)
+            self.report.key = (_FILE, 4)
             self.report.add("file", f"top-level key '{key}' appears twice; keep one")
         self.values[key] = value
+        if key == "info":
+            tol = value.get("polygon_tolerance") if isinstance(value, dict) else None
+            self.report.polygon_tolerance = float(tol) if is_number(tol) and 0 <= tol <= 100 else None
+            self.report.info_read = True
         if key in ("images", "categories") and isinstance(value, list):
             self.counts[key] = len(value)
 
     def annotations(self) -> None:
         """The ``annotations`` list starts (its elements follow, one :meth:`annotation` call each)."""
         if "annotations" in self.values:
-            self.report.key = (_FILE,)
+            self.report.key = (_FILE, 4)
             self.report.add("file", "top-level key 'annotations' appears twice; keep one")
         self.values["annotations"] = []
 
@@ -181,7 +187,6 @@ class _Checker:
         """Index the images, and the categories if they have been read (else later)."""
         r = self.report
         self.indexed = True
-        self._info()
         r.key = (_IMAGES,)
         r.images = index_ids(r, self._list("images", required=True), "image")
         for img_id, img in r.images.items():
@@ -199,24 +204,20 @@ class _Checker:
             check_category(r, cat_id, cat)
 
     def _list(self, key: str, *, required: bool) -> list:
-        self.report.key = (_FILE,)
+        self.report.key = (_FILE, ("images", "annotations", "categories").index(key))
         return top_list(self.report, self.values, key, required=required)
 
     def _info(self) -> None:
         r = self.report
-        r.key = (_FILE,)
+        r.key = (_FILE, 3)
         for key, typ in (("info", dict), ("licenses", list)):
             if key in self.values and not isinstance(self.values[key], typ):
                 r.add("file", f"'{key}' must be a JSON {'object' if typ is dict else 'list'}, "
                               f"got {type(self.values[key]).__name__}")
         info = self.values.get("info") if isinstance(self.values.get("info"), dict) else {}
-        if "polygon_tolerance" in info:
-            tol = info["polygon_tolerance"]
-            if is_number(tol) and 0 <= tol <= 100:
-                r.polygon_tolerance = float(tol)
-            else:
-                r.add("file", f"info.polygon_tolerance must be the polygons' simplification in pixels (0..100), "
-                              f"got {short(tol)}")
+        if "polygon_tolerance" in info and r.polygon_tolerance is None:
+            r.add("file", f"info.polygon_tolerance must be the polygons' simplification in pixels (0..100), "
+                          f"got {short(info['polygon_tolerance'])}")
 
     def _check(self, pos: int, ann: Any) -> None:
         r = self.report
@@ -268,6 +269,7 @@ class _Checker:
             return r.ordered()
         if not self.indexed:
             self._index()
+        self._info()
         self._list("annotations", required=True)
         for pos, ann in self.buffered:
             self._check(pos, ann)
@@ -278,6 +280,7 @@ class _Checker:
         for pos, deferred in self.deferred:
             check_annotation_categories(r, deferred, check_cats, self.kp_lengths, step=(_ANNOTATIONS, pos))
         self.deferred = []
+        recheck_polygon_areas(r)
         r.key = (_NOT_OBJECTS, _LAST)
         if "categories" not in self.values and self.any_instance:
             r.add("file", "'categories' is missing but annotations carry boxes/masks/keypoints; add the categories")

@@ -55,6 +55,8 @@ class Report:
     categories: dict[int, dict] = field(default_factory=dict)
     num_keypoints: dict[int, int | None] = field(default_factory=dict)  # category id -> K (None: names not given)
     polygon_tolerance: float | None = None  # info.polygon_tolerance: the polygons' simplification, px
+    info_read: bool = False  # False while a streamed file's info is still to come
+    pending_areas: list[tuple] = field(default_factory=list)  # polygon areas to judge once info is read
 
     def add(self, where: str, message: str) -> None:
         self.problems.append(Problem(where, message))
