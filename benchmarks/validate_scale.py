@@ -3,7 +3,8 @@
 Generates the file once (deterministic; ``--file``, default /tmp/validate_scale.json,
 reused when it exists with the same size parameters), then runs ``validate`` on it in
 a child process per source tree, side by side in one run, and prints a table of wall
-time and the child's peak RSS (``ru_maxrss`` from ``os.wait4``).
+time, the child's CPU time (user + system: the fair measure on a shared machine) and
+its peak RSS (``ru_maxrss``), both from ``os.wait4``.
 
 ``--before DIR``: another checkout of blender-coco (e.g. the base commit exported with
 ``git archive BASE | tar -x -C DIR``) to run first, for the before/after ratio.
@@ -73,8 +74,8 @@ def generate(path: Path, images: int, per_image: int, seed: int = 7) -> None:
     os.replace(tmp, path)
 
 
-def run_measured(tree: Path, file: Path) -> tuple[float, float, str]:
-    """(wall seconds, peak RSS MB, last output line), peak from os.wait4 of the child."""
+def run_measured(tree: Path, file: Path) -> tuple[float, float, float, str]:
+    """(wall s, CPU s, peak RSS MB, last output line) of ``validate FILE`` run from ``tree``, from os.wait4."""
     env = dict(os.environ, PYTHONPATH=str(tree))
     out_path = Path(f"/tmp/validate_scale_out_{os.getpid()}.txt")
     with open(out_path, "w") as out:
@@ -86,7 +87,8 @@ def run_measured(tree: Path, file: Path) -> tuple[float, float, str]:
         proc.returncode = os.waitstatus_to_exitcode(status)
     lines = out_path.read_text(errors="replace").strip().splitlines()
     out_path.unlink()
-    return wall, usage.ru_maxrss / 1024, (lines[-1] if lines else f"exit {proc.returncode}")
+    cpu = usage.ru_utime + usage.ru_stime
+    return wall, cpu, usage.ru_maxrss / 1024, (lines[-1] if lines else f"exit {proc.returncode}")
 
 
 def main() -> int:
@@ -105,20 +107,23 @@ def main() -> int:
         print(f"generated {args.file} in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     size_mb = args.file.stat().st_size / 1e6
     rows = []
+    load = os.getloadavg()[0]
     for name, tree in (("before", args.before), ("after", REPO)):
         if tree is None:
             continue
-        wall, peak, last = run_measured(tree.resolve(), args.file)
-        rows.append((name, wall, peak, last))
-        print(f"{name}: {wall:.1f} s, {peak:.0f} MB: {last}", file=sys.stderr)
+        wall, cpu, peak, last = run_measured(tree.resolve(), args.file)
+        rows.append((name, wall, cpu, peak, last))
+        print(f"{name}: {wall:.1f} s, {cpu:.1f} s CPU, {peak:.0f} MB: {last}", file=sys.stderr)
     print(f"\nvalidate {args.file} ({size_mb:.0f} MB, {args.images} images, {args.images * args.per_image} annotations)\n")
-    print("| code | wall s | peak RSS MB | output |")
-    print("|---|---:|---:|---|")
-    for name, wall, peak, last in rows:
-        print(f"| {name} | {wall:.1f} | {peak:.0f} | {last.split(': ', 1)[-1]} |")
+    print(f"load average before the runs: {load:.1f} on {os.cpu_count()} cores\n")
+    print("| code | wall s | CPU s | peak RSS MB | output |")
+    print("|---|---:|---:|---:|---|")
+    for name, wall, cpu, peak, last in rows:
+        print(f"| {name} | {wall:.1f} | {cpu:.1f} | {peak:.0f} | {last.split(': ', 1)[-1]} |")
     if len(rows) == 2:
-        print(f"\nafter/before: time {rows[1][1] / rows[0][1]:.2f}x, peak RSS {rows[1][2] / rows[0][2]:.2f}x")
-    bad = [r for r in rows if "OK: no problems" not in r[3]]
+        print(f"\nafter/before: wall {rows[1][1] / rows[0][1]:.2f}x, CPU {rows[1][2] / rows[0][2]:.2f}x, "
+              f"peak RSS {rows[1][3] / rows[0][3]:.2f}x")
+    bad = [r for r in rows if "OK: no problems" not in r[4]]
     return 1 if bad else 0
 
 

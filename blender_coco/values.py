@@ -35,19 +35,16 @@ def is_number(v: Any, *, finite: bool = True) -> bool:
         return False
 
 
-_NUMBER_TYPES = {float, int}
-
-
 def all_finite(values: list) -> bool:
-    """Every value a finite number (:func:`is_number`): C speed for the common case, a float
-    list that sums to a finite number; a bool, a non-number or an overflowing sum falls
-    through to the exact test."""
-    if set(map(type, values)) <= _NUMBER_TYPES:
-        try:
-            if math.isfinite(sum(values)):
-                return True
-        except OverflowError:
-            pass
+    """Every value a finite number (:func:`is_number`). C speed for the common case: ``sum``
+    raises for a string, null, list or object, and a finite sum of a list holding no value
+    equal to True or False (which a bool would be) needs no further look; anything else
+    (a 0 or 1, an overflowing sum) gets the exact test."""
+    try:
+        if math.isfinite(sum(values)) and True not in values and False not in values:
+            return True
+    except (TypeError, OverflowError):
+        pass
     return all(is_number(v) for v in values)
 
 

@@ -16,7 +16,7 @@ run fills, ids and the top-level lists, and the bbox rule (boxes and panoptic se
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from blender_coco.coco.segmentation import too_large
 from blender_coco.values import all_finite, is_int, short
@@ -58,8 +58,9 @@ class Report:
     info_read: bool = False  # False while a streamed file's info is still to come
     pending_areas: list[tuple] = field(default_factory=list)  # polygon areas to judge once info is read
 
-    def add(self, where: str, message: str) -> None:
-        self.problems.append(Problem(where, message))
+    def add(self, where: str | Callable[[], str], message: str) -> None:
+        """File a problem; ``where`` may be a function that names the item (built only when needed)."""
+        self.problems.append(Problem(where if isinstance(where, str) else where(), message))
         self.keys.append(self.key)
 
     def ordered(self) -> list[Problem]:
