@@ -14,8 +14,8 @@ not the whole file: ``json.load`` of that file takes 6-8 GB. Each value is parse
 the standard library's C scanner (what ``json.loads`` runs) from a text buffer
 refilled in :data:`CHUNK` pieces; a value that runs past the buffer is parsed again
 once more text is read (the buffer grows geometrically, so a large value costs
-O(its size)). A value is taken only when a delimiter follows it, so a number cut by
-the buffer's end is never read short.
+O(its size)). A value is taken only when more text follows it in the buffer, so a
+number cut by the buffer's end is never read short.
 
 Errors are one-line :class:`~blender_coco.errors.UserError`\\ s naming the file, as
 :func:`blender_coco.coco.dataset.load_coco` gives them: missing, unreadable, not
@@ -102,7 +102,9 @@ class _Reader:
                 raise UserError(f"{self.what} {self.path} has an integer of more than {sys.get_int_max_str_digits()} "
                                 "digits, which Python's JSON parser refuses; fix or regenerate the file") from None
             else:
-                if end < len(self.buf) or self.eof:
+                # a number cut by the buffer's end reads short ("0." as 0, "1e-" as 1): take a value
+                # only with a few characters after it (it then ends at a delimiter), or at the end
+                if end < len(self.buf) - 8 or self.eof:
                     self.pos = end
                     return value
             self.more()
