@@ -2,7 +2,10 @@
 
 :func:`dataset_stats` is a pure function of the loaded JSON and returns a plain dict
 (the ``--json`` output); :func:`format_table` prints it and :func:`plot_stats` draws it
-with matplotlib (optional: ``pip install blender-coco[plot]``).
+with matplotlib (optional: ``pip install blender-coco[plot]``). :func:`load_target`
+reads a file as a stream and keeps annotations without their masks
+(:func:`load_for_stats`), so a large file needs a fraction of what ``json.load`` takes.
+Ids that cannot key a table (lists, objects) are left out with a warning.
 
 * Sizes are COCO's buckets by ``area`` (what COCOeval uses): small < 32^2,
   medium < 96^2, large otherwise.
@@ -30,7 +33,7 @@ from blender_coco.coco.keypoints import DEFAULT_TOLERANCE
 from blender_coco.coco.scene_facts import touches_border
 from blender_coco.values import is_number, short
 from blender_coco.errors import UserError
-from blender_coco.coco.dataset import load_coco
+from blender_coco.coco.jsonstream import iter_coco
 from blender_coco.files import atomic_path
 
 log = logging.getLogger(__name__)
@@ -292,13 +295,31 @@ def records_occlusion(ds_dir: str | Path, data: dict, tolerance: float = DEFAULT
     return out
 
 
-def load_target(target: str | Path) -> tuple[Path, dict, Path | None]:
-    """(file, loaded JSON, dataset folder or None) for ``DS`` or ``FILE.json``."""
+def load_target(target: str | Path) -> tuple[Path, Any, Path | None]:
+    """(file, loaded JSON, dataset folder or None) for ``DS`` or ``FILE.json``; see :func:`load_for_stats`."""
     t = Path(target)
     if t.is_dir():
         f = t / "annotations" / "instances.json"
         if not f.is_file():
             raise UserError(f"{t} has no annotations/instances.json; pass a dataset folder or a COCO .json file "
                             f"(blender-coco export {t} writes it)")
-        return f, load_coco(f), t
-    return t, load_coco(t), None
+        return f, load_for_stats(f), t
+    return t, load_for_stats(t), None
+
+
+def load_for_stats(path: str | Path) -> Any:
+    """A COCO file as :func:`dataset_stats` needs it: read as a stream
+    (:func:`blender_coco.coco.jsonstream.iter_coco`), annotations without their
+    ``segmentation`` (most of a file's size; statistics do not read masks)."""
+    top: Any = {}
+    for what, key, value in iter_coco(path):
+        if what == "top":
+            return value
+        if what == "annotations":
+            top["annotations"] = []
+        elif what == "annotation":
+            top["annotations"].append({k: v for k, v in value.items() if k != "segmentation"}
+                                      if isinstance(value, dict) else value)
+        else:
+            top[key] = value
+    return top
