@@ -255,3 +255,29 @@ def test_preview_draws_far_off_boxes_and_keypoints_without_overflow(tmp_path):
     res = run_cli("preview", str(f), "--out", str(tmp_path / "p"), "--html", str(tmp_path / "h"))
     _assert_clean_exit(res, (0,))
     assert (tmp_path / "p" / "a.png").is_file()
+
+
+def _png_header(path: Path, width: int, height: int) -> None:
+    """A PNG of just its header (IHDR) claiming width x height: what Pillow's open reads."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b""))
+
+
+def test_an_image_file_past_pillows_bomb_limit_is_a_problem_and_a_grey_canvas(tmp_path):
+    images = tmp_path / "images"
+    images.mkdir()
+    _png_header(images / "a.png", 20000, 20000)
+    f = tmp_path / "x.json"
+    f.write_text(json.dumps(_doc(segmentation=[[0, 0, 10, 0, 10, 10]])))
+    res = run_cli("validate", str(f), "--images", str(images))
+    _assert_clean_exit(res, (1,))
+    assert "has more pixels than Pillow opens" in res.stdout, res.stdout
+    res = run_cli("preview", str(f), "--images", str(images), "--out", str(tmp_path / "p"))
+    _assert_clean_exit(res, (0,))
+    assert "cannot read" in res.stderr and (tmp_path / "p" / "a.png").is_file(), res.stderr

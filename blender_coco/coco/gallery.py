@@ -213,7 +213,7 @@ def _card(img: dict, stem: str, index: CocoIndex, categories: dict, stuff_anns: 
         try:
             with Image.open(png) as im:
                 rgb = np.asarray(im.convert("RGB"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, Image.DecompressionBombError):
             log.warning("image %s: panoptic PNG %s cannot be read; no panoptic layer", img_id, png)
             rgb = None
         if rgb is not None and rgb.shape[:2] == (h, w):

@@ -48,6 +48,10 @@ def check_image_files(report: Report, images_dir: Path) -> None:
         try:
             with Image.open(path) as im:
                 w, h = im.size
+        except Image.DecompressionBombError:
+            report.add(where, f"file {path} has more pixels than Pillow opens ({2 * Image.MAX_IMAGE_PIXELS:,}, its "
+                              "decompression-bomb limit); its size is not checked")
+            continue
         except (UnidentifiedImageError, OSError) as exc:
             report.add(where, f"file {path} is not an image Pillow can read ({exc.__class__.__name__})")
             continue
