@@ -11,6 +11,7 @@ its peak RSS (``ru_maxrss``), both from ``os.wait4``.
 
     .venv/bin/python benchmarks/validate_scale.py --before /tmp/validate-base
     .venv/bin/python benchmarks/validate_scale.py --images 10000 --per-image 20   # ~85 MB, quick
+    .venv/bin/python benchmarks/validate_scale.py --command stats --before /tmp/validate-base
 
 Each annotation: a 22-vertex polygon (coordinates with 2 decimals, inside a 640x480
 image), bbox, area a little under its pixel count, iscrowd 0; 80 categories. The file
@@ -74,19 +75,22 @@ def generate(path: Path, images: int, per_image: int, seed: int = 7) -> None:
     os.replace(tmp, path)
 
 
-def run_measured(tree: Path, file: Path) -> tuple[float, float, float, str]:
-    """(wall s, CPU s, peak RSS MB, last output line) of ``validate FILE`` run from ``tree``, from os.wait4."""
+def run_measured(tree: Path, file: Path, command: str = "validate") -> tuple[float, float, float, str]:
+    """(wall s, CPU s, peak RSS MB, last output line) of ``COMMAND FILE`` run from ``tree``, from os.wait4."""
     env = dict(os.environ, PYTHONPATH=str(tree))
     out_path = Path(f"/tmp/validate_scale_out_{os.getpid()}.txt")
     with open(out_path, "w") as out:
         t0 = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "blender_coco", "validate", str(file)], cwd=tree, env=env,
+        extra = ["--json"] if command == "stats" else []
+        proc = subprocess.Popen([sys.executable, "-m", "blender_coco", command, str(file), *extra], cwd=tree, env=env,
                                 stdout=out, stderr=subprocess.STDOUT)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
         proc.returncode = os.waitstatus_to_exitcode(status)
     lines = out_path.read_text(errors="replace").strip().splitlines()
     out_path.unlink()
+    if command == "stats":
+        lines = [f"exit {proc.returncode}"]
     cpu = usage.ru_utime + usage.ru_stime
     return wall, cpu, usage.ru_maxrss / 1024, (lines[-1] if lines else f"exit {proc.returncode}")
 
@@ -97,6 +101,8 @@ def main() -> int:
     ap.add_argument("--images", type=int, default=100_000)
     ap.add_argument("--per-image", type=int, default=20)
     ap.add_argument("--before", type=Path, help="another blender-coco source tree to run first (the old code)")
+    ap.add_argument("--command", choices=("validate", "stats"), default="validate",
+                    help="the command to measure (stats: its --json output, exit 0 expected)")
     args = ap.parse_args()
     stamp = args.file.with_suffix(".params")
     params = f"{args.images} {args.per_image} {VERTICES} {SHAPES}"
@@ -111,10 +117,10 @@ def main() -> int:
     for name, tree in (("before", args.before), ("after", REPO)):
         if tree is None:
             continue
-        wall, cpu, peak, last = run_measured(tree.resolve(), args.file)
+        wall, cpu, peak, last = run_measured(tree.resolve(), args.file, args.command)
         rows.append((name, wall, cpu, peak, last))
         print(f"{name}: {wall:.1f} s, {cpu:.1f} s CPU, {peak:.0f} MB: {last}", file=sys.stderr)
-    print(f"\nvalidate {args.file} ({size_mb:.0f} MB, {args.images} images, {args.images * args.per_image} annotations)\n")
+    print(f"\n{args.command} {args.file} ({size_mb:.0f} MB, {args.images} images, {args.images * args.per_image} annotations)\n")
     print(f"load average before the runs: {load:.1f} on {os.cpu_count()} cores\n")
     print("| code | wall s | CPU s | peak RSS MB | output |")
     print("|---|---:|---:|---:|---|")
@@ -123,7 +129,8 @@ def main() -> int:
     if len(rows) == 2:
         print(f"\nafter/before: wall {rows[1][1] / rows[0][1]:.2f}x, CPU {rows[1][2] / rows[0][2]:.2f}x, "
               f"peak RSS {rows[1][3] / rows[0][3]:.2f}x")
-    bad = [r for r in rows if "OK: no problems" not in r[4]]
+    ok = "exit 0" if args.command == "stats" else "OK: no problems"
+    bad = [r for r in rows if ok not in r[4]]
     return 1 if bad else 0
 
 
