@@ -281,3 +281,38 @@ def test_an_image_file_past_pillows_bomb_limit_is_a_problem_and_a_grey_canvas(tm
     res = run_cli("preview", str(f), "--images", str(images), "--out", str(tmp_path / "p"))
     _assert_clean_exit(res, (0,))
     assert "cannot read" in res.stderr and (tmp_path / "p" / "a.png").is_file(), res.stderr
+
+
+def test_masks2coco_polygons_at_every_tolerance_pass_validate(tmp_path):
+    """masks2coco writes info.polygon_tolerance too: its coarse polygons of small curved
+    instances (which lose pixels at tolerance >= 1) validate clean."""
+    from PIL import Image
+
+    rng = np.random.default_rng(5)
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    colors = {}
+    for i in range(2):
+        ids = _frame(rng)[0]
+        rgb = np.zeros((H, W, 3), np.uint8)
+        for k in np.unique(ids).tolist():
+            if 0 < k < 40:
+                color = (40 + 20 * k, 255 - 20 * k, 90)
+                rgb[ids == k] = color
+                colors["#%02x%02x%02x" % color] = THINGS[k % 3]
+        Image.fromarray(rgb).save(masks / f"{i}.png")
+    spec = tmp_path / "colors.json"
+    spec.write_text(json.dumps({"categories": [{"id": i + 1, "name": n, "supercategory": "thing"}
+                                               for i, n in enumerate(THINGS)], "colors": colors}))
+    lost = 0
+    for t in ("0.5", "1", "3", "5", "10"):
+        out = tmp_path / f"out{t}.json"
+        res = run_cli("masks2coco", str(masks), "--colors", str(spec), "--out", str(out), "--tolerance", t,
+                      "--segmentation", "polygon")
+        assert res.returncode == 0, res.stderr
+        data = json.loads(out.read_text())
+        assert data["info"]["polygon_tolerance"] == float(t)
+        assert validate_coco(data) == [], t
+        lost += sum(a["area"] > mask_utils.area(mask_utils.merge(mask_utils.frPyObjects(a["segmentation"], H, W))) + 2
+                    for a in data["annotations"])
+    assert lost, "coarse tolerances should lose pixels on these shapes"
