@@ -53,8 +53,22 @@ def test_asset_lists_are_not_empty():
 @needs_assets
 @pytest.mark.parametrize("name", DATUMARO_FILES)
 def test_datumaro_fixtures_have_no_problems(name):
-    """Every task's file (instances, keypoints, stuff, panoptic, captions, labels, image_info): no false alarm."""
-    assert lines(validate_coco(load(DATUMARO / name))) == []
+    """Every task's file (instances, keypoints, stuff, panoptic, captions, labels, image_info): no false alarm,
+    except datumaro's box-only annotation written as ``segmentation: []``, which pycocotools' annToMask
+    cannot decode (IndexError, checked here) and Detectron2 drops: that one is reported."""
+    data = load(DATUMARO / name)
+    empty = [a for a in data["annotations"] if a.get("segmentation") == []]
+    expected = [f"annotation {a['id']} (image {a['image_id']}): segmentation is [] (no polygons)" for a in empty]
+    got = lines(validate_coco(data))
+    assert [g.split(":")[0] + ":" + g.split(":")[1] for g in got] == expected, got
+    if empty:
+        from pycocotools.coco import COCO
+
+        coco = COCO()
+        coco.dataset = data
+        coco.createIndex()
+        with pytest.raises(IndexError):
+            coco.annToMask(empty[0])
 
 
 @needs_assets

@@ -27,8 +27,8 @@ def base_image(img: dict, images_dir: Path | None) -> Image.Image:
         path = Path(images_dir) / str(img.get("file_name", ""))
         try:
             with Image.open(path) as im:
-                im.load()
-                if im.size == (w, h):
+                if im.size == (w, h):  # compared before decoding: a file larger than its entry is not read
+                    im.load()
                     return im.convert("RGB")
                 log.warning("image %s: %s is %dx%d but the COCO file says %dx%d; drawing on a grey canvas",
                             img["id"], path, im.size[0], im.size[1], w, h)
@@ -36,6 +36,6 @@ def base_image(img: dict, images_dir: Path | None) -> Image.Image:
             log.warning("image %s: %s not found; drawing on a grey canvas", img["id"], path)
         except PermissionError as exc:
             raise unreadable(path, "image", exc) from None
-        except (UnidentifiedImageError, OSError) as exc:
+        except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
             log.warning("image %s: cannot read %s (%s); drawing on a grey canvas", img["id"], path, exc.__class__.__name__)
     return Image.new("RGB", (w, h), CANVAS_GREY)

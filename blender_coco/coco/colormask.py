@@ -456,7 +456,7 @@ def colormask_to_coco(mask_paths: Iterable[str | os.PathLike], colors_spec: Colo
         log.warning("%s: \"masks\" names %s, which is not among the masks; check the file name", spec.source, name)
     index = _image_index(images_dir) if images_dir is not None else None
 
-    ds = CocoDataset(info=(info or DatasetInfo(description="blender-coco masks2coco: color masks")).with_overrides(config.info),
+    ds = CocoDataset(info=(info or DatasetInfo(description="blender-coco masks2coco: color masks")).for_export(config),
                      categories=sorted((c for c in spec.categories if c.name not in spec.stuff), key=lambda c: c.id))
     stuff_ids = frozenset(c.id for c in spec.categories if c.name in spec.stuff)
     if panoptic is not None:

@@ -1,4 +1,4 @@
-"""COCO dataset model and writer.
+"""COCO dataset model and writer, and :func:`load_coco` (read a COCO file, one-line errors).
 
 The format's rules, written once (pycocotools is the judge of every output):
 
@@ -22,15 +22,20 @@ The format's rules, written once (pycocotools is the judge of every output):
   of RLE.
 * Ids (images, annotations, categories) are positive integers, unique per kind, and
   assigned deterministically (same input -> byte-identical JSON).
+* ``info.polygon_tolerance`` (px): written when polygons were simplified with a
+  tolerance above :data:`EXACT_TOLERANCE`; their pixels may then fall short of
+  ``area`` (still the mask's pixel count), and validate allows for it.
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Iterable
 
 from blender_coco.errors import UserError, check
-from blender_coco.files import write_json_atomic
+from blender_coco.files import read_json, write_json_atomic
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,11 @@ class Category:
         return out
 
 
+#: Polygons simplified with at most this tolerance (px) rasterize back to the exact
+#: mask (see ``ExportConfig.tolerance``); past it, the export records ``polygon_tolerance``.
+EXACT_TOLERANCE = 0.2
+
+
 @dataclass(frozen=True)
 class DatasetInfo:
     """The ``info`` block. All fields come from config: no clock is read here."""
@@ -76,6 +86,15 @@ class DatasetInfo:
         changes: dict[str, Any] = {k: (int(v) if k == "year" else v) for k, v in pairs}
         return replace(self, **changes) if changes else self
 
+    def for_export(self, config: Any) -> "DatasetInfo":
+        """:meth:`with_overrides` of an ``ExportConfig``'s ``info``, plus ``polygon_tolerance``
+        (px) when its polygons are simplified past :data:`EXACT_TOLERANCE`, so that
+        ``blender-coco validate`` knows how much pixel area such polygons may lose."""
+        out = self.with_overrides(config.info)
+        if config.segmentation != "rle" and config.tolerance > EXACT_TOLERANCE:
+            out = replace(out, extra=out.extra + (("polygon_tolerance", float(config.tolerance)),))
+        return out
+
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "description": self.description,
@@ -90,6 +109,20 @@ class DatasetInfo:
 
 
 DEFAULT_LICENSE = {"id": 1, "name": "unspecified", "url": ""}
+
+
+def load_coco(path: str | Path, what: str = "COCO file") -> Any:
+    """:func:`blender_coco.files.read_json`, plus one-line errors for the JSON Python's
+    parser refuses past its limits: nesting deeper than its recursion limit, and
+    integers of more than ``sys.get_int_max_str_digits()`` (4300) digits."""
+    try:
+        return read_json(path, what)
+    except RecursionError:
+        raise UserError(f"{what} {path} nests arrays or objects too deeply for Python's JSON parser; "
+                        "a COCO file is a few levels deep: fix or regenerate it") from None
+    except ValueError:  # not JSONDecodeError (read_json reports that): an integer too long to convert
+        raise UserError(f"{what} {path} has an integer of more than {sys.get_int_max_str_digits()} digits, "
+                        "which Python's JSON parser refuses; fix or regenerate the file") from None
 
 
 def categories_from_names(entries: Iterable[dict[str, Any]]) -> list[Category]:

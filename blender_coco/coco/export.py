@@ -214,7 +214,7 @@ def export_dataset(ds_dir: str | Path, config: ExportConfig = ExportConfig(), *,
     cats = scene_categories(records, config.stuff_other)
     tasks = resolve_tasks(config, cats)
     categories = cats.things  # stuff categories go to stuff.json only; ids stay 1..n over all
-    dataset = CocoDataset(info=(info or default_info(records)).with_overrides(config.info), categories=categories)
+    dataset = CocoDataset(info=(info or default_info(records)).for_export(config), categories=categories)
     panoptic_dir = ds / "annotations" / "panoptic" if "panoptic" in tasks else None
     if "captions" in tasks:  # a bad templates file fails now, not after every frame
         from blender_coco.coco.captions import load_style

@@ -44,7 +44,7 @@ from blender_coco.coco.colors import MASK_ALPHA, OCCLUDED_KEYPOINT, VISIBLE_KEYP
 from blender_coco.coco.index import CocoIndex
 from blender_coco.coco.preview import preview_names
 from blender_coco.coco.segmentation import decode_mask
-from blender_coco.values import is_number
+from blender_coco.values import is_int, is_number
 from blender_coco.errors import UserError
 from blender_coco.files import ensure_dir, shown_name, write_bytes_atomic
 
@@ -92,7 +92,7 @@ def _svg(anns: list[dict], categories: dict, width: int, height: int) -> str:
         if not (isinstance(kps, list) and len(kps) % 3 == 0 and all(is_number(v) for v in kps)):
             continue
         pts = [(kps[i] + 0.5, kps[i + 1] + 0.5, int(kps[i + 2])) for i in range(0, len(kps), 3)]
-        skeleton = categories.get(cat, {}).get("skeleton") or []
+        skeleton = (categories.get(cat, {}) if is_int(cat) else {}).get("skeleton") or []
         for pair in skeleton if isinstance(skeleton, list) else []:
             if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(v, int) and 1 <= v <= len(pts) for v in pair)):
                 continue
@@ -116,11 +116,13 @@ def _load_panoptic(panoptic: dict | None, png_dir: Path | None) -> tuple[dict, d
     """(image id -> its panoptic annotation, category id -> isthing) of a panoptic file."""
     if panoptic is None:
         return {}, {}
-    anns = {a.get("image_id"): a for a in panoptic.get("annotations", []) if isinstance(a, dict) and "segments_info" in a}
+    anns = {a["image_id"]: a for a in panoptic.get("annotations", [])
+            if isinstance(a, dict) and "segments_info" in a and is_int(a.get("image_id"))}
     if png_dir is None or not Path(png_dir).is_dir():
         raise UserError(f"panoptic PNG folder {png_dir} does not exist; pass {{panoptic}} with the JSON next to its "
                         "folder (panoptic.json + panoptic/)", field="panoptic")
-    return anns, {c["id"]: c.get("isthing", 1) for c in panoptic.get("categories", []) if isinstance(c, dict)}
+    return anns, {c["id"]: c.get("isthing", 1) for c in panoptic.get("categories", []) if isinstance(c, dict)
+                  and is_int(c.get("id"))}
 
 
 def write_gallery(data: dict, out_dir: str | Path, images_dir: str | Path | None = None, *,
@@ -134,30 +136,26 @@ def write_gallery(data: dict, out_dir: str | Path, images_dir: str | Path | None
     index.html last.
     """
     index = CocoIndex(data)
-    chosen = [index.image(i) for i in dict.fromkeys(image_ids)] if image_ids is not None else list(index.images.values())
-    if limit is not None:
-        if not (isinstance(limit, int) and limit > 0):
-            raise UserError(f"{{limit}} must be a positive integer, got {limit!r}", field="limit")
-        chosen = chosen[:limit]
+    chosen = index.choose(image_ids, limit)
     out = ensure_dir(out_dir)
     names = {i: _stem(n[:-4], i) for i, n in preview_names(index.images.values()).items()}
     categories = dict(index.categories)
     stuff_anns: dict[Any, list[dict]] = defaultdict(list)
     if stuff is not None:
         for c in stuff.get("categories", []):
-            if isinstance(c, dict) and "id" in c:
+            if isinstance(c, dict) and is_int(c.get("id")):
                 categories.setdefault(c["id"], c)
         for a in stuff.get("annotations", []):
-            if isinstance(a, dict):
-                stuff_anns[a.get("image_id")].append(a)
+            if isinstance(a, dict) and is_int(a.get("image_id")):
+                stuff_anns[a["image_id"]].append(a)
     pan_anns, isthing = _load_panoptic(panoptic, Path(panoptic_dir) if panoptic_dir is not None else None)
     for c in (panoptic or {}).get("categories", []):
-        if isinstance(c, dict) and "id" in c:
+        if isinstance(c, dict) and is_int(c.get("id")):
             categories.setdefault(c["id"], c)
     caps: dict[Any, list[str]] = defaultdict(list)
     for a in (captions or {}).get("annotations", []):
-        if isinstance(a, dict) and isinstance(a.get("caption"), str):
-            caps[a.get("image_id")].append(a["caption"])
+        if isinstance(a, dict) and isinstance(a.get("caption"), str) and is_int(a.get("image_id")):
+            caps[a["image_id"]].append(a["caption"])
 
     counts: dict[Any, int] = defaultdict(int)
     cards = []
@@ -226,7 +224,7 @@ def _card(img: dict, stem: str, index: CocoIndex, categories: dict, stuff_anns: 
         try:
             with Image.open(png) as im:
                 rgb = np.asarray(im.convert("RGB"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, Image.DecompressionBombError):
             log.warning("image %s: panoptic PNG %s cannot be read; no panoptic layer", img_id, png)
             rgb = None
         if rgb is not None and rgb.shape[:2] == (h, w):

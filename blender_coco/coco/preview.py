@@ -41,7 +41,6 @@ from blender_coco.coco.colors import KEYPOINT_RIM, MASK_ALPHA, OCCLUDED_KEYPOINT
 from blender_coco.coco.index import CocoIndex
 from blender_coco.coco.segmentation import decode_mask
 from blender_coco.values import is_int, is_number
-from blender_coco.errors import UserError
 from blender_coco.files import ensure_dir, write_bytes_atomic
 
 log = logging.getLogger(__name__)
@@ -62,24 +61,37 @@ class _Style:
             self.font = ImageFont.load_default()
 
 
+def _clamp(v: float, hi: int) -> int:
+    """round(v) within -1..hi + 1 (a box at x = 1e308 is off the picture, not an OverflowError)."""
+    return round(min(max(v, -1.0), hi + 1.0))
+
+
 def _box_pixels(bbox: Any, width: int, height: int) -> tuple[int, int, int, int] | None:
     """Inclusive pixel rectangle (x0, y0, x1, y1) of the pixels a continuous bbox covers."""
     if not (isinstance(bbox, list) and len(bbox) == 4 and all(is_number(v) for v in bbox)) or bbox[2] < 0 or bbox[3] < 0:
         return None
-    x, y, w, h = bbox
-    x0, y0 = max(0, round(x)), max(0, round(y))
-    x1, y1 = min(width - 1, round(x + w) - 1), min(height - 1, round(y + h) - 1)
+    x, y, w, h = (float(v) for v in bbox)
+    x0, y0 = max(0, _clamp(x, width)), max(0, _clamp(y, height))
+    x1, y1 = min(width - 1, _clamp(x + w, width) - 1), min(height - 1, _clamp(y + h, height) - 1)
     x1, y1 = max(x0, x1), max(y0, y1)
     if x0 >= width or y0 >= height:
         return None
     return x0, y0, x1, y1
 
 
-def _keypoints(ann: dict) -> list[tuple[float, float, int]]:
+def _keypoints(ann: dict, width: int, height: int) -> list[tuple[float, float, int]]:
+    """(x, y, v) per keypoint; v = 0 for one further than the image's size off the picture
+    (not drawn: Pillow would overflow or walk a line for ever)."""
     kps = ann.get("keypoints")
     if not (isinstance(kps, list) and len(kps) % 3 == 0 and all(is_number(v) for v in kps)):
         return []
-    return [(kps[i], kps[i + 1], int(kps[i + 2])) for i in range(0, len(kps), 3)]
+    m = max(width, height)
+    out = []
+    for i in range(0, len(kps), 3):
+        x, y, v = float(kps[i]), float(kps[i + 1]), kps[i + 2]
+        near = -m <= x <= width + m and -m <= y <= height + m
+        out.append((x, y, int(v) if near and v in (1, 2) else 0))
+    return out
 
 
 def _dashed(draw: ImageDraw.ImageDraw, a: tuple[float, float], b: tuple[float, float], color, dash: int) -> None:
@@ -130,11 +142,11 @@ def _draw(index: CocoIndex, img: dict, images_dir: Path | None) -> Image.Image:
         boxes.append(box)
 
     for ann in anns:
-        kps = _keypoints(ann)
+        kps = _keypoints(ann, w, h)
         if not kps:
             continue
         color = category_color(ann.get("category_id"))
-        cat = index.categories.get(ann.get("category_id"), {})
+        cat = index.category(ann.get("category_id"))
         skeleton = cat.get("skeleton") if isinstance(cat.get("skeleton"), list) else []
         for pair in skeleton:
             if not (isinstance(pair, list) and len(pair) == 2 and all(is_int(v) and 1 <= v <= len(kps) for v in pair)):
@@ -149,7 +161,7 @@ def _draw(index: CocoIndex, img: dict, images_dir: Path | None) -> Image.Image:
 
     r = style.radius
     for ann in anns:
-        for x, y, v in _keypoints(ann):
+        for x, y, v in _keypoints(ann, w, h):
             if v == 2:
                 draw.ellipse([x - r, y - r, x + r, y + r], fill=VISIBLE_KEYPOINT, outline=KEYPOINT_RIM)
             elif v == 1:
@@ -158,7 +170,7 @@ def _draw(index: CocoIndex, img: dict, images_dir: Path | None) -> Image.Image:
     for ann, box in zip(anns, boxes):
         if box is None:
             continue
-        cat = index.categories.get(ann.get("category_id"), {})
+        cat = index.category(ann.get("category_id"))
         name = cat.get("name") if isinstance(cat.get("name"), str) and cat.get("name") else f"category {ann.get('category_id')}"
         text = f"{name} crowd" if ann.get("iscrowd") == 1 else name
         _label_tag(draw, text, box, category_color(ann.get("category_id")), style, (w, h))
@@ -188,14 +200,7 @@ def write_previews(data: dict, out_dir: Path, images_dir: Path | None = None,
     Returns the written paths in order.
     """
     index = CocoIndex(data)
-    if image_ids is not None:
-        chosen = [index.image(i) for i in dict.fromkeys(image_ids)]
-    else:
-        chosen = list(index.images.values())
-    if limit is not None:
-        if not (is_int(limit) and limit > 0):
-            raise UserError(f"{{limit}} must be a positive integer, got {limit!r}", field="limit")
-        chosen = chosen[:limit]
+    chosen = index.choose(image_ids, limit)
     names = preview_names(index.images.values())
     out = ensure_dir(out_dir)
     written = []

@@ -2,7 +2,10 @@
 
 :func:`dataset_stats` is a pure function of the loaded JSON and returns a plain dict
 (the ``--json`` output); :func:`format_table` prints it and :func:`plot_stats` draws it
-with matplotlib (optional: ``pip install blender-coco[plot]``).
+with matplotlib (optional: ``pip install blender-coco[plot]``). :func:`load_target`
+reads a file as a stream and keeps annotations without their masks
+(:func:`load_for_stats`), so a large file needs a fraction of what ``json.load`` takes.
+Ids that cannot key a table (lists, objects) are left out with a warning.
 
 * Sizes are COCO's buckets by ``area`` (what COCOeval uses): small < 32^2,
   medium < 96^2, large otherwise.
@@ -28,9 +31,10 @@ from typing import Any
 
 from blender_coco.coco.keypoints import DEFAULT_TOLERANCE
 from blender_coco.coco.scene_facts import touches_border
-from blender_coco.values import is_number
+from blender_coco.values import is_number, short
 from blender_coco.errors import UserError
-from blender_coco.files import atomic_path, read_json
+from blender_coco.coco.jsonstream import iter_coco
+from blender_coco.files import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +64,11 @@ def occluded_flag(ann: dict) -> bool | None:
     return None
 
 
+def _key(v: Any) -> bool:
+    """True for an id that can key a table (a JSON number or string; not a list, object or null)."""
+    return isinstance(v, (int, float, str)) and not isinstance(v, bool)
+
+
 def dataset_stats(data: Any, occlusion: dict[int, bool] | None = None) -> dict[str, Any]:
     """Statistics of a loaded COCO instances file.
 
@@ -69,9 +78,16 @@ def dataset_stats(data: Any, occlusion: dict[int, bool] | None = None) -> dict[s
     if not isinstance(data, dict) or not isinstance(data.get("images"), list) or not isinstance(data.get("annotations"), list):
         raise UserError("not a COCO instances file (needs 'images' and 'annotations' lists); "
                         "blender-coco validate FILE says what is wrong")
-    images = {im["id"]: im for im in data["images"] if isinstance(im, dict) and "id" in im}
-    cats = {c["id"]: c for c in data.get("categories") or [] if isinstance(c, dict) and "id" in c}
+    images = {im["id"]: im for im in data["images"] if isinstance(im, dict) and _key(im.get("id"))}
+    cat_list = data.get("categories") if isinstance(data.get("categories"), list) else []
+    cats = {c["id"]: c for c in cat_list if isinstance(c, dict) and _key(c.get("id"))}
     anns = [a for a in data["annotations"] if isinstance(a, dict) and "category_id" in a]
+    odd = [a for a in anns if not _key(a["category_id"])]
+    if odd:
+        log.warning("%d annotation%s with a category_id that is not a number or string (e.g. %s) not counted; "
+                    "blender-coco validate FILE lists them", len(odd), "s" if len(odd) > 1 else "",
+                    short(odd[0]["category_id"]))
+        anns = [a for a in anns if _key(a["category_id"])]
     per_cat: dict[Any, Counter] = defaultdict(Counter)
     per_image = Counter({img_id: 0 for img_id in images})
     sizes: Counter = Counter()
@@ -80,18 +96,21 @@ def dataset_stats(data: Any, occlusion: dict[int, bool] | None = None) -> dict[s
     for a in anns:
         c = per_cat[a["category_id"]]
         c["instances"] += 1
-        per_image[a.get("image_id")] += 1
+        if _key(a.get("image_id")):
+            per_image[a["image_id"]] += 1
         if a.get("iscrowd") == 1:
             c["crowd"] += 1
         if is_number(a.get("area"), finite=False):
             bucket = size_bucket(a["area"])
             c[bucket] += 1
             sizes[bucket] += 1
-        img = images.get(a.get("image_id"), {})
+        img = images.get(a.get("image_id"), {}) if _key(a.get("image_id")) else {}
+        img = img if isinstance(img, dict) else {}
         if truncated(a.get("bbox"), img.get("width"), img.get("height")):
             c["truncated"] += 1
             trunc += 1
-        occ = occlusion.get(a.get("id")) if occlusion is not None and a.get("id") in occlusion else occluded_flag(a)
+        known = occlusion is not None and _key(a.get("id")) and a["id"] in occlusion
+        occ = occlusion[a["id"]] if known else occluded_flag(a)
         if occ is not None:
             c["occlusion_known"] += 1
             c["occluded"] += occ
@@ -277,13 +296,31 @@ def records_occlusion(ds_dir: str | Path, data: dict, tolerance: float = DEFAULT
     return out
 
 
-def load_target(target: str | Path) -> tuple[Path, dict, Path | None]:
-    """(file, loaded JSON, dataset folder or None) for ``DS`` or ``FILE.json``."""
+def load_target(target: str | Path) -> tuple[Path, Any, Path | None]:
+    """(file, loaded JSON, dataset folder or None) for ``DS`` or ``FILE.json``; see :func:`load_for_stats`."""
     t = Path(target)
     if t.is_dir():
         f = t / "annotations" / "instances.json"
         if not f.is_file():
             raise UserError(f"{t} has no annotations/instances.json; pass a dataset folder or a COCO .json file "
                             f"(blender-coco export {t} writes it)")
-        return f, read_json(f, "COCO file"), t
-    return t, read_json(t, "COCO file"), None
+        return f, load_for_stats(f), t
+    return t, load_for_stats(t), None
+
+
+def load_for_stats(path: str | Path) -> Any:
+    """A COCO file as :func:`dataset_stats` needs it: read as a stream
+    (:func:`blender_coco.coco.jsonstream.iter_coco`), annotations without their
+    ``segmentation`` (most of a file's size; statistics do not read masks)."""
+    top: Any = {}
+    for what, key, value in iter_coco(path):
+        if what == "top":
+            return value
+        if what == "annotations":
+            top["annotations"] = []
+        elif what == "annotation":
+            top["annotations"].append({k: v for k, v in value.items() if k != "segmentation"}
+                                      if isinstance(value, dict) else value)
+        else:
+            top[key] = value
+    return top

@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from blender_coco.errors import UserError
-    from blender_coco.files import read_json
+    from blender_coco.coco.dataset import load_coco
     from blender_coco.coco.preview import write_previews
 
     if args.limit is not None and args.limit <= 0:
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--images {args.images} is not a folder; pass the folder that holds the image files")
     if args.out is None and args.html is None:
         raise UserError("give --out DIR (preview PNGs) or --html DIR (a gallery), or both")
-    data = read_json(args.file, "COCO file")
+    data = load_coco(args.file)
     if args.out is not None:
         write_previews(data, args.out, images_dir=args.images, image_ids=args.image_ids, limit=args.limit)
     if args.html is not None:
@@ -58,13 +58,14 @@ def run(args: argparse.Namespace) -> int:
 
 def _gallery(args: argparse.Namespace, data: dict) -> None:
     from blender_coco.errors import UserError
-    from blender_coco.files import read_json, shown_name
+    from blender_coco.coco.dataset import load_coco
+    from blender_coco.files import shown_name
     from blender_coco.coco.gallery import sibling_files, write_gallery
     from blender_coco.coco.panoptic import panoptic_paths
 
     found = sibling_files(args.file)
     files = {key: getattr(args, key) or found.get(key) for key in ("stuff", "panoptic", "captions")}
-    loaded = {key: read_json(path, f"{key} file") if path is not None else None for key, path in files.items()}
+    loaded = {key: load_coco(path, f"{key} file") if path is not None else None for key, path in files.items()}
     panoptic_dir = None
     if files["panoptic"] is not None:
         panoptic_dir = panoptic_paths(files["panoptic"])[1]

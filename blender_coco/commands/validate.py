@@ -1,5 +1,8 @@
 """``blender-coco validate``: check a COCO file and list every problem, one line each.
 
+The file is read as a stream (:func:`blender_coco.coco.validate.validate_file`), so
+its size is bounded by the disk, not the memory.
+
 Exit status: 0 when the file is clean, 1 when problems were found, 2 when the file
 cannot be read (missing, not JSON). The problem lines and the summary are the
 command's output, so they go to stdout (also under ``--quiet``), ready for grep.
@@ -50,29 +53,24 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from blender_coco.errors import UserError
-    from blender_coco.files import read_json
-    from blender_coco.coco.validate import summary, validate_coco
+    from blender_coco.coco.validate import summary, validate_file
     from blender_coco.coco.validate.grouping import grouped_lines
 
-    data = read_json(args.file, "COCO file")
     if args.images is not None and not args.images.is_dir():
         raise UserError(f"--images {args.images} is not a folder; pass the folder that holds the image files")
     panoptic_dir = args.panoptic_dir
-    is_panoptic = isinstance(data, dict) and isinstance(data.get("annotations"), list) and any(
-        isinstance(a, dict) and "segments_info" in a for a in data["annotations"])
     if panoptic_dir is not None and not panoptic_dir.is_dir():
         raise UserError(f"--panoptic-dir {panoptic_dir} is not a folder; pass the folder that holds the segment PNGs")
-    if panoptic_dir is None and is_panoptic:
-        guess = Path(args.file).with_suffix("")
-        if guess.is_dir():
-            panoptic_dir = guess
-        else:
-            log.warning("segment PNGs not checked: no folder %s; pass --panoptic-dir", guess)
+    guess = Path(args.file).with_suffix("")
+    if panoptic_dir is None and guess.is_dir():
+        panoptic_dir = guess
     kind = "stuff" if args.stuff or Path(args.file).name.startswith("stuff") else None
-    problems = validate_coco(data, args.images, panoptic_dir, kind)
+    problems, held, panoptic = validate_file(args.file, args.images, panoptic_dir, kind)
+    if panoptic and panoptic_dir is None:
+        log.warning("segment PNGs not checked: no folder %s; pass --panoptic-dir", guess)
     out = sys.stdout
     for line in map(str, problems) if args.each else grouped_lines(problems):
         out.write(f"{line}\n")
-    out.write(f"{args.file}: {summary(data, problems)}\n")
+    out.write(f"{args.file}: {summary(None, problems, held)}\n")
     out.flush()
     return 1 if problems else 0

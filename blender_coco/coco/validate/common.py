@@ -4,7 +4,8 @@ run fills, ids and the top-level lists, and the bbox rule (boxes and panoptic se
 * :class:`Problem` -- one line: ``where`` (``annotation 7 (image 3)``) and ``message``.
 * :class:`Report` -- the problems found so far, in order, and what the checks of one
   file learn for the next ones: images and categories by id, each category's
-  number of keypoints; :meth:`Report.image_size` an image's (height, width).
+  number of keypoints; :meth:`Report.image_size` an image's (height, width), None
+  for one whose masks must not be rasterized.
 * :func:`top_list` -- a top-level list (``images``, ...), reporting its absence.
 * :func:`index_ids` -- ``{id: item}``, reporting bad and duplicate ids (ids must be
   positive: COCOeval never matches a ground truth with id 0).
@@ -15,9 +16,10 @@ run fills, ids and the top-level lists, and the bbox rule (boxes and panoptic se
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
-from blender_coco.values import is_int, is_number, short
+from blender_coco.coco.segmentation import too_large
+from blender_coco.values import all_finite, is_int, short
 
 #: A bbox may pass the image edge by this many pixels. COCO stores coordinates with
 #: two decimals and rounds x and w separately, so x + w can exceed the edge by 0.01.
@@ -37,23 +39,51 @@ class Problem:
 
 @dataclass
 class Report:
-    """One validation run: its problems in the order found, and the file's indexed items."""
+    """One validation run: its problems, and the file's indexed items.
+
+    Each problem is filed under the current :attr:`key` (a tuple: the file's section,
+    then the item's position, ...); :meth:`ordered` sorts by it, so a file read as a
+    stream, whose categories come after its annotations, lists its problems in the
+    same order as one checked whole.
+    """
 
     problems: list[Problem] = field(default_factory=list)
+    key: tuple = (0,)
+    keys: list[tuple] = field(default_factory=list)
+    _sizes: dict[int, tuple[int, int] | None] = field(default_factory=dict)
     images: dict[int, dict] = field(default_factory=dict)
     categories: dict[int, dict] = field(default_factory=dict)
     num_keypoints: dict[int, int | None] = field(default_factory=dict)  # category id -> K (None: names not given)
+    polygon_tolerance: float | None = None  # info.polygon_tolerance: the polygons' simplification, px
+    info_read: bool = False  # False while a streamed file's info is still to come
+    pending_areas: list[tuple] = field(default_factory=list)  # polygon areas to judge once info is read
 
-    def add(self, where: str, message: str) -> None:
-        self.problems.append(Problem(where, message))
+    def add(self, where: str | Callable[[], str], message: str) -> None:
+        """File a problem; ``where`` may be a function that names the item (built only when needed)."""
+        self.problems.append(Problem(where if isinstance(where, str) else where(), message))
+        self.keys.append(self.key)
+
+    def ordered(self) -> list[Problem]:
+        """The problems sorted by their keys (ties: in the order found)."""
+        order = sorted(range(len(self.problems)), key=self.keys.__getitem__)
+        return [self.problems[i] for i in order]
 
     def image_size(self, img_id: Any) -> tuple[int, int] | None:
-        """(height, width) of a known image with valid sizes, else None."""
-        img = self.images.get(img_id) if is_int(img_id) else None
+        """(height, width) of a known image with valid sizes, else None (also for an image
+        too large to rasterize: :func:`blender_coco.coco.segmentation.too_large`)."""
+        if not is_int(img_id):
+            return None
+        if img_id not in self._sizes:
+            self._sizes[img_id] = self._image_size(img_id)
+        return self._sizes[img_id]
+
+    def _image_size(self, img_id: int) -> tuple[int, int] | None:
+        img = self.images.get(img_id)
         if img is None:
             return None
         h, w = img.get("height"), img.get("width")
-        return (h, w) if is_int(h) and is_int(w) and h > 0 and w > 0 else None
+        ok = is_int(h) and is_int(w) and h > 0 and w > 0 and not too_large(h, w)
+        return (h, w) if ok else None
 
 
 def top_list(report: Report, data: dict, key: str, *, required: bool) -> list:
@@ -107,7 +137,7 @@ def index_ids(report: Report, items: list, kind: str, positions: list[int] | Non
 
 def check_bbox(report: Report, where: str, bbox: Any, size: tuple[int, int] | None) -> None:
     """A box of 4 finite numbers, not negative, inside the image of ``size`` (height, width) if known."""
-    if not (isinstance(bbox, list) and len(bbox) == 4 and all(is_number(v) for v in bbox)):
+    if not (isinstance(bbox, list) and len(bbox) == 4 and all_finite(bbox)):
         report.add(where, f"bbox must be [x, y, w, h] (4 finite numbers), got {short(bbox)}")
         return
     x, y, w, h = bbox

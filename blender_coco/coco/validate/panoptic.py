@@ -9,7 +9,9 @@
   checked as panopticapi's ``pq_compute`` reads it: it exists, is RGB (a palette
   PNG decodes to palette indices, not segment ids), has the image's size, the ids
   in it (0 = void) are exactly the ``segments_info`` ids, and each segment's
-  ``area`` is its pixel count (segments cannot overlap in one PNG).
+  ``area`` is its pixel count (segments cannot overlap in one PNG). A PNG's header is
+  read first: one of another size than its image, or over :data:`MAX_PNG_PIXELS`,
+  is reported without decoding it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ from typing import Any
 
 from blender_coco.coco.validate.common import Report, check_bbox
 from blender_coco.values import is_int, is_number, short
+
+#: Segment PNGs are read only up to this many pixels (Pillow's decompression-bomb
+#: warning limit, ~0.5 GB of pixels and ids); a larger one is reported, not read.
+MAX_PNG_PIXELS = 89_478_485
 
 
 def check_panoptic_annotation(report: Report, ann: dict, check_cats: bool) -> None:
@@ -67,7 +73,7 @@ def check_panoptic_file(report: Report, panoptic: list[dict], panoptic_dir: Path
         if cat.get("isthing") not in (0, 1):
             report.add(f"category {cat_id}", f"panoptic categories need 'isthing' 0 or 1 (pq_compute reads it), "
                                              f"got {short(cat.get('isthing'))}")
-    per_image: dict[Any, int] = Counter(a.get("image_id") for a in panoptic)
+    per_image: dict[Any, int] = Counter(a.get("image_id") for a in panoptic if is_int(a.get("image_id")))
     for img_id, n in per_image.items():
         if n > 1:
             report.add(f"image {short(img_id)}", f"has {n} panoptic annotations; give each image exactly one")
@@ -92,23 +98,30 @@ def _check_panoptic_png(report: Report, ann: dict, panoptic_dir: Path) -> None:
     if not path.is_file():
         report.add(where, f"segment PNG {path} does not exist")
         return
+    size = report.image_size(img_id)
     try:
         with Image.open(path) as im:
-            mode = im.mode
-            pixels = np.asarray(im) if mode == "RGB" else None
-    except (UnidentifiedImageError, OSError) as exc:
+            mode, (pw, ph) = im.mode, im.size
+            if mode != "RGB":
+                what = "a palette PNG: its pixels decode to palette indices, not segment ids" if mode == "P" else f"mode {mode}"
+                report.add(where, f"segment PNG {path} is {what}; save it as RGB (id = R + 256 G + 256^2 B)")
+                return
+            if size is not None and (ph, pw) != size:
+                report.add(where, f"segment PNG {path} is {pw}x{ph} but the image is {size[1]}x{size[0]}")
+                return
+            if pw * ph > MAX_PNG_PIXELS:
+                report.add(where, f"segment PNG {path} is {pw}x{ph}, more than {MAX_PNG_PIXELS:,} pixels; its ids "
+                                  "and areas are not checked")
+                return
+            pixels = np.asarray(im)
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
         report.add(where, f"segment PNG {path} cannot be read ({exc.__class__.__name__})")
         return
-    if pixels is None:
-        what = "a palette PNG: its pixels decode to palette indices, not segment ids" if mode == "P" else f"mode {mode}"
-        report.add(where, f"segment PNG {path} is {what}; save it as RGB (id = R + 256 G + 256^2 B)")
-        return
-    size = report.image_size(img_id)
-    if size is not None and pixels.shape[:2] != size:
-        report.add(where, f"segment PNG {path} is {pixels.shape[1]}x{pixels.shape[0]} but the image is {size[1]}x{size[0]}")
-        return
-    rgb = pixels.astype(np.uint32)
-    ids, counts = np.unique(rgb[..., 0] + 256 * rgb[..., 1] + 65536 * rgb[..., 2], return_counts=True)
+    packed = pixels[..., 0].astype(np.uint32)
+    packed |= pixels[..., 1].astype(np.uint32) << 8
+    packed |= pixels[..., 2].astype(np.uint32) << 16
+    del pixels
+    ids, counts = np.unique(packed, return_counts=True)
     in_png = {int(i): int(c) for i, c in zip(ids, counts) if i != 0}
     segs = {s["id"]: s for s in ann["segments_info"] if isinstance(s, dict) and is_int(s.get("id"))}
     missing = sorted(set(in_png) - set(segs))

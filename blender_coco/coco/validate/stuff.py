@@ -2,28 +2,33 @@
 
 :func:`check_stuff` -- at most one annotation per (image, category), and the
 regions of one image do not overlap (a pixel has one stuff class). Masks are
-decoded with :func:`blender_coco.coco.segmentation.decode_mask`.
+compared as RLEs (:func:`blender_coco.coco.segmentation.mask_rle`), never decoded.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
 
-from blender_coco.coco.segmentation import decode_mask
+from blender_coco.coco.segmentation import mask_rle
 from blender_coco.coco.validate.common import Report
-from blender_coco.values import short
+from blender_coco.values import is_int, short
 
 
 def check_stuff(report: Report, by_id: dict[int, dict]) -> None:
-    """One region per (image, category); no pixel in two regions. ``by_id``: the annotations by id."""
-    import numpy as np
+    """One region per (image, category); no pixel in two regions. ``by_id``: the annotations by id.
 
-    groups: dict[tuple[Any, Any], list[int]] = defaultdict(list)
-    per_image: dict[Any, list[int]] = defaultdict(list)
+    Annotations whose image_id or category_id is not an integer are left out (they are
+    reported with the other annotation rules). Overlaps are measured on RLEs, so memory
+    follows the masks' outlines, not the image's pixel count.
+    """
+    groups: dict[tuple[int, int], list[int]] = defaultdict(list)
+    per_image: dict[int, list[int]] = defaultdict(list)
     for ann_id, ann in by_id.items():
-        groups[(ann.get("image_id"), ann.get("category_id"))].append(ann_id)
-        per_image[ann.get("image_id")].append(ann_id)
+        img_id, cat_id = ann.get("image_id"), ann.get("category_id")
+        if is_int(img_id):
+            per_image[img_id].append(ann_id)
+            if is_int(cat_id):
+                groups[(img_id, cat_id)].append(ann_id)
     for (img_id, cat_id), ids in groups.items():
         if len(ids) > 1:
             report.add(f"annotation {ids[1]} (image {short(img_id)})",
@@ -31,18 +36,24 @@ def check_stuff(report: Report, by_id: dict[int, dict]) -> None:
                        "stuff is one region per image and category: merge them")
     for img_id, ids in per_image.items():
         size = report.image_size(img_id)
-        if size is None or len(ids) < 2:
+        if size is not None and len(ids) > 1:
+            _check_overlaps(report, img_id, ids, by_id, size)
+
+
+def _check_overlaps(report: Report, img_id: int, ids: list[int], by_id: dict[int, dict], size: tuple[int, int]) -> None:
+    from pycocotools import mask as mask_utils
+
+    seen: list[tuple[int, dict]] = []
+    union = None
+    for ann_id in ids:
+        rle = mask_rle(by_id[ann_id].get("segmentation"), *size)
+        if rle is None:
             continue
-        count = np.zeros(size, np.int32)
-        owner = np.zeros(size, np.int64)
-        for ann_id in ids:
-            m = decode_mask(by_id[ann_id].get("segmentation"), *size)
-            if m is None:
-                continue
-            clash = m & (count > 0)
-            if clash.any():
-                other = int(owner[clash][0])
+        if union is not None:
+            clash = int(mask_utils.area(mask_utils.merge([union, rle], intersect=True)))
+            if clash:
+                other = next(o for o, r in seen if mask_utils.area(mask_utils.merge([r, rle], intersect=True)))
                 report.add(f"annotation {ann_id} (image {short(img_id)})",
-                           f"overlaps stuff annotation {other} on {int(clash.sum())} pixels; a pixel has one stuff class")
-            count += m
-            owner[m & (owner == 0)] = ann_id
+                           f"overlaps stuff annotation {other} on {clash} pixels; a pixel has one stuff class")
+        seen.append((ann_id, rle))
+        union = rle if union is None else mask_utils.merge([union, rle])
