@@ -586,8 +586,6 @@ def test_property_output_passes_validate(case, mode, tolerance, min_area):
         problems = [str(p) for p in validate_coco(json.loads(out.read_text()))]
         problems += [f"panoptic: {p}" for p in validate_coco(json.loads((Path(tmp) / "pan.json").read_text()), None,
                                                               Path(tmp) / "pan")]
-    if tolerance > ExportConfig().tolerance:  # validate's polygon-area rule does not yet allow for a coarser
-        problems = [p for p in problems if "larger than the polygons cover" not in p]  # simplification (issue 15 item 5: validate/)
     assert not problems, problems
 
 
