@@ -64,6 +64,12 @@ class ExportConfig:
     split_by: ``frame`` (each image on its own) or ``scene`` (images of one scene
         frame stay in one split).
     split_seed: seed of the split's shuffle.
+    min_visibility: drop annotations whose ``visible_fraction`` (visible area / amodal
+        area) is below this (0 keeps all). Needs records rendered with amodal masks.
+    max_truncation: drop annotations whose ``truncation`` (fraction of the projected
+        silhouette outside the image) is above this (1 keeps all). Needs amodal records.
+        Dropped objects leave every annotation file (instances, person_keypoints, panoptic:
+        their pixels become void); stuff is unaffected.
     """
 
     segmentation: str = "auto"
@@ -79,8 +85,19 @@ class ExportConfig:
     split: tuple[tuple[str, float], ...] | None = None
     split_by: str = "frame"
     split_seed: int = 0
+    min_visibility: float = 0.0
+    max_truncation: float = 1.0
+
+    @property
+    def filters_amodal(self) -> bool:
+        """Whether :attr:`min_visibility` or :attr:`max_truncation` drops anything."""
+        return self.min_visibility > 0 or self.max_truncation < 1
 
     def __post_init__(self) -> None:
+        for name in ("min_visibility", "max_truncation"):
+            value = getattr(self, name)
+            check(isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1,
+                  f"{name} must be a fraction in [0, 1], got {value!r}")
         check(self.segmentation in SEGMENTATION_MODES,
               f"segmentation must be one of {', '.join(SEGMENTATION_MODES)}, got {self.segmentation!r}")
         check(isinstance(self.tolerance, (int, float)) and 0 <= self.tolerance <= 10,
@@ -177,6 +194,9 @@ class RenderConfig:
     stage: ``"all"`` renders and exports; ``"render"`` skips the export (run
         ``blender-coco export`` later); ``"prepare"`` only checks the scene and
         prepares the output folder (new, resume, overwrite) and renders nothing.
+    amodal: store each instance's unoccluded silhouette in the frame record (its evaluated
+        triangles rasterized with the camera; no extra render), so the export writes
+        ``amodal_segmentation``, ``visible_fraction`` and ``truncation`` (docs/records.md).
     """
 
     out: str
@@ -197,6 +217,7 @@ class RenderConfig:
     frame_range: tuple[int, int] | None = None
     threads: int | None = None
     stage: str = "all"
+    amodal: bool = True
 
     def __post_init__(self) -> None:
         check(isinstance(self.out, str) and self.out != "", f"out must be a folder path, got {self.out!r}")
@@ -237,6 +258,7 @@ class RenderConfig:
             check(isinstance(self.threads, int) and not isinstance(self.threads, bool) and 1 <= self.threads <= 1024,
                   f"threads must be an integer in 1..1024, got {self.threads!r}")
         check(self.stage in STAGES, f"stage must be one of {', '.join(STAGES)}, got {self.stage!r}")
+        check(isinstance(self.amodal, bool), f"amodal must be true or false, got {self.amodal!r}")
 
 
 def parse_resolution(text: str) -> tuple[int, int]:

@@ -7,7 +7,7 @@
             instances=(), background=None, extra={})
     Sidecar.to_json() -> dict          the JSON object, keys in the contract's order
     Sidecar.from_json(data, source)    checked; a one-line UserError naming ``source``
-    Camera(name, type, matrix_world)   Instance(pass_index, category, object, color, keypoints)
+    Camera(name, type, matrix_world)   Instance(pass_index, category, object, color, keypoints, amodal)
     load_record(path) -> FrameRecord   a sidecar on disk, as the exporter reads it
 
 JSON keys, in this order: ``format``, ``version``, ``index``, ``scene_frame``, ``seed``,
@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from blender_coco.errors import UserError
+from blender_coco.records.amodal import Amodal
 from blender_coco.files import read_json
 from blender_coco.records.layout import RECORD_FORMAT, RECORD_VERSION
 
@@ -68,7 +69,8 @@ class Instance:
 
     ``color``: sRGB 0..1 of its main material (captions); ``keypoints``: one
     ``(x, y, depth)`` per keypoint of its category, continuous pixel coordinates,
-    depth None behind the camera.
+    depth None behind the camera; ``amodal``: its unoccluded silhouette
+    (:class:`~blender_coco.records.amodal.Amodal`), None when not rendered with amodal masks.
     """
 
     pass_index: int
@@ -76,6 +78,7 @@ class Instance:
     object: str | None = None
     color: tuple[float, ...] | None = None
     keypoints: tuple[tuple[float | None, ...], ...] | None = None
+    amodal: Amodal | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"pass_index": self.pass_index}
@@ -86,6 +89,8 @@ class Instance:
             out["color"] = list(self.color)
         if self.keypoints is not None:
             out["keypoints"] = [list(k) for k in self.keypoints]
+        if self.amodal is not None:
+            out["amodal"] = self.amodal.to_json()
         return out
 
     @classmethod
@@ -94,7 +99,8 @@ class Instance:
         return cls(pass_index=int(data["pass_index"]), category=str(data["category"]),
                    object=None if data.get("object") is None else str(data["object"]),
                    color=None if color is None else tuple(color),
-                   keypoints=None if points is None else tuple(tuple(k) for k in points))
+                   keypoints=None if points is None else tuple(tuple(k) for k in points),
+                   amodal=None if data.get("amodal") is None else Amodal.from_json(data["amodal"]))
 
 
 @dataclass(frozen=True)
