@@ -254,3 +254,36 @@ def test_every_annotation_carries_the_amodal_fields_in_range(randomized):
         assert 0 < ann["visible_fraction"] <= 1 and 0 <= ann["truncation"] < 1
         assert ann["amodal_area"] == int(mask_utils.area(ann["amodal_segmentation"]))
         assert ann["amodal_bbox"] == [int(v) for v in mask_utils.toBbox(ann["amodal_segmentation"])]
+
+
+def test_exported_files_validate_clean(analytic, randomized):
+    from blender_coco.coco.validate import validate_coco
+
+    for ds in (analytic[0], randomized[0]):
+        data = json.loads((ds / "annotations" / "instances.json").read_text())
+        assert [str(p) for p in validate_coco(data)] == []
+
+
+def test_cli_export_filters_and_says_in_one_line_when_records_have_no_amodal_masks(analytic, run, tmp_path):
+    import shutil
+    import sys
+
+    out, coco, _ = analytic
+    target = tmp_path / "f.json"
+    run([sys.executable, "-m", "blender_coco", "export", out, "--min-visibility", "0.75", "--output", target],
+        "export --min-visibility")
+    kept = load_coco(target).dataset["annotations"]
+    assert len(kept) == sum(a["visible_fraction"] >= 0.75 for a in coco.dataset["annotations"]) == 2
+    bare = tmp_path / "bare"
+    shutil.copytree(out / "records", bare / "records")
+    for path in (bare / "records").glob("*.json"):
+        data = json.loads(path.read_text())
+        for inst in data["instances"]:
+            inst.pop("amodal", None)
+        path.write_text(json.dumps(data))
+    proc = run([sys.executable, "-m", "blender_coco", "export", bare, "--max-truncation", "0.3"], "export", ok=False)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no amodal mask" in lines[0] and "--max-truncation" in lines[0], proc.stderr
+    assert not (bare / "annotations" / "instances.json").exists()
+    run([sys.executable, "-m", "blender_coco", "export", bare], "export without filters")  # fine without them
+    assert "amodal_area" not in json.loads((bare / "annotations" / "instances.json").read_text())["annotations"][0]

@@ -6,7 +6,7 @@
   has ``bbox``, ``area``, ``iscrowd`` and ``category_id``, ``iscrowd`` in {0, 1},
   a valid ``segmentation`` (optional; ``[]`` means "box only"; see
   :mod:`blender_coco.coco.segmentation`), ``area`` > 0 and consistent with it
-  (:func:`area_matches`), and valid keypoints.
+  (:func:`area_matches`), and valid keypoints; amodal keys: :mod:`.amodal`.
 * Crowd regions (``iscrowd`` 1) follow other rules in COCO itself: their ``area`` is
   not the mask's pixel count (COCO val2014's crowd areas run up to 1.13x their RLE's
   pixel count). For them everything above is checked except area against the
@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections import Counter
 
 from blender_coco.coco.segmentation import segmentation_areas, segmentation_error
+from blender_coco.coco.validate.amodal import check_amodal
 from blender_coco.coco.validate.captions import check_caption
 from blender_coco.coco.validate.common import Report, check_bbox
 from blender_coco.values import is_int, is_number, short
@@ -111,6 +112,7 @@ def check_annotation(report: Report, ann_id: int, ann: dict, check_cats: bool, k
                     "does not match the segmentation (pixel count"
                 report.add(where, f"area {area:g} {what}: {ref})")
 
+    check_amodal(report, where, ann, size)
     k = report.num_keypoints.get(cat_id) if known_cat else None
     if "keypoints" in ann:
         _check_keypoints(report, where, ann, k, cat_id if known_cat else None, kp_lengths)
