@@ -287,3 +287,65 @@ def test_cli_export_filters_and_says_in_one_line_when_records_have_no_amodal_mas
     assert not (bare / "annotations" / "instances.json").exists()
     run([sys.executable, "-m", "blender_coco", "export", bare], "export without filters")  # fine without them
     assert "amodal_area" not in json.loads((bare / "annotations" / "instances.json").read_text())["annotations"][0]
+
+
+def _strip_amodal(data: dict) -> dict:
+    data = json.loads(json.dumps(data))
+    for ann in data["annotations"]:
+        for key in ("amodal_segmentation", "amodal_bbox", "amodal_area", "visible_fraction", "truncation"):
+            ann.pop(key, None)
+    return data
+
+
+def test_preview_dashes_the_hidden_amodal_outline_only(analytic):
+    from blender_coco.coco.preview import render_preview
+
+    out, coco, anns = analytic
+    data = json.loads((out / "annotations" / "instances.json").read_text())
+    with_amodal = np.asarray(render_preview(data, 1, out / "images"))
+    without = np.asarray(render_preview(_strip_amodal(data), 1, out / "images"))
+    changed = (with_amodal != without).any(axis=2)
+    hidden = np.zeros(changed.shape, bool)
+    for ann in anns.values():
+        hidden |= mask_utils.decode(ann["amodal_segmentation"]).astype(bool) & ~coco.annToMask(ann).astype(bool)
+    assert changed.any() and not (changed & ~hidden).any()
+
+
+def test_gallery_has_an_amodal_layer_and_toggle_off_by_default(analytic, tmp_path):
+    from blender_coco.coco.gallery import write_gallery
+
+    out, _, _ = analytic
+    data = json.loads((out / "annotations" / "instances.json").read_text())
+    page = write_gallery(data, tmp_path / "g", out / "images").read_text()
+    assert 'data-key="amodal">' in page and 'class="layer amo' in page
+    assert list((tmp_path / "g" / "layers").glob("*.a*.png"))
+    plain = write_gallery(_strip_amodal(data), tmp_path / "g2", out / "images").read_text()
+    assert 'data-key="amodal"' not in plain
+
+
+def test_stats_summarize_visibility_and_truncation(analytic):
+    from blender_coco.coco.stats import dataset_stats, format_table
+
+    out, _, _ = analytic
+    s = dataset_stats(json.loads((out / "annotations" / "instances.json").read_text()))
+    am = s["amodal"]
+    assert am["annotations"] == 3 and am["truncated"] == 1 and am["truncation_mean"] == 0.5
+    assert am["visible_fraction"]["1"] == 2 and am["visible_fraction"]["0.5-0.75"] == 1
+    assert "visible fraction mean" in format_table(s)
+
+
+def test_merge_keeps_the_amodal_fields_and_records(analytic, tmp_path):
+    import shutil
+
+    from blender_coco.coco.merge import merge_datasets
+
+    out, coco, _ = analytic
+    twin = tmp_path / "twin"
+    shutil.copytree(out, twin)
+    merged = merge_datasets([out, twin], tmp_path / "merged", renumber=True)
+    anns = load_coco(merged).dataset["annotations"]
+    assert len(anns) == 2 * len(coco.dataset["annotations"])
+    assert all("amodal_segmentation" in a and "truncation" in a for a in anns)
+    again = export_dataset(tmp_path / "merged", ExportConfig(segmentation="rle"), out=tmp_path / "re.json")
+    re_anns = load_coco(again.files["instances"]).dataset["annotations"]
+    assert sorted(a["amodal_area"] for a in re_anns) == sorted(a["amodal_area"] for a in anns)
