@@ -5,6 +5,7 @@
     project(tris_cam, projection, width, height, near, far) -> (N, 3, 2) pixel-space triangles
     rasterize(tris_px, width, height, origin=(0, 0), step=1) -> bool mask (height, width)
     silhouette(tris_cam, projection, width, height, near, far) -> Silhouette(mask, outside_area)
+    transformed([(coords, triangles, matrix), ...]) -> (N, 3, 3) camera-space triangles
     rle_counts(mask) -> list[int]       uncompressed COCO RLE counts (column-major, zeros first)
 
 Conventions. ``tris_cam`` are triangles in Blender's camera space (x right, y up,
@@ -39,6 +40,8 @@ import numpy as np
 
 #: Canvas (in units of the image's pixel count) over which the outside part is counted exactly.
 CANVAS_BUDGET = 4
+#: (triangle, row) pairs processed at once (bounds the rasterizer's memory, about 100 bytes a pair).
+CHUNK = 1 << 20
 
 
 def _clip(tris: np.ndarray, z_limit: float, keep_below: bool) -> np.ndarray:
@@ -71,6 +74,16 @@ def _clip(tris: np.ndarray, z_limit: float, keep_below: bool) -> np.ndarray:
         else:  # a outside: the quad pab, b, c, pac as two triangles
             out.append(np.stack([pab, b, c], axis=1))
             out.append(np.stack([pab, c, pac], axis=1))
+    return np.concatenate(out, axis=0)
+
+
+def transformed(pieces) -> np.ndarray:
+    """Camera-space triangles (N, 3, 3) of ``(flat coordinates, flat triangle indices, 4x4 matrix rows)`` pieces."""
+    out = [np.zeros((0, 3, 3))]
+    for co, tri, matrix in pieces:
+        m = np.asarray(matrix, dtype=np.float64)
+        pts = np.asarray(co, dtype=np.float64).reshape(-1, 3) @ m[:3, :3].T + m[:3, 3]
+        out.append(pts[np.asarray(tri, dtype=np.int64).reshape(-1, 3)])
     return np.concatenate(out, axis=0)
 
 
@@ -116,9 +129,27 @@ def rasterize(tris_px: np.ndarray, width: int, height: int, origin: tuple[float,
     j1 = np.minimum(np.floor(y2 - 0.5), height - 1).astype(np.int64)
     rows = np.where(y2 > y0, j1 - j0 + 1, 0)
     rows = np.maximum(rows, 0)
+    if int(rows.sum()) == 0:
+        return np.zeros(out_shape, dtype=bool)
+    stride = width + 1
+    size = height * stride
+    diff = np.zeros(size, dtype=np.int64)
+    # (triangle, row) pairs in chunks of about CHUNK, so that memory stays bounded
+    ends = np.cumsum(rows)
+    cut = np.searchsorted(ends, np.arange(CHUNK, int(ends[-1]), CHUNK), side="left")
+    for lo, hi in zip(np.r_[0, cut + 1], np.r_[cut + 1, rows.size]):
+        if hi > lo:
+            _spans(diff, stride, size, width, j0[lo:hi], rows[lo:hi], x0[lo:hi], y0[lo:hi],
+                   x1[lo:hi], y1[lo:hi], x2[lo:hi], y2[lo:hi])
+    cover = np.cumsum(diff.reshape(height, stride), axis=1)[:, :width]
+    return cover > 0
+
+
+def _spans(diff, stride, size, width, j0, rows, x0, y0, x1, y1, x2, y2) -> None:
+    """Add the column spans of these triangles' rows to the difference array ``diff``."""
     total = int(rows.sum())
     if total == 0:
-        return np.zeros(out_shape, dtype=bool)
+        return
     tri = np.repeat(np.arange(rows.size), rows)
     starts = np.cumsum(rows) - rows
     row = j0[tri] + (np.arange(total) - starts[tri])
@@ -143,12 +174,8 @@ def rasterize(tris_px: np.ndarray, width: int, height: int, origin: tuple[float,
     i1 = np.minimum(np.floor(xr - 0.5), width - 1).astype(np.int64)
     ok = i0 <= i1
     row, i0, i1 = row[ok], i0[ok], i1[ok]
-    stride = width + 1
-    size = height * stride
-    diff = np.bincount(row * stride + i0, minlength=size)[:size].astype(np.int32)
-    diff -= np.bincount(row * stride + i1 + 1, minlength=size)[:size].astype(np.int32)
-    cover = np.cumsum(diff.reshape(height, stride), axis=1)[:, :width]
-    return cover > 0
+    diff += np.bincount(row * stride + i0, minlength=size)[:size]
+    diff -= np.bincount(row * stride + i1 + 1, minlength=size)[:size]
 
 
 @dataclass(frozen=True)

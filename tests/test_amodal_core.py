@@ -144,3 +144,20 @@ def test_validate_wants_all_five_amodal_keys_and_the_visible_mask_inside():
     ann["segmentation"] = {"size": [10, 12], "counts": mask_utils.encode(np.asfortranarray(
         np.pad(np.ones((3, 8), np.uint8), ((6, 1), (2, 2)))))["counts"].decode()}
     assert any("visible pixels lie outside amodal_segmentation" in str(p) for p in validate_coco(data))
+
+
+@pytest.mark.parametrize("chunk", [7, 1 << 20])
+def test_pure_python_rasterizer_gives_the_same_masks_and_areas(monkeypatch, chunk):
+    """Blender builds without numpy (Debian's 3.4) use silhouette_pure: the answers must not differ."""
+    from blender_coco import silhouette
+    from blender_coco.silhouette_pure import silhouette_counts
+
+    monkeypatch.setattr(silhouette, "CHUNK", chunk)  # the numpy rasterizer's chunking changes nothing either
+    persp = np.array([[2.0, 0, 0, 0], [0, 2.0 * 64 / 48, 0, 0], [0, 0, -1.0, -0.2], [0, 0, -1.0, 0]])
+    rng = np.random.default_rng(3)
+    for k in range(60):
+        tris = rng.normal(size=(8, 3, 3)) * [1.5, 1.2, 1.5] + [0, 0, -2.5]  # some cross the near plane
+        budget = 1 if k % 2 else 4  # odd: the outside part on a coarser grid
+        sil = silhouette.silhouette(tris, persp, 64, 48, 0.1, 100, budget=budget)
+        counts, outside = silhouette_counts(tris.tolist(), persp.tolist(), 64, 48, 0.1, 100, budget=budget)
+        assert counts == rle_counts(sil.mask) and outside == sil.outside_area

@@ -2,7 +2,7 @@
 
 ::
 
-    available() -> str | None                 None, or why amodal masks cannot be made here
+    has_numpy() -> bool                       numpy rasterizer, or the pure-Python one (same masks)
     frame_amodal(scene, view_layer, camera, wanted) -> {pass_index: Amodal}
 
 No extra render: every object instance of the evaluated depsgraph whose pass index is
@@ -11,9 +11,9 @@ modifier and geometry-node meshes come evaluated, curves and text as their meshe
 gives its triangles in camera space, and :func:`blender_coco.silhouette.silhouette`
 rasterizes each instance's triangles at pixel centres (the camera's own projection
 matrix: sensor fit, shift, pixel aspect, orthographic). Objects hidden from render or
-from camera rays are left out. Needs numpy in Blender's Python (the ``bpy`` module
-and Blender's official builds have it; Debian's Blender 3.4 does not: then
-:func:`available` says so and the run renders without amodal masks).
+from camera rays are left out. With numpy in Blender's Python (the ``bpy`` module and
+Blender's official builds) :mod:`blender_coco.silhouette` rasterizes; without it
+(Debian's Blender 3.4) :mod:`blender_coco.silhouette_pure` gives the same masks, slower.
 
 Instanced copies (collection instances, particles, geometry-node instances) join the
 instance whose pass index their evaluated object carries, as in the object-index
@@ -23,10 +23,12 @@ identity (docs/records.md).
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import logging
 
 import bpy
+from mathutils import Matrix
 
 from blender_coco.blender import marking
 from blender_coco.blender.scene_info import evaluated_depsgraph, output_size
@@ -38,61 +40,63 @@ log = logging.getLogger(__name__)
 _SURFACE_TYPES = {"MESH", "CURVE", "SURFACE", "META", "FONT"}
 
 
-def available() -> str | None:
-    """None when amodal masks can be made in this Python, else the reason (one line)."""
-    if importlib.util.find_spec("numpy") is None:
-        return ("this Blender's Python has no numpy, which amodal masks need (Debian's Blender 3.4 lacks it: "
-                "apt-get install python3-numpy, or use an official Blender build or the bpy module)")
-    return None
+@functools.cache
+def has_numpy() -> bool:
+    """Whether numpy imports here (else the pure-Python rasterizer runs: same masks, slower)."""
+    return importlib.util.find_spec("numpy") is not None
 
 
 def _camera_matrices(scene, camera, depsgraph, width: int, height: int):
-    import numpy as np
-
+    """(projection, world -> camera) as lists of rows; renders ignore the camera's scale."""
     r = scene.render
     cam_eval = camera.evaluated_get(depsgraph)
     projection = cam_eval.calc_matrix_camera(depsgraph, x=width, y=height,
                                              scale_x=r.pixel_aspect_x, scale_y=r.pixel_aspect_y)
-    world = np.array(cam_eval.matrix_world, dtype=np.float64)
-    world[:3, :3] /= np.linalg.norm(world[:3, :3], axis=0)  # renders ignore the camera's scale
-    return np.array(projection, dtype=np.float64), np.linalg.inv(world)
+    loc, rot, _ = cam_eval.matrix_world.decompose()
+    world = Matrix.Translation(loc) @ rot.to_matrix().to_4x4()
+    return [list(row) for row in projection], world.inverted()
 
 
-def _arrays(mesh):
-    """(vertex coordinates (V, 3), triangle vertex indices (T, 3)) of a mesh."""
-    import numpy as np
-
+def _mesh_arrays(mesh) -> tuple:
+    """(flat vertex coordinates, flat triangle vertex indices) of a mesh: numpy arrays, or lists without numpy."""
     mesh.calc_loop_triangles()
-    co = np.empty(len(mesh.vertices) * 3, dtype=np.float32)
+    nv, nt = len(mesh.vertices) * 3, len(mesh.loop_triangles) * 3
+    if has_numpy():
+        import numpy as np
+
+        co, tri = np.empty(nv, dtype=np.float32), np.empty(nt, dtype=np.int32)
+    else:
+        co, tri = [0.0] * nv, [0] * nt
     mesh.vertices.foreach_get("co", co)
-    tri = np.empty(len(mesh.loop_triangles) * 3, dtype=np.int32)
     mesh.loop_triangles.foreach_get("vertices", tri)
-    return co.reshape(-1, 3).astype(np.float64), tri.reshape(-1, 3)
+    return co, tri
 
 
-def _object_arrays(obj):
+def _object_arrays(obj) -> tuple[list, list]:
     """The arrays of an evaluated object's mesh (modifiers, armature deformation, curves as meshes)."""
-    import numpy as np
-
     mesh = obj.to_mesh()
     try:
-        return _arrays(mesh) if mesh is not None else (np.zeros((0, 3)), np.zeros((0, 3), np.int32))
+        return _mesh_arrays(mesh) if mesh is not None else ([], [])
     finally:
         obj.to_mesh_clear()
 
 
+def _camera_triangles(co: list, tri: list, m) -> list:
+    """Camera-space triangles ``[(p, q, r), ...]`` of flat arrays under the 4x4 matrix ``m`` (pure Python)."""
+    (a, b, c, d), (e, f, g, h), (i, j, k, l_) = m[0], m[1], m[2]
+    pts = [(a * x + b * y + c * z + d, e * x + f * y + g * z + h, i * x + j * y + k * z + l_)
+           for x, y, z in zip(co[0::3], co[1::3], co[2::3])]
+    return [(pts[p], pts[q], pts[r]) for p, q, r in zip(tri[0::3], tri[1::3], tri[2::3])]
+
+
 def frame_amodal(scene, view_layer, camera, wanted: set[int]) -> dict[int, Amodal]:
     """Each wanted pass index's unoccluded silhouette in the current frame (empty ones included)."""
-    import numpy as np
-
-    from blender_coco.silhouette import rle_counts, silhouette
-
     width, height = output_size(scene)
     depsgraph = evaluated_depsgraph(scene, view_layer)
     projection, world_to_cam = _camera_matrices(scene, camera, depsgraph, width, height)
     rendered = marking.rendered_objects(view_layer)
     # first list what to draw: making meshes while iterating object_instances breaks the iteration
-    todo = []  # (pass index, cache key, evaluated object or instanced mesh, matrix_world)
+    todo = []  # (pass index, cache key, evaluated object or instanced mesh, world -> camera @ matrix_world)
     for inst in depsgraph.object_instances:
         obj = inst.object
         if obj is None or obj.type not in _SURFACE_TYPES or not getattr(obj, "visible_camera", True):
@@ -103,7 +107,7 @@ def frame_amodal(scene, view_layer, camera, wanted: set[int]) -> dict[int, Amoda
         index = original.pass_index
         if index not in wanted:
             continue
-        matrix = np.array(inst.matrix_world, dtype=np.float64)
+        matrix = world_to_cam @ inst.matrix_world
         if inst.is_instance:  # a temporary object: keep its (evaluated) mesh, not the object
             if isinstance(obj.data, bpy.types.Mesh):
                 todo.append((index, obj.data.as_pointer(), obj.data, matrix))
@@ -113,17 +117,22 @@ def frame_amodal(scene, view_layer, camera, wanted: set[int]) -> dict[int, Amoda
     cache: dict[int, tuple] = {}
     for index, key, source, matrix in todo:
         if key not in cache:
-            cache[key] = _arrays(source) if isinstance(source, bpy.types.Mesh) else _object_arrays(source)
+            cache[key] = _mesh_arrays(source) if isinstance(source, bpy.types.Mesh) else _object_arrays(source)
         co, tri = cache[key]
-        if tri.shape[0] == 0:
-            continue
-        m = world_to_cam @ matrix
-        cam = co @ m[:3, :3].T + m[:3, 3]
-        parts[index].append(cam[tri])
-    data = camera.data
+        if len(tri):
+            parts[index].append((co, tri, [list(row) for row in matrix]))
+    near, far = camera.data.clip_start, camera.data.clip_end
     out = {}
-    for index, chunks in parts.items():
-        tris = np.concatenate(chunks, axis=0) if chunks else np.zeros((0, 3, 3))
-        sil = silhouette(tris, projection, width, height, data.clip_start, data.clip_end)
-        out[index] = Amodal(counts=encode_counts(rle_counts(sil.mask)), outside_area=sil.outside_area)
+    for index, pieces in parts.items():
+        if has_numpy():
+            from blender_coco.silhouette import rle_counts, silhouette, transformed
+
+            sil = silhouette(transformed(pieces), projection, width, height, near, far)
+            counts, outside = rle_counts(sil.mask), sil.outside_area
+        else:
+            from blender_coco.silhouette_pure import silhouette_counts
+
+            tris = [t for co, tri, m in pieces for t in _camera_triangles(co, tri, m)]
+            counts, outside = silhouette_counts(tris, projection, width, height, near, far)
+        out[index] = Amodal(counts=encode_counts(counts), outside_area=outside)
     return out

@@ -338,11 +338,9 @@ class RenderJob:
             return {}
         from blender_coco.blender import amodal
 
-        problem = amodal.available()
-        if problem is None and getattr(camera.data, "type", "PERSP") == "PANO":
-            problem = f"camera {camera.name!r} is panoramic, which amodal masks do not support yet"
-        if problem is not None:
-            message = f"no amodal masks: {problem}; pass --no-amodal to silence this"
+        if getattr(camera.data, "type", "PERSP") == "PANO":
+            message = (f"no amodal masks: camera {camera.name!r} is panoramic, which amodal masks do not support "
+                       "yet; pass --no-amodal to silence this")
             if message not in self._warned:
                 self._warned.add(message)
                 log.warning("%s", message)
