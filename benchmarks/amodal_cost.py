@@ -7,7 +7,8 @@ monkeys, cubes, cones, cylinders; random poses, overlapping) under a perspective
 * render: the frame as ``blender-coco render`` renders it (Cycles, the given samples,
   object-index and depth passes);
 * amodal: :func:`blender_coco.blender.amodal.frame_amodal` for all N objects (evaluated
-  meshes -> camera-space triangles -> pixel-centre rasterization -> RLE);
+  meshes -> camera-space triangles -> pixel-centre rasterization -> RLE), with numpy and
+  with the pure-Python rasterizer a Blender without numpy uses;
 * per object: the naive way, one cheap index-only Cycles render per object with every
   other object hidden (1 sample, no bounces, no shading work beyond the first hit).
 
@@ -84,6 +85,11 @@ def best(fn):
 render_s, _ = best(lambda: bpy.ops.render.render(write_still=False))
 wanted = {o.pass_index for o in objects}
 amodal_s, masks = best(lambda: amodal.frame_amodal(scene, layer, cam, wanted))
+with_numpy = amodal.has_numpy
+amodal.has_numpy = lambda: False  # what a Blender without numpy (Debian's 3.4) runs
+pure_s, pure = best(lambda: amodal.frame_amodal(scene, layer, cam, wanted))
+amodal.has_numpy = with_numpy
+same = all(pure[i] == masks[i] for i in masks)
 
 def per_object():
     s = scene.cycles
@@ -114,7 +120,8 @@ pixels = 0
 for index, truth in alone.items():
     got = mu.decode({"size": [height, width], "counts": masks[index].counts.encode()}).astype(bool)
     differ += int((got != truth).sum()); pixels += int(truth.sum())
-print("RESULT" + json.dumps({"render": render_s, "amodal": amodal_s, "naive": naive_s, "triangles": triangles,
+print("RESULT" + json.dumps({"render": render_s, "amodal": amodal_s, "pure": pure_s, "same": same,
+                             "naive": naive_s, "triangles": triangles,
                              "differ": differ, "pixels": pixels}))
 """
 
@@ -143,9 +150,12 @@ def main() -> int:
     print("|---|---:|---:|")
     print(f"| render ({args.samples} samples, index + depth passes) | {render:.3f} | 100 % |")
     print(f"| amodal masks, rasterized ({args.objects} objects) | {res['amodal']:.3f} | {100 * res['amodal'] / render:.1f} % |")
+    print(f"| amodal masks, pure Python (a Blender without numpy) | {res['pure']:.3f} | "
+          f"{100 * res['pure'] / render:.1f} % |")
     print(f"| one index-only render per object (1 sample, no bounces) | {res['naive']:.3f} | "
           f"{100 * res['naive'] / render:.1f} % |")
-    print(f"\nrasterized vs per-object index renders: {res['differ']} of {res['pixels']} object pixels differ")
+    print(f"\nrasterized vs per-object index renders: {res['differ']} of {res['pixels']} object pixels differ; "
+          f"pure Python and numpy records {'identical' if res['same'] else 'DIFFER'}")
     return 0
 
 

@@ -58,7 +58,14 @@ box("half_hidden", -2.8, 0.4, -1.2, 2.0, 0.0, "box")     # 16 x 16 px at column 
 box("wall", -3.0, -1.0, -1.0, 1.2, 1.0)                  # unmarked: hides rows 12..19 of it
 box("cut", 2.4, -1.0, 4.0, 0.6, 0.0, "box")              # 16 px wide, 8 inside the image
 box("plain", -0.5, -2.0, 0.5, -1.0, 0.0, "box")          # 10 x 10 px in plain view
+box("eye", 0.5, 0.8, 1.5, 1.8, 0.0, "box").hide_set(True)   # hidden in the viewport only: renders
+box("monitor", -0.8, 0.8, 0.2, 1.8, 0.0, "box")
+hidden = bpy.data.collections.new("viewport hidden"); scene.collection.children.link(hidden)
+hidden.objects.link(bpy.data.objects["monitor"]); scene.collection.objects.unlink(bpy.data.objects["monitor"])
+hidden.hide_viewport = True
 pipeline.render_dataset(RenderConfig(out=out, export=ExportConfig(segmentation="rle")), scene)
+with open(out + "/hidden.json", "w") as fh:
+    fh.write(__import__("json").dumps([bpy.data.objects["eye"].hide_get(), hidden.hide_viewport]))
 """
 
 
@@ -102,6 +109,16 @@ def test_object_in_plain_view_is_fully_visible_and_amodal_equals_visible(analyti
     assert ann["visible_fraction"] == 1.0 and ann["truncation"] == 0.0
     assert ann["amodal_area"] == ann["area"] == 100
     assert np.array_equal(mask_utils.decode(ann["amodal_segmentation"]).astype(bool), coco.annToMask(ann).astype(bool))
+
+
+def test_objects_hidden_only_in_the_viewport_get_their_amodal_masks(analytic):
+    out, coco, anns = analytic
+    assert json.loads((out / "hidden.json").read_text()) == [True, True]  # hidden again after the run
+    for name in ("eye", "monitor"):
+        ann = anns[name]
+        assert ann["area"] == ann["amodal_area"] == 100 and ann["visible_fraction"] == 1.0
+        assert np.array_equal(mask_utils.decode(ann["amodal_segmentation"]).astype(bool),
+                              coco.annToMask(ann).astype(bool))
 
 
 def test_export_filters_remove_exactly_the_annotations_beyond_the_cut(analytic, tmp_path):
@@ -273,7 +290,7 @@ def test_cli_export_filters_and_says_in_one_line_when_records_have_no_amodal_mas
     run([sys.executable, "-m", "blender_coco", "export", out, "--min-visibility", "0.75", "--output", target],
         "export --min-visibility")
     kept = load_coco(target).dataset["annotations"]
-    assert len(kept) == sum(a["visible_fraction"] >= 0.75 for a in coco.dataset["annotations"]) == 2
+    assert len(kept) == sum(a["visible_fraction"] >= 0.75 for a in coco.dataset["annotations"]) == 4
     bare = tmp_path / "bare"
     shutil.copytree(out / "records", bare / "records")
     for path in (bare / "records").glob("*.json"):
@@ -329,8 +346,8 @@ def test_stats_summarize_visibility_and_truncation(analytic):
     out, _, _ = analytic
     s = dataset_stats(json.loads((out / "annotations" / "instances.json").read_text()))
     am = s["amodal"]
-    assert am["annotations"] == 3 and am["truncated"] == 1 and am["truncation_mean"] == 0.5
-    assert am["visible_fraction"]["1"] == 2 and am["visible_fraction"]["0.5-0.75"] == 1
+    assert am["annotations"] == 5 and am["truncated"] == 1 and am["truncation_mean"] == 0.5
+    assert am["visible_fraction"]["1"] == 4 and am["visible_fraction"]["0.5-0.75"] == 1
     assert "visible fraction mean" in format_table(s)
 
 
@@ -368,4 +385,4 @@ def test_blender_34_without_numpy_gives_the_same_amodal_records(analytic, run, b
     ours = json.loads((tmp_path / "records" / "000000.json").read_text())["instances"]
     module = json.loads((analytic[0] / "records" / "000000.json").read_text())["instances"]
     assert [i["amodal"] for i in ours] == [i["amodal"] for i in module]
-    assert ours[0]["amodal"]["counts"] and len(ours) == 3
+    assert ours[0]["amodal"]["counts"] and len(ours) == 5
