@@ -259,6 +259,10 @@ class RenderConfig:
                   f"threads must be an integer in 1..1024, got {self.threads!r}")
         check(self.stage in STAGES, f"stage must be one of {', '.join(STAGES)}, got {self.stage!r}")
         check(isinstance(self.amodal, bool), f"amodal must be true or false, got {self.amodal!r}")
+        if not self.amodal and self.export.filters_amodal:
+            raise UserError("{min_visibility} and {max_truncation} filter by amodal masks, which this run would not "
+                            "make ({amodal} is off); turn {amodal} on, or drop the filters",
+                            field=("min_visibility", "max_truncation", "amodal"))
 
 
 def parse_resolution(text: str) -> tuple[int, int]:

@@ -161,3 +161,13 @@ def test_pure_python_rasterizer_gives_the_same_masks_and_areas(monkeypatch, chun
         sil = silhouette.silhouette(tris, persp, 64, 48, 0.1, 100, budget=budget)
         counts, outside = silhouette_counts(tris.tolist(), persp.tolist(), 64, 48, 0.1, 100, budget=budget)
         assert counts == rle_counts(sil.mask) and outside == sil.outside_area
+
+
+def test_a_render_without_amodal_masks_cannot_filter_by_them():
+    from blender_coco.commands._common import flag
+    from blender_coco.config import RenderConfig
+
+    with pytest.raises(UserError) as err:
+        RenderConfig(out="ds", amodal=False, export=ExportConfig(min_visibility=0.5))
+    assert "--min-visibility" in err.value.render(flag) and "--amodal is off" in err.value.render(flag)
+    assert RenderConfig(out="ds", amodal=False).export.filters_amodal is False
