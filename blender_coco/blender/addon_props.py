@@ -159,7 +159,7 @@ class BLENDER_COCO_PG_settings(PropertyGroup):
         name="Masks", default="auto", description="Format of each annotation's segmentation",
         items=[(m, m.upper() if m == "rle" else m.title(), _DESCRIPTIONS.get(m, m)) for m in SEGMENTATION_MODES])
     amodal: BoolProperty(
-        name="Amodal masks", default=RenderConfig.amodal,
+        name="Amodal", default=RenderConfig.amodal,
         description="Also store each object's unoccluded (amodal) mask, visible fraction and truncation: its "
                     "triangles rasterized with the camera, no extra render (a few percent of the render time)")
     samples: IntProperty(name="Samples", min=0, soft_max=4096, default=0,

@@ -101,7 +101,7 @@ PANEL_FIELDS = {
     "device": "COCO > Output > Render Settings > Device",
     "python": "COCO > Output > Export Python",
     "randomize": "COCO > Output > Randomization > Config",
-    "amodal": "COCO > Output > Amodal masks",
+    "amodal": "COCO > Output > Amodal",
 }
 
 
