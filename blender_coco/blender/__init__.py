@@ -13,6 +13,8 @@ The render stage:
 - :mod:`.session`: what ``blender-coco render`` and scripts/render_coco.py share: open the .blend, render.
 - :mod:`.marking`: which objects are annotated (the ``coco_category`` contract) and their pass indices.
 - :mod:`.keypoints`: keypoint maps of armatures, bones projected to pixels.
+- :mod:`.amodal`: each instance's unoccluded silhouette: evaluated triangles rasterized with the camera
+  (numpy where Blender's Python has it, else the same rasterizer in pure Python).
 - :mod:`.hooks`: :class:`~.hooks.FrameHook`, how per-frame scene changes plug into a run.
 - :mod:`.randomizers`: the randomization config applied to the scene frame by frame.
 - :mod:`.frame_files`: write one frame record (image, EXR, sidecar) from the Render Result.
