@@ -160,9 +160,12 @@ for i in range(8):
     obj = bpy.context.object
     obj.name = f"thing{i}"
     marking.mark(obj, ["ball", "cube", "monkey", "cone"][i % 4])
+bpy.ops.mesh.primitive_uv_sphere_add(radius=0.6, location=(-3.9, 0.0, 1.0))  # cut by the left border
+bpy.context.object.name = "edge"
+marking.mark(bpy.context.object, "ball")
 bpy.ops.import_scene.gltf(filepath=glb)
 for obj in list(scene.objects):
-    if obj.type == "MESH" and obj.parent is None and not obj.name.startswith("thing"):
+    if obj.type == "MESH" and obj.parent is None and not obj.name.startswith(("thing", "edge")):
         bpy.data.objects.remove(obj)  # the importer's bone-shape icosphere
 arm = next(o for o in scene.objects if o.type == "ARMATURE")
 arm.name = "tube"
@@ -203,6 +206,14 @@ for root in roots:
         o.pass_index = 1
     bpy.ops.render.render(write_still=False)
     bpy.data.images["Render Result"].save_render(filepath=f"{out}/alone_{root.name}.exr", scene=scene)
+# the object cut by the border, alone, through a camera seeing 3x as wide at 3x the resolution: the
+# middle third is the frame's own pixel grid, the rest its silhouette beyond the border
+for o in scene.objects:
+    o.hide_render = o.name not in ("edge", cam.name)
+cam.data.lens /= 3; cam.data.shift_x /= 3
+scene.render.resolution_x, scene.render.resolution_y = 3 * W, 3 * H
+bpy.ops.render.render(write_still=False)
+bpy.data.images["Render Result"].save_render(filepath=f"{out}/wide_edge.exr", scene=scene)
 """
 
 
@@ -246,6 +257,18 @@ def test_amodal_masks_match_each_object_rendered_alone(randomized):
         assert not (visible & ~amodal).any()  # the visible mask lies inside the amodal one
         occluded += ann["visible_fraction"] < 0.95
     assert occluded >= 2  # the frame does test occlusion
+
+
+def test_truncation_of_an_object_cut_by_the_border_matches_a_wide_render(randomized):
+    out, _, anns, _ = randomized
+    wide, _ = read_passes(out / "wide_edge.exr", 480, 360)
+    whole = wide > 0
+    inside = int(whole[120:240, 160:320].sum())
+    truth = 1 - inside / int(whole.sum())
+    ann = anns["edge"]
+    assert 0.2 < truth < 0.8  # the test does cut the object
+    assert abs(ann["truncation"] - truth) <= 0.01, (ann["truncation"], truth)
+    assert abs(ann["amodal_area"] - inside) <= 2
 
 
 def test_keypoint_hidden_by_another_object_is_inside_amodal_and_outside_visible(randomized):
