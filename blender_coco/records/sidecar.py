@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from blender_coco.errors import UserError
-from blender_coco.records.amodal import Amodal
 from blender_coco.files import read_json
+from blender_coco.records.amodal import Amodal
 from blender_coco.records.layout import RECORD_FORMAT, RECORD_VERSION
 
 #: The contract's top-level keys, in the order they are written.
