@@ -2,6 +2,8 @@
 
 Only ``blender_coco.blender`` imports ``bpy``; everything else (the exporter in
 ``blender_coco.coco``, the CLI, the config) runs in any Python with numpy.
+``blender_coco.silhouette`` rasterizes triangles for amodal masks (numpy;
+``blender_coco.silhouette_pure`` is the same in pure Python for a Blender without it).
 """
 
 __version__ = "0.1.0"

@@ -65,6 +65,12 @@ class ExportConfig:
     split_by: ``frame`` (each image on its own) or ``scene`` (images of one scene
         frame stay in one split).
     split_seed: seed of the split's shuffle.
+    min_visibility: drop annotations whose ``visible_fraction`` (visible area / amodal
+        area) is below this (0 keeps all). Needs records rendered with amodal masks.
+    max_truncation: drop annotations whose ``truncation`` (fraction of the projected
+        silhouette outside the image) is above this (1 keeps all). Needs amodal records.
+        Dropped objects leave every annotation file (instances, person_keypoints, panoptic:
+        their pixels become void); stuff is unaffected.
     """
 
     segmentation: str = "auto"
@@ -80,8 +86,19 @@ class ExportConfig:
     split: tuple[tuple[str, float], ...] | None = None
     split_by: str = "frame"
     split_seed: int = 0
+    min_visibility: float = 0.0
+    max_truncation: float = 1.0
+
+    @property
+    def filters_amodal(self) -> bool:
+        """Whether :attr:`min_visibility` or :attr:`max_truncation` drops anything."""
+        return self.min_visibility > 0 or self.max_truncation < 1
 
     def __post_init__(self) -> None:
+        for name in ("min_visibility", "max_truncation"):
+            value = getattr(self, name)
+            check(isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1,
+                  f"{name} must be a fraction in [0, 1], got {value!r}")
         check(self.segmentation in SEGMENTATION_MODES,
               f"segmentation must be one of {', '.join(SEGMENTATION_MODES)}, got {self.segmentation!r}")
         check(isinstance(self.tolerance, (int, float)) and 0 <= self.tolerance <= 10,
@@ -193,6 +210,9 @@ class RenderConfig:
     cameras: camera object names to render every frame from (one randomization per
         frame, one image per camera), ``("all",)`` for every camera of the scene sorted
         by name, or None for the scene camera (docs/records.md "Cameras").
+    amodal: store each instance's unoccluded silhouette in the frame record (its evaluated
+        triangles rasterized with the camera; no extra render), so the export writes
+        ``amodal_segmentation``, ``visible_fraction`` and ``truncation`` (docs/records.md).
     """
 
     out: str
@@ -214,6 +234,7 @@ class RenderConfig:
     threads: int | None = None
     stage: str = "all"
     cameras: tuple[str, ...] | None = None
+    amodal: bool = True
 
     def __post_init__(self) -> None:
         check(isinstance(self.out, str) and self.out != "", f"out must be a folder path, got {self.out!r}")
@@ -263,6 +284,11 @@ class RenderConfig:
                   and all(isinstance(c, str) and c.strip() != "" for c in self.cameras))
             check(ok, f"cameras must be camera names (e.g. CamA,CamB) or 'all', got {self.cameras!r}")
             object.__setattr__(self, "cameras", tuple(c.strip() for c in self.cameras))
+        check(isinstance(self.amodal, bool), f"amodal must be true or false, got {self.amodal!r}")
+        if not self.amodal and self.export.filters_amodal:
+            raise UserError("{min_visibility} and {max_truncation} filter by amodal masks, which this run would not "
+                            "make ({amodal} is off); turn {amodal} on, or drop the filters",
+                            field=("min_visibility", "max_truncation", "amodal"))
 
 
 def parse_cameras(text: str) -> tuple[str, ...]:

@@ -486,6 +486,9 @@ def test_panel_settings_become_the_same_render_config_as_the_cli(tmp_path):
         out["defaults"] = [cfg.resolution, cfg.samples, cfg.python, cfg.randomize]
         settings.randomize = "off"
         out["randomize_off"] = render_config(settings).randomize
+        out["amodal"] = [render_config(settings).amodal]
+        settings.amodal = False
+        out["amodal"].append(render_config(settings).amodal)
         errors = {{}}
         settings.randomize = "//random.toml"  # the .blend is not saved: // has no meaning yet
         try:
@@ -542,6 +545,7 @@ def test_panel_settings_become_the_same_render_config_as_the_cli(tmp_path):
     assert facts["equal"]
     assert facts["defaults"] == [None, None, None, None]  # randomize None: the scene's own coco_randomize, if any
     assert facts["randomize_off"] == "off"
+    assert facts["amodal"] == [True, False]  # the checkbox, on by default
     assert "COCO > Output > Randomization > Config '//random.toml'" in facts["errors"]["randomize"]
     assert "not saved" in facts["errors"]["randomize"]
     assert facts["relative"] == [str(tmp_path / "ds") + "/", str(tmp_path / "random.toml")]

@@ -131,7 +131,8 @@ def test_render_argv_rebuilds_the_config_but_the_export_settings():
                             samples=2, device="GPU", image_format="JPEG", randomize=str(CONFIG), frame_range=(3, 6),
                             threads=2, resume=True, stage="render", python="/py",
                             export=ExportConfig(segmentation="rle", tasks=("instances",), info=(("year", "2026"),))),
-               RenderConfig(out="/d", frames=4, randomize="off", shard=(1, 2), overwrite=True, stage="prepare")]
+               RenderConfig(out="/d", frames=4, randomize="off", shard=(1, 2), overwrite=True, stage="prepare",
+                            amodal=False)]
     for config in configs:
         assert config_from_args(p.parse_args(render_argv(config))) == dataclasses.replace(config, export=ExportConfig())
 

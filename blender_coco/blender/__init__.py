@@ -17,6 +17,8 @@ The render stage:
   (engine, cameras, marked objects that render nowhere).
 - :mod:`.keypoints`: keypoint maps of armatures, bones projected to pixels.
 - :mod:`.views`: the cameras a run renders every frame from (``--cameras``), a stereo camera's two eyes.
+- :mod:`.amodal`: each instance's unoccluded silhouette: evaluated triangles rasterized with the camera
+  (numpy where Blender's Python has it, else the same rasterizer in pure Python).
 - :mod:`.hooks`: :class:`~.hooks.FrameHook`, how per-frame scene changes plug into a run.
 - :mod:`.randomizers`: the randomization config applied to the scene frame by frame.
 - :mod:`.frame_files`: write one frame record (image, EXR, sidecar) from the Render Result.

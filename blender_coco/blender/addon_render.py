@@ -156,6 +156,7 @@ PANEL_FIELDS = {
     "python": "COCO > Output > Export Python",
     "randomize": "COCO > Output > Randomization > Config",
     "cameras": "COCO > Output > Cameras",
+    "amodal": "COCO > Output > Amodal",
 }
 
 

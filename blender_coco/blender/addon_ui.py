@@ -6,7 +6,7 @@
       Mark                  category to mark with, Mark / Unmark, the active object's marking, world
       Categories            the scene's categories, each with a select button
       Keypoints             the active armature's keypoint map (closed by default)
-      Output                folder, frames, seed, mask and image formats
+      Output                folder, frames, seed, mask and image formats, amodal masks
         Render Settings     samples and resolution overrides (off: the scene's own), device
         Randomization       the randomization config file
         Export Python       the Python that runs the export stage (when Blender's own cannot)
@@ -206,6 +206,7 @@ class BLENDER_COCO_PT_output(_CocoSubPanel, Panel):
         col = layout.column(align=True)
         col.prop(settings, "segmentation")
         col.prop(settings, "image_format")
+        layout.prop(settings, "amodal")
 
 
 class _OutputSubPanel(_CocoPanel):

@@ -327,6 +327,7 @@ class RenderJob:
                                     f"(Object > Apply > Make Instances Real) or use a library override")
         self._warn(*problems, *marking.mark_warnings(scene))
         roots = marking.marked_roots(scene)
+        amodal = self._amodal(camera, {indices[r.name] for r in roots if r.name in rendered and not marking.is_stuff(r)})
         categories: dict[str, dict] = {}
         instances = []
         for root in roots:
@@ -351,7 +352,8 @@ class RenderJob:
                 points = keypoints.project_keypoints(scene, camera, root, definition, depsgraph=evaluated_depsgraph(scene, self._view_layer))
             instances.append(Instance(pass_index=indices[key], object=key, category=name,
                                       color=None if color is None else tuple(color),
-                                      keypoints=None if points is None else tuple(tuple(k) for k in points)))
+                                      keypoints=None if points is None else tuple(tuple(k) for k in points),
+                                      amodal=amodal.get(indices[root.name])))
         background = marking.background_category(scene)
         if background is not None:
             entry = categories.setdefault(background, {"name": background})
@@ -382,6 +384,21 @@ class RenderJob:
             view=view.name if names else None,
             views=tuple(names) if names else None,
         )
+
+    def _amodal(self, camera, wanted: set[int]) -> dict:
+        """Amodal silhouettes of the ``wanted`` pass indices (blender/amodal.py), or {} with one warning."""
+        if not self.config.amodal or not wanted:
+            return {}
+        from blender_coco.blender import amodal
+
+        if getattr(camera.data, "type", "PERSP") == "PANO":
+            message = (f"no amodal masks: camera {camera.name!r} is panoramic, which amodal masks do not support "
+                       "yet; pass --no-amodal to silence this")
+            if message not in self._warned:
+                self._warned.add(message)
+                log.warning("%s", message)
+            return {}
+        return amodal.frame_amodal(self.scene, self._view_layer, camera, wanted)
 
     # -- end -----------------------------------------------------------------
 

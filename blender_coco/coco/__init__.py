@@ -7,6 +7,8 @@ Format and annotations:
 - :mod:`.instances`: an ID mask -> one annotation per instance (RLE, polygons, bbox, area).
 - :mod:`.segmentation`: decode and check polygons and RLE (shared by validate and preview).
 - :mod:`.keypoints`: COCO keypoint visibility from the ID and depth passes.
+- :mod:`.amodal`: amodal mask, visible fraction and truncation of an annotation; the
+  ``min_visibility`` / ``max_truncation`` filters.
 - :mod:`.stuff`, :mod:`.panoptic`: stuff regions, panoptic PNGs and JSON.
 - :mod:`.scene_facts`: what a frame shows (occlusion, border contact), for captions and stats.
 - :mod:`.captions`: captions that are true of a frame (style, grammar, generation).

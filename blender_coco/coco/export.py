@@ -44,6 +44,8 @@ def _thing_annotations(rec: FrameRecord, mask, depth, category_ids: dict[str, in
                         "re-render that frame") from None
     out = []
     for label, ann in annotate(mask, labels, config):
+        if not _amodal(rec, by_label[label], mask, label, ann, config):
+            continue
         points = by_label[label].get("keypoints")
         if points is not None:
             from blender_coco.coco.keypoints import keypoint_visibility
@@ -54,6 +56,26 @@ def _thing_annotations(rec: FrameRecord, mask, depth, category_ids: dict[str, in
                 points, label, mask, depth, rec.scene_units(config.keypoint_tolerance))
         out.append((label, ann))
     return out
+
+
+def _amodal(rec: FrameRecord, inst: dict[str, Any], mask, label: int, ann: dict[str, Any],
+            config: ExportConfig) -> bool:
+    """Add the amodal keys to ``ann`` (:mod:`.amodal`); False when the visibility filters drop it."""
+    data = inst.get("amodal")
+    if data is None:
+        if config.filters_amodal:
+            raise UserError(f"{rec.path}: instance {inst.get('object') or label!r} has no amodal mask (rendered with "
+                            "--no-amodal, or in a Blender without numpy), which {min_visibility} and {max_truncation} "
+                            "need; re-render with --amodal, or leave both out", field=("min_visibility", "max_truncation"))
+        return True
+    from blender_coco.coco.amodal import amodal_fields, keep
+    from blender_coco.records.amodal import Amodal
+
+    try:
+        ann.update(amodal_fields(mask == label, Amodal.from_json(data), rec.height, rec.width))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UserError(f"{rec.path}: malformed amodal mask of instance {label} ({exc}); re-render that frame") from None
+    return keep(ann, config)
 
 
 @dataclass(frozen=True)

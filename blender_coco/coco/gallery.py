@@ -7,12 +7,14 @@ Layout of the output folder::
     thumb/<stem>.jpg           thumbnails of images larger than THUMB px (else img/ is used)
     layers/<stem>.m<cat>.png   per image and category: that category's masks, RGBA
     layers/<stem>.p<cat>.png   the same for its panoptic segments (segment colours)
+    layers/<stem>.a<cat>.png   the hidden part of its amodal masks (amodal minus visible), striped
 
 Each card stacks the image, the mask layers, the panoptic layers and one SVG with the
 boxes, keypoints and skeletons, all stretched over the same box (``image-rendering:
 pixelated``: small renders stay crisp), then lists the image's captions. Every
 overlay element carries the class ``c<category id>``; a checkbox per category and
-per kind (masks, boxes, keypoints, panoptic, captions) toggles a class on ``<body>``
+per kind (masks, amodal, boxes, keypoints, panoptic, captions; amodal and panoptic start off,
+shown only when the file has them) toggles a class on ``<body>``
 that hides them, so toggles need no per-element work. Clicking a card enlarges it.
 
 The URL hash sets toggles on load, by clicking the same checkboxes a user would:
@@ -52,8 +54,8 @@ log = logging.getLogger(__name__)
 
 THUMB = 320          # longest side of a thumbnail, and the card's display width in CSS px
 PANOPTIC_ALPHA = 0.6
-KINDS = ("masks", "boxes", "keypoints", "panoptic", "captions")
-HIDDEN_KINDS = ("panoptic",)  # off until toggled on
+KINDS = ("masks", "amodal", "boxes", "keypoints", "panoptic", "captions")
+HIDDEN_KINDS = ("panoptic", "amodal")  # off until toggled on
 
 
 def _hex(color: Iterable[int]) -> str:
@@ -164,7 +166,9 @@ def write_gallery(data: dict, out_dir: str | Path, images_dir: str | Path | None
         cards.append(_card(img, names[img["id"]], index, categories, stuff_anns.get(img["id"], []),
                            pan_anns.get(img["id"]), Path(panoptic_dir) if panoptic_dir else None,
                            caps.get(img["id"], []), images_dir, out, counts))
-    page = _page(title, cards, categories, counts, has_panoptic=bool(pan_anns), has_captions=bool(caps))
+    has_amodal = any("amodal_segmentation" in a for a in data.get("annotations", ()) if isinstance(a, dict))
+    page = _page(title, cards, categories, counts, has_panoptic=bool(pan_anns), has_captions=bool(caps),
+                 has_amodal=has_amodal)
     path = out / "index.html"
     write_bytes_atomic(path, page.encode("utf-8", "backslashreplace"))  # a lone surrogate in a name shows as \udXXX
     log.info("wrote a gallery of %d image%s to %s", len(cards), "" if len(cards) == 1 else "s", path)
@@ -215,6 +219,20 @@ def _card(img: dict, stem: str, index: CocoIndex, categories: dict, stuff_anns: 
         if m is None or not isinstance(cat, int):
             continue
         by_cat[cat] = by_cat[cat] | m if cat in by_cat else m
+    hidden_parts: dict[Any, np.ndarray] = {}
+    for ann in anns:
+        cat, m = ann.get("category_id"), decode_mask(ann.get("amodal_segmentation"), h, w)
+        if m is None or not isinstance(cat, int):
+            continue
+        visible = decode_mask(ann.get("segmentation"), h, w)
+        m = m & ~visible if visible is not None else m
+        hidden_parts[cat] = hidden_parts[cat] | m if cat in hidden_parts else m
+    stripes = (np.add.outer(np.arange(h), np.arange(w)) // 2) % 2 == 0
+    for cat, m in sorted(hidden_parts.items()):
+        if m.any():
+            name = f"layers/{stem}.a{cat}.png"
+            write_bytes_atomic(out / name, _layer(m & stripes, category_color(cat), MASK_ALPHA))
+            layers.append(f'<img class="layer amo c{cat}" src="{name}" alt="">')
     for cat, m in sorted(by_cat.items()):
         name = f"layers/{stem}.m{cat}.png"
         write_bytes_atomic(out / name, _layer(m, category_color(cat), MASK_ALPHA))
@@ -297,14 +315,16 @@ window.addEventListener('error', function (e) {
 """
 
 
-def _page(title: str, cards: list[str], categories: dict, counts: dict, *, has_panoptic: bool, has_captions: bool) -> str:
+def _page(title: str, cards: list[str], categories: dict, counts: dict, *, has_panoptic: bool, has_captions: bool,
+          has_amodal: bool = False) -> str:
     cat_ids = sorted(c for c in set(categories) | set(counts) if isinstance(c, int))
-    rules = [".hide-masks .mask, .hide-boxes .box, .hide-keypoints .kp, .hide-panoptic .pan, "
+    rules = [".hide-masks .mask, .hide-amodal .amo, .hide-boxes .box, .hide-keypoints .kp, .hide-panoptic .pan, "
              ".hide-captions .caps { display: none; }"]
     rules += [f".hide-c{c} .c{c} {{ display: none; }}" for c in cat_ids]
     toggles = []
     for kind in KINDS:
-        if (kind == "panoptic" and not has_panoptic) or (kind == "captions" and not has_captions):
+        if ((kind == "panoptic" and not has_panoptic) or (kind == "captions" and not has_captions)
+                or (kind == "amodal" and not has_amodal)):
             continue
         checked = "" if kind in HIDDEN_KINDS else " checked"
         toggles.append(f'<label><input type="checkbox" data-key="{kind}"{checked}> {kind}</label>')

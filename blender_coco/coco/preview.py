@@ -9,6 +9,9 @@ Per annotation, in this order so that small marks stay on top:
 1. the mask (polygons, compressed or uncompressed RLE, decoded as pycocotools'
    ``annToMask`` does: :func:`blender_coco.coco.segmentation.decode_mask`) filled
    with the category colour at :data:`~blender_coco.coco.colors.MASK_ALPHA`;
+   then, for annotations with ``amodal_segmentation``, the outline of the amodal mask
+   where it runs through hidden pixels (outside the visible mask), dashed, in the
+   category colour: the object's occluded shape;
 2. the bbox outline in the category colour, on the outermost pixels the box covers;
 3. the skeleton: lines only between keypoints with v > 0, solid when both ends are
    visible (v = 2), thin and dashed when an end is occluded (v = 1);
@@ -114,6 +117,24 @@ def _label_tag(draw: ImageDraw.ImageDraw, text: str, box: tuple[int, int, int, i
     draw.text((x + 1 - left, y + 1 - top), text, fill=ink, font=style.font)
 
 
+def _amodal_outlines(pixels: np.ndarray, anns: list[dict], h: int, w: int, dash: int) -> None:
+    """Paint, dashed, the outline of each amodal mask where it runs through hidden (not visible) pixels."""
+    dashes = None
+    for ann in anns:
+        amodal = decode_mask(ann.get("amodal_segmentation"), h, w)
+        if amodal is None:
+            continue
+        p = np.pad(amodal, 1)
+        inner = p[:-2, 1:-1] & p[2:, 1:-1] & p[1:-1, :-2] & p[1:-1, 2:]
+        edge = amodal & ~inner
+        visible = decode_mask(ann.get("segmentation"), h, w)
+        if visible is not None:
+            edge &= ~visible
+        if dashes is None:
+            dashes = (np.add.outer(np.arange(h), np.arange(w)) // dash) % 2 == 0
+        pixels[edge & dashes] = category_color(ann.get("category_id"))
+
+
 def _draw(index: CocoIndex, img: dict, images_dir: Path | None) -> Image.Image:
     w, h = img["width"], img["height"]
     base = base_image(img, images_dir)
@@ -130,6 +151,7 @@ def _draw(index: CocoIndex, img: dict, images_dir: Path | None) -> Image.Image:
             continue
         color = np.array(category_color(ann.get("category_id")), dtype=np.float32)
         pixels[mask] = pixels[mask] * (1.0 - MASK_ALPHA) + color * MASK_ALPHA
+    _amodal_outlines(pixels, anns, h, w, style.dash)
     out = Image.fromarray(np.rint(pixels).astype(np.uint8), "RGB")
     draw = ImageDraw.Draw(out)
 

@@ -20,6 +20,10 @@ Ids that cannot key a table (lists, objects) are left out with a warning.
   Otherwise occlusion is unknown and shown as ``-``.
 * Keypoint visibility: per keypoint category and keypoint name, how many
   annotations have v = 0, 1 and 2.
+* Amodal (annotations with ``visible_fraction`` and ``truncation``, rendered with
+  amodal masks): how many, the mean visible fraction and a histogram of it
+  (:data:`VISIBILITY_BINS`), how many are truncated (silhouette partly outside the
+  image, truncation > 0) and their mean truncation; None when no annotation has them.
 """
 
 from __future__ import annotations
@@ -41,6 +45,21 @@ log = logging.getLogger(__name__)
 SMALL = 32 ** 2
 MEDIUM = 96 ** 2
 BORDER_EPS = 1.0
+#: Histogram bins of visible_fraction: [0, 0.25), [0.25, 0.5), [0.5, 0.75), [0.75, 1), exactly 1.
+VISIBILITY_BINS = ("<0.25", "0.25-0.5", "0.5-0.75", "0.75-1", "1")
+
+
+def amodal_stats(anns: list[dict]) -> dict[str, Any] | None:
+    """Visible fraction and truncation over the annotations that carry them (None if none does)."""
+    pairs = [(a["visible_fraction"], a["truncation"]) for a in anns
+             if is_number(a.get("visible_fraction")) and is_number(a.get("truncation"))]
+    if not pairs:
+        return None
+    hist = Counter(VISIBILITY_BINS[4] if v >= 1 else VISIBILITY_BINS[min(3, int(v * 4))] for v, _ in pairs)
+    cut = [t for _, t in pairs if t > 0]
+    return {"annotations": len(pairs), "visible_fraction_mean": round(sum(v for v, _ in pairs) / len(pairs), 4),
+            "visible_fraction": {b: hist[b] for b in VISIBILITY_BINS},
+            "truncated": len(cut), "truncation_mean": round(sum(cut) / len(cut), 4) if cut else 0.0}
 
 
 def size_bucket(area: float) -> str:
@@ -153,6 +172,7 @@ def dataset_stats(data: Any, occlusion: dict[int, bool] | None = None) -> dict[s
         "truncated": trunc,
         "occlusion": {"known": occ_known, "occluded": occ_yes},
         "keypoints": keypoints,
+        "amodal": amodal_stats(anns),
     }
 
 
@@ -171,6 +191,12 @@ def format_table(stats: dict[str, Any], title: str = "") -> str:
     occ = s["occlusion"]
     lines.append(f"truncated (box on the border): {s['truncated']}; occluded: "
                  + (f"{occ['occluded']} of {occ['known']} known" if occ["known"] else "unknown"))
+    am = s.get("amodal")
+    if am:
+        hist = ", ".join(f"{b}: {n}" for b, n in am["visible_fraction"].items())
+        lines.append(f"amodal: {am['annotations']} annotated; visible fraction mean {am['visible_fraction_mean']:.2f} "
+                     f"({hist}); truncated (silhouette past the border): {am['truncated']}, mean truncation "
+                     f"{am['truncation_mean']:.2f}")
     lines.append("")
     cols = ("instances", "small", "medium", "large", "crowd", "truncated", "occluded")
     width = max([len("category")] + [len(str(r["name"])) for r in s["categories"]] + [len("total")])

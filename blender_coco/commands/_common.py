@@ -27,6 +27,12 @@ def add_export_options(p: argparse.ArgumentParser) -> None:
                    help=f"polygon simplification in pixels (default {d.tolerance}: rasterizes back exactly)")
     p.add_argument("--min-area", type=int, default=d.min_area, metavar="N",
                    help="drop instances with fewer visible pixels (default 1)")
+    p.add_argument("--min-visibility", type=float, default=d.min_visibility, metavar="F",
+                   help="drop annotations whose visible_fraction (visible / amodal area) is below F (default 0: keep "
+                        "all; needs records rendered with --amodal)")
+    p.add_argument("--max-truncation", type=float, default=d.max_truncation, metavar="F",
+                   help="drop annotations whose truncation (share of the silhouette outside the image) is above F "
+                        "(default 1: keep all; needs records rendered with --amodal)")
     p.add_argument("--keypoint-tolerance", type=float, default=d.keypoint_tolerance, metavar="M",
                    help=f"self-occlusion tolerance for keypoints, in metres whatever the scene's unit scale "
                         f"(default {d.keypoint_tolerance}: joints sit inside the body)")
@@ -90,5 +96,6 @@ def export_config_from_args(args: argparse.Namespace, **extra) -> ExportConfig:
                         "split_by": args.split_by, "split_seed": args.split_seed}
     return ExportConfig(segmentation=args.segmentation, tolerance=args.tolerance, min_area=args.min_area,
                         keypoint_tolerance=args.keypoint_tolerance, iscrowd=args.crowd, info=tuple(args.info),
+                        min_visibility=args.min_visibility, max_truncation=args.max_truncation,
                         **task_options, **extra)
 

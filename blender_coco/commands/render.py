@@ -95,6 +95,9 @@ def add_render_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--prepare-only", action="store_true", help=argparse.SUPPRESS)  # the Ray driver's check
     add_export_options(p)
     add_task_options(p)
+    p.add_argument("--amodal", action=argparse.BooleanOptionalAction, default=RenderConfig.amodal,
+                   help="store each object's unoccluded (amodal) mask, visible fraction and truncation; a rasterization "
+                        "of its triangles, no extra render (default on; docs/benchmarks.md has its cost)")
     p.add_argument("--python", metavar="PATH",
                    help="Python with blender-coco installed, for the export stage when Blender's own Python "
                         "lacks numpy (stock Blender); default $BLENDER_COCO_PYTHON, then python3")
@@ -130,6 +133,7 @@ def config_from_args(args: argparse.Namespace) -> RenderConfig:
         threads=args.threads,
         stage="prepare" if args.prepare_only else "render" if args.no_export else "all",
         cameras=parse_cameras(args.cameras) if args.cameras else None,
+        amodal=args.amodal,
     )
 
 

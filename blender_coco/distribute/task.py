@@ -107,6 +107,8 @@ def render_argv(config: RenderConfig) -> list[str]:
         argv += ["--cameras", ",".join(config.cameras)]
     argv += ["--resume"] if config.resume else ["--overwrite"] if config.overwrite else []
     argv += {"all": [], "render": ["--no-export"], "prepare": ["--prepare-only"]}[config.stage]
+    if not config.amodal:
+        argv.append("--no-amodal")
     if config.python is not None:
         argv += ["--python", config.python]
     return argv

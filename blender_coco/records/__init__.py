@@ -21,6 +21,8 @@ numbers); its COCO image id is ``index + 1``. A multi-camera run writes one reco
   frame-file and temp-file name patterns.
 - :mod:`.sidecar`: :class:`~.sidecar.Sidecar` (typed, ``to_json``/``from_json``),
   :class:`~.sidecar.FrameRecord` and :func:`~.sidecar.load_record` for readers.
+- :mod:`.amodal`: :class:`~.amodal.Amodal`, the optional per-instance unoccluded
+  silhouette (COCO RLE string + area beyond the border), and its RLE string encoder.
 - :mod:`.scan`: ``list_records``, ``scan_out_dir``, ``file_is_complete``, ``check_frame``.
 - :mod:`.resume`: ``prepare_out_dir``: new run, ``--resume``, ``--overwrite``, shards
   sharing a folder.

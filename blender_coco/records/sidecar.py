@@ -7,7 +7,7 @@
             instances=(), background=None, unit_scale=None, view=None, views=None, extra={})
     Sidecar.to_json() -> dict          the JSON object, keys in the contract's order
     Sidecar.from_json(data, source)    checked; a one-line UserError naming ``source``
-    Camera(name, type, matrix_world, eye)   Instance(pass_index, category, object, color, keypoints)
+    Camera(name, type, matrix_world, eye)   Instance(pass_index, category, object, color, keypoints, amodal)
     load_record(path) -> FrameRecord   a sidecar on disk, as the exporter reads it
     FrameRecord.scene_units(metres)    a distance in metres in the frame's Blender units (depth pass, keypoints)
 
@@ -34,6 +34,7 @@ from typing import Any
 
 from blender_coco.errors import UserError
 from blender_coco.files import read_json
+from blender_coco.records.amodal import Amodal
 from blender_coco.records.layout import RECORD_FORMAT, RECORD_VERSION, image_id
 
 #: The contract's top-level keys, in the order they are written.
@@ -78,7 +79,8 @@ class Instance:
 
     ``color``: sRGB 0..1 of its main material (captions); ``keypoints``: one
     ``(x, y, depth)`` per keypoint of its category, continuous pixel coordinates,
-    depth None behind the camera.
+    depth None behind the camera; ``amodal``: its unoccluded silhouette
+    (:class:`~blender_coco.records.amodal.Amodal`), None when not rendered with amodal masks.
     """
 
     pass_index: int
@@ -86,6 +88,7 @@ class Instance:
     object: str | None = None
     color: tuple[float, ...] | None = None
     keypoints: tuple[tuple[float | None, ...], ...] | None = None
+    amodal: Amodal | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"pass_index": self.pass_index}
@@ -96,6 +99,8 @@ class Instance:
             out["color"] = list(self.color)
         if self.keypoints is not None:
             out["keypoints"] = [list(k) for k in self.keypoints]
+        if self.amodal is not None:
+            out["amodal"] = self.amodal.to_json()
         return out
 
     @classmethod
@@ -104,7 +109,8 @@ class Instance:
         return cls(pass_index=int(data["pass_index"]), category=str(data["category"]),
                    object=None if data.get("object") is None else str(data["object"]),
                    color=None if color is None else tuple(color),
-                   keypoints=None if points is None else _keypoints(points))
+                   keypoints=None if points is None else _keypoints(points),
+                   amodal=None if data.get("amodal") is None else Amodal.from_json(data["amodal"]))
 
 
 def _number(v: Any) -> bool:

@@ -34,7 +34,8 @@ format's conventions):
   for crowd regions, whose COCO areas are not pixel counts),
   ``iscrowd``, ``segmentation`` (polygons and RLE, checked by
   :func:`blender_coco.coco.segmentation.segmentation_error` before pycocotools sees
-  them) and keypoints.
+  them) and keypoints; :mod:`.amodal` -- the amodal keys (all five, amodal mask inside
+  the image and containing the visible one, ``area <= amodal_area``, fractions in range).
 * :mod:`.panoptic` -- annotations with ``segments_info`` and, with ``panoptic_dir``,
   their PNGs as panopticapi's ``pq_compute`` reads them.
 * :mod:`.stuff` -- ``kind="stuff"`` (the CLI assumes it for files named

@@ -9,7 +9,7 @@
   drops such an annotation; polygon vertices inside the image within
   :data:`~blender_coco.coco.segmentation.POLYGON_MARGIN`; see
   :mod:`blender_coco.coco.segmentation`), ``area`` > 0 and consistent with it
-  (:func:`area_matches`), and valid keypoints.
+  (:func:`area_matches`), and valid keypoints; amodal keys: :mod:`.amodal`.
 * Simplified polygons: a file whose ``info.polygon_tolerance`` (px) says its polygons
   were simplified (blender-coco's export and masks2coco write it for a tolerance over
   0.2 px) may have polygons that cover fewer pixels than ``area``, which stays the
@@ -33,6 +33,7 @@ from typing import Any
 
 from blender_coco.coco.segmentation import (outline_length, pixel_count, polygon_area, segmentation_areas,
                                             segmentation_error)
+from blender_coco.coco.validate.amodal import check_amodal
 from blender_coco.coco.validate.captions import check_caption
 from blender_coco.coco.validate.common import Report, check_bbox
 from blender_coco.values import is_int, is_number, short
@@ -136,6 +137,7 @@ def check_annotation(report: Report, ann_id: int, ann: dict, *, step: tuple | No
                 refs = segmentation_areas(seg, *size)
                 if not area_matches(area, refs):
                     report.add(where, f"area {area:g} does not match the segmentation (pixel count: {refs[0]:g})")
+    check_amodal(report, where, ann, size)
     return deferred
 
 

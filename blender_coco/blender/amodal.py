@@ -1,0 +1,182 @@
+"""Amodal silhouettes of a frame's instances: their evaluated triangles rasterized with the camera.
+
+::
+
+    has_numpy() -> bool                       numpy rasterizer, or the pure-Python one (same masks)
+    frame_amodal(scene, view_layer, camera, wanted) -> {pass_index: Amodal}
+
+No extra render: every object instance of the evaluated depsgraph whose pass index is
+in ``wanted`` (a marked object and its descendants share one; armature-deformed,
+modifier and geometry-node meshes come evaluated, curves and text as their meshes)
+gives its triangles in camera space, and :func:`blender_coco.silhouette.silhouette`
+rasterizes each instance's triangles at pixel centres (the camera's own projection
+matrix: sensor fit, shift, pixel aspect, orthographic). Objects hidden from render or
+from camera rays are left out; objects hidden only in the viewport render, so they are
+unhidden while their triangles are read (the viewport's depsgraph leaves them out).
+With numpy in Blender's Python (the ``bpy`` module and Blender's official builds)
+:mod:`blender_coco.silhouette` rasterizes; without it (Debian's Blender 3.4)
+:mod:`blender_coco.silhouette_pure` gives the same masks, slower.
+
+Instanced copies (collection instances, particles, geometry-node instances) join the
+instance whose pass index their evaluated object carries, as in the object-index
+pass; telling copies that share a pass index apart is up to the sidecar's instance
+identity (docs/records.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib.util
+import logging
+
+import bpy
+from mathutils import Matrix
+
+from blender_coco.blender import marking
+from blender_coco.blender.scene_info import evaluated_depsgraph, output_size
+from blender_coco.records.amodal import Amodal, encode_counts
+
+log = logging.getLogger(__name__)
+
+#: Object types that render as surfaces and evaluate to a mesh.
+_SURFACE_TYPES = {"MESH", "CURVE", "SURFACE", "META", "FONT"}
+
+
+@functools.cache
+def has_numpy() -> bool:
+    """Whether numpy imports here (else the pure-Python rasterizer runs: same masks, slower)."""
+    return importlib.util.find_spec("numpy") is not None
+
+
+def _camera_matrices(scene, camera, depsgraph, width: int, height: int):
+    """(projection, world -> camera) as lists of rows; renders ignore the camera's scale."""
+    r = scene.render
+    cam_eval = camera.evaluated_get(depsgraph)
+    projection = cam_eval.calc_matrix_camera(depsgraph, x=width, y=height,
+                                             scale_x=r.pixel_aspect_x, scale_y=r.pixel_aspect_y)
+    loc, rot, _ = cam_eval.matrix_world.decompose()
+    world = Matrix.Translation(loc) @ rot.to_matrix().to_4x4()
+    return [list(row) for row in projection], world.inverted()
+
+
+def _mesh_arrays(mesh) -> tuple:
+    """(flat vertex coordinates, flat triangle vertex indices) of a mesh: numpy arrays, or lists without numpy."""
+    mesh.calc_loop_triangles()
+    nv, nt = len(mesh.vertices) * 3, len(mesh.loop_triangles) * 3
+    if has_numpy():
+        import numpy as np
+
+        co, tri = np.empty(nv, dtype=np.float32), np.empty(nt, dtype=np.int32)
+    else:
+        co, tri = [0.0] * nv, [0] * nt
+    mesh.vertices.foreach_get("co", co)
+    mesh.loop_triangles.foreach_get("vertices", tri)
+    return co, tri
+
+
+def _object_arrays(obj) -> tuple[list, list]:
+    """The arrays of an evaluated object's mesh (modifiers, armature deformation, curves as meshes)."""
+    mesh = obj.to_mesh()
+    try:
+        return _mesh_arrays(mesh) if mesh is not None else ([], [])
+    finally:
+        obj.to_mesh_clear()
+
+
+def _camera_triangles(co: list, tri: list, m) -> list:
+    """Camera-space triangles ``[(p, q, r), ...]`` of flat arrays under the 4x4 matrix ``m`` (pure Python)."""
+    (a, b, c, d), (e, f, g, h), (i, j, k, l_) = m[0], m[1], m[2]
+    pts = [(a * x + b * y + c * z + d, e * x + f * y + g * z + h, i * x + j * y + k * z + l_)
+           for x, y, z in zip(co[0::3], co[1::3], co[2::3])]
+    return [(pts[p], pts[q], pts[r]) for p, q, r in zip(tri[0::3], tri[1::3], tri[2::3])]
+
+
+@contextlib.contextmanager
+def _shown_in_viewport(scene, view_layer, rendered: set[str], wanted: set[int]):
+    """Unhide, for the duration, the viewport-hidden objects of ``wanted`` that render.
+
+    Objects hidden in the viewport (eye or monitor icon, on them or on a collection)
+    still render, but the viewport's depsgraph, the one Python can evaluate, leaves
+    them out; every flag changed here is put back on exit.
+    """
+    undo = []
+    hidden = [o for o in scene.objects if o.name in rendered and o.pass_index in wanted and o.type in _SURFACE_TYPES
+              and (o.hide_viewport or o.hide_get(view_layer=view_layer))]
+    try:
+        if hidden:
+            names = {o.name for o in hidden}
+            stack = [view_layer.layer_collection]
+            while stack:
+                lc = stack.pop()
+                stack.extend(lc.children)
+                if names & {o.name for o in lc.collection.all_objects}:
+                    for holder in (lc, lc.collection):
+                        if holder.hide_viewport:
+                            holder.hide_viewport = False
+                            undo.append(lambda h=holder: setattr(h, "hide_viewport", True))
+            for obj in hidden:
+                if obj.hide_viewport:
+                    obj.hide_viewport = False
+                    undo.append(lambda o=obj: setattr(o, "hide_viewport", True))
+                if obj.hide_get(view_layer=view_layer):
+                    obj.hide_set(False, view_layer=view_layer)
+                    undo.append(lambda o=obj: o.hide_set(True, view_layer=view_layer))
+        yield
+    finally:
+        for step in reversed(undo):
+            step()
+
+
+def frame_amodal(scene, view_layer, camera, wanted: set[int]) -> dict[int, Amodal]:
+    """Each wanted pass index's unoccluded silhouette in the current frame (empty ones included)."""
+    rendered = marking.rendered_objects(view_layer)
+    with _shown_in_viewport(scene, view_layer, rendered, wanted):
+        return _frame_amodal(scene, view_layer, camera, wanted, rendered)
+
+
+def _frame_amodal(scene, view_layer, camera, wanted: set[int], rendered: set[str]) -> dict[int, Amodal]:
+    width, height = output_size(scene)
+    depsgraph = evaluated_depsgraph(scene, view_layer)
+    projection, world_to_cam = _camera_matrices(scene, camera, depsgraph, width, height)
+    # first list what to draw: making meshes while iterating object_instances breaks the iteration
+    todo = []  # (pass index, cache key, evaluated object or instanced mesh, world -> camera @ matrix_world)
+    for inst in depsgraph.object_instances:
+        obj = inst.object
+        if obj is None or obj.type not in _SURFACE_TYPES or not getattr(obj, "visible_camera", True):
+            continue
+        original = obj.original
+        if not inst.is_instance and original.name not in rendered:
+            continue
+        index = original.pass_index
+        if index not in wanted:
+            continue
+        matrix = world_to_cam @ inst.matrix_world
+        if inst.is_instance:  # a temporary object: keep its (evaluated) mesh, not the object
+            if isinstance(obj.data, bpy.types.Mesh):
+                todo.append((index, obj.data.as_pointer(), obj.data, matrix))
+        else:
+            todo.append((index, obj.as_pointer(), obj, matrix))
+    parts: dict[int, list] = {index: [] for index in wanted}
+    cache: dict[int, tuple] = {}
+    for index, key, source, matrix in todo:
+        if key not in cache:
+            cache[key] = _mesh_arrays(source) if isinstance(source, bpy.types.Mesh) else _object_arrays(source)
+        co, tri = cache[key]
+        if len(tri):
+            parts[index].append((co, tri, [list(row) for row in matrix]))
+    near, far = camera.data.clip_start, camera.data.clip_end
+    out = {}
+    for index, pieces in parts.items():
+        if has_numpy():
+            from blender_coco.silhouette import rle_counts, silhouette, transformed
+
+            sil = silhouette(transformed(pieces), projection, width, height, near, far)
+            counts, outside = rle_counts(sil.mask), sil.outside_area
+        else:
+            from blender_coco.silhouette_pure import silhouette_counts
+
+            tris = [t for co, tri, m in pieces for t in _camera_triangles(co, tri, m)]
+            counts, outside = silhouette_counts(tris, projection, width, height, near, far)
+        out[index] = Amodal(counts=encode_counts(counts), outside_area=outside)
+    return out
