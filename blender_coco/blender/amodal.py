@@ -101,16 +101,16 @@ def _shown_in_viewport(scene, view_layer, rendered: set[str], wanted: set[int]):
     them out; every flag changed here is put back on exit.
     """
     undo = []
-    hidden = [o for o in scene.objects if o.name in rendered and o.pass_index in wanted and o.type in _SURFACE_TYPES
+    hidden = [o for o in scene.objects if marking.object_key(o) in rendered and o.pass_index in wanted and o.type in _SURFACE_TYPES
               and (o.hide_viewport or o.hide_get(view_layer=view_layer))]
     try:
         if hidden:
-            names = {o.name for o in hidden}
+            names = {marking.object_key(o) for o in hidden}
             stack = [view_layer.layer_collection]
             while stack:
                 lc = stack.pop()
                 stack.extend(lc.children)
-                if names & {o.name for o in lc.collection.all_objects}:
+                if names & {marking.object_key(o) for o in lc.collection.all_objects}:
                     for holder in (lc, lc.collection):
                         if holder.hide_viewport:
                             holder.hide_viewport = False
@@ -146,7 +146,7 @@ def _frame_amodal(scene, view_layer, camera, wanted: set[int], rendered: set[str
         if obj is None or obj.type not in _SURFACE_TYPES or not getattr(obj, "visible_camera", True):
             continue
         original = obj.original
-        if not inst.is_instance and original.name not in rendered:
+        if not inst.is_instance and marking.object_key(original) not in rendered:
             continue
         index = original.pass_index
         if index not in wanted:

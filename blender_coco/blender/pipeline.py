@@ -327,7 +327,8 @@ class RenderJob:
                                     f"(Object > Apply > Make Instances Real) or use a library override")
         self._warn(*problems, *marking.mark_warnings(scene))
         roots = marking.marked_roots(scene)
-        amodal = self._amodal(camera, {indices[r.name] for r in roots if r.name in rendered and not marking.is_stuff(r)})
+        amodal = self._amodal(camera, {indices[marking.object_key(r)] for r in roots
+                                      if marking.object_key(r) in rendered and not marking.is_stuff(r)})
         categories: dict[str, dict] = {}
         instances = []
         for root in roots:
