@@ -36,6 +36,7 @@ from typing import Callable, Iterable
 
 import bpy
 
+from blender_coco import stop
 from blender_coco.blender import device, frame_files, image_format, marking
 from blender_coco.blender.guard import SettingsGuard
 from blender_coco.blender.handoff import export_python, run_export
@@ -384,7 +385,9 @@ def render_dataset(config: RenderConfig, scene, progress: Callable[[int, int], N
 
     ``progress(done, total)`` is called after each frame. Progress is shown too: an
     updating bar when stderr is a terminal, else a log line every few seconds (frames
-    done/total, frames per minute, time left); a summary follows at the end.
+    done/total, frames per minute, time left); a summary follows at the end. Inside
+    :func:`blender_coco.stop.on_signals` a signal stops the run after the frame in flight
+    (:class:`~blender_coco.stop.Interrupted`, no export).
     """
     job = RenderJob(config, scene, hooks)
     try:
@@ -392,16 +395,18 @@ def render_dataset(config: RenderConfig, scene, progress: Callable[[int, int], N
         bar = Progress(job.total, done=job.done, detail=job.detail)
         t0 = time.monotonic()
         try:
-            while job.render_next():
+            while stop.requested() is None and job.render_next():
                 if progress is not None:
                     progress(job.done, job.total)
                 bar.update(job.done)
         finally:
             bar.close()
         seconds = time.monotonic() - t0
+        stop.check(job.done, job.total, str(job.out_dir))  # a signal: no export (--resume exports)
     except BaseException:
         job.abort()
         raise
-    result = job.finish()
+    with stop.exit_now_on_signal():
+        result = job.finish()
     summarize(job, result, seconds)
     return result

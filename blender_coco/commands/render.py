@@ -166,9 +166,11 @@ def add_ray_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     if args.ray is not None:
+        from blender_coco import stop
         from blender_coco.distribute import options_from_args, render_on_ray
 
-        render_on_ray(config, options_from_args(args))
+        with stop.on_signals():
+            render_on_ray(config, options_from_args(args))
         return 0
     try:
         from blender_coco.blender import session
