@@ -49,6 +49,7 @@ from blender_coco.errors import UserError
 from blender_coco.files import ensure_dir
 from blender_coco.progress import Progress, duration
 from blender_coco.records.layout import image_name, passes_name
+from blender_coco.records.lock import RunLock
 from blender_coco.records.resume import prepare_out_dir
 from blender_coco.records.sidecar import Camera, Instance, Sidecar
 
@@ -106,6 +107,7 @@ class RenderJob:
         self._export_python: str | None = None
         self._warned: set[str] = set()
         self._kept = KeptScene()
+        self._lock = RunLock(None)
 
     # -- set-up ------------------------------------------------------------
 
@@ -120,6 +122,7 @@ class RenderJob:
             self._start()
         except BaseException:
             self._restore()
+            self._lock.release()
             raise
 
     def _start(self) -> None:
@@ -148,6 +151,10 @@ class RenderJob:
             hook.start(scene)
             self._hooks_started.append(hook)
         mode = "resume" if config.resume else "overwrite" if config.overwrite else "new"
+        # one run per folder; shards of one run share it (records/lock.py)
+        self._lock = RunLock.acquire(self.out_dir, {**self._expected_record(), "frames": config.frames,
+                                                    "image_format": config.image_format},
+                                     shared=config.shard is not None or config.frame_range is not None)
         kept = prepare_out_dir(self.out_dir, config.frames, config.image_format, self.indices, mode,
                                self._expected_record())
         self._todo = [] if config.stage == "prepare" else [i for i in self.indices if i not in kept]
@@ -155,7 +162,9 @@ class RenderJob:
 
     def _run_fields(self) -> dict:
         """Sidecar fields the hooks declare for every frame of this run."""
-        fields: dict = {}
+        scene = self.scene  # and what a resumed run or a sibling shard must share beyond them
+        fields: dict = {"scene": f"{Path(bpy.data.filepath).name}:{scene.name}" if bpy.data.filepath else scene.name,
+                        "samples": scene.cycles.samples}
         for hook in self.hooks:
             fields.update(hook.run_record(self.scene, self.config.seed) or {})
         return fields
@@ -347,23 +356,28 @@ class RenderJob:
         if self._closed:
             raise RuntimeError("this RenderJob has already finished")
         self._closed = True
-        self._restore()
-        if self.config.stage != "all":  # a Ray task or --no-export: the export runs once, later
-            return ExportResult(files={}, images=0)
-        if self.done < self.total:
-            log.warning("exporting %d of %d frames (the run stopped early)", self.done, self.total)
-        result = run_export(self.out_dir, self.config.export, self._export_python)
-        if self.config.shard is not None:
-            i, n = self.config.shard
-            log.info("shard %d/%d done; once every shard has finished, 'blender-coco export %s' (one folder) or "
-                     "'blender-coco merge DS1 DS2 ... --out DS' (one folder per shard) gives the whole dataset",
-                     i, n, self.out_dir)
-        return result
+        try:
+            self._restore()
+            if self.config.stage != "all":  # a Ray task or --no-export: the export runs once, later
+                return ExportResult(files={}, images=0)
+            if self.done < self.total:
+                log.warning("exporting %d of %d frames (the run stopped early)", self.done, self.total)
+            if self.config.shard is not None and not self._lock.last_shard():
+                i, n = self.config.shard
+                log.info("shard %d/%d done; another shard is still rendering into %s: the last one to end exports "
+                         "every shard's frames", i, n, self.out_dir)
+                return ExportResult(files={}, images=0)
+            return run_export(self.out_dir, self.config.export, self._export_python)
+        finally:
+            self._lock.release()
 
     def abort(self) -> None:
         """Restore the scene without exporting; frames already written stay on disk."""
         self._closed = True
-        self._restore()
+        try:
+            self._restore()
+        finally:
+            self._lock.release()
 
 
 def summarize(job: RenderJob, result: ExportResult, seconds: float) -> None:

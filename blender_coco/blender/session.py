@@ -69,6 +69,6 @@ def render(config: RenderConfig, *, demo_when_empty: bool = True) -> ExportResul
     with stop.on_signals():
         scene = load_scene(config, demo_when_empty=demo_when_empty)
         result = pipeline.render_dataset(config, scene)
-    if config.stage == "all":
+    if config.stage == "all" and result.files:  # (a shard that ended before the last one: nothing yet)
         log.info("dataset written: %s", result)
     return result

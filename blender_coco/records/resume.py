@@ -10,7 +10,7 @@
 ones and redoes the rest, ``overwrite`` renders every frame again. A run only ever
 removes its own frames (``share``), so shards rendering into one folder never touch
 each other's files; frames of sibling shards must come from the same run (same
-``expect``: seed, size, randomization). Pure file logic: the render stage calls it,
+``expect``: seed, size, samples, scene, randomization). Pure file logic: the render stage calls it,
 the tests drive it with tiny fake files. Standard library only.
 """
 
@@ -26,6 +26,9 @@ from blender_coco.records.scan import check_frame, read_sidecar, scan_out_dir
 
 log = logging.getLogger(__name__)
 
+#: Run fields that older records lack: not compared when a record has no such field.
+ADDED_KEYS = ("scene", "samples")
+
 #: How to treat frames already in the output folder (see :func:`prepare_out_dir`).
 MODES = ("new", "resume", "overwrite")
 
@@ -33,6 +36,8 @@ MODES = ("new", "resume", "overwrite")
 def mismatch(data: dict, expect: dict) -> str | None:
     """How a sidecar's JSON differs from this run's settings (``expect``), or None."""
     for key, value in expect.items():
+        if key in ADDED_KEYS and key not in data:  # a record written before the field existed
+            continue
         if data.get(key) != value:
             if key == "randomize":
                 had = data.get(key)
