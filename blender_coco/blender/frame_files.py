@@ -26,7 +26,7 @@ import bpy
 from blender_coco.blender import handoff, image_format
 from blender_coco.errors import UserError
 from blender_coco.files import atomic_path, write_json_atomic
-from blender_coco.records.image_file import strip_png_text
+from blender_coco.records.image_file import exr_problem, strip_png_text
 from blender_coco.records.layout import record_paths
 from blender_coco.records.scan import FILE_SIZES, file_is_complete
 from blender_coco.records.sidecar import Sidecar
@@ -54,9 +54,14 @@ def _checked(tmp: Path, target: Path) -> int:
             "continue with --resume")
     if not file_is_complete(tmp, target.suffix):
         raise UserError(full)
-    if target.suffix.lower() != ".png":
+    suffix = target.suffix.lower()
+    if suffix not in (".png", ".exr"):
         return tmp.stat().st_size
     data = tmp.read_bytes()
+    if suffix == ".exr":
+        if exr_problem(data) is not None:
+            raise UserError(full)
+        return len(data)
     try:
         stripped = strip_png_text(data)
     except ValueError:

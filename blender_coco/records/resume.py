@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
 from pathlib import Path
 
 from blender_coco.errors import UserError
-from blender_coco.records.layout import IMAGE_EXTENSIONS, IMAGES_DIR, RECORDS_DIR, sidecar_name
+from blender_coco.records.layout import ANNOTATIONS_DIR, IMAGE_EXTENSIONS, IMAGES_DIR, RECORDS_DIR, sidecar_name
 from blender_coco.records.scan import check_frame, read_sidecar, scan_out_dir
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,22 @@ def _remove(paths: list[Path]) -> None:
                             field="out") from None
 
 
+def _retire_annotations(out_dir: Path) -> None:
+    """Before an overwrite removes any frame: take the earlier run's COCO files away at once (one rename),
+    so a run killed in between never leaves annotations that point at removed images."""
+    folder = out_dir / ANNOTATIONS_DIR
+    if not folder.is_dir() or not any(folder.iterdir()):
+        return
+    aside = out_dir / f".{ANNOTATIONS_DIR}.{os.getpid()}.old.tmp"
+    try:
+        os.replace(folder, aside)
+    except OSError as exc:
+        raise UserError(f"cannot remove the earlier annotations {folder}: {exc.strerror}; delete the folder or choose "
+                        "a new {out}", field="out") from None
+    log.warning("removed the annotations of the earlier run (%s); this run writes new ones", folder)
+    shutil.rmtree(aside, ignore_errors=True)
+
+
 def prepare_out_dir(out_dir: Path, total: int, fmt: str, share=None, mode: str = "new",
                     expect: dict | None = None) -> set[int]:
     """Create images/ and records/ and decide what happens to frames already there.
@@ -81,7 +99,8 @@ def prepare_out_dir(out_dir: Path, total: int, fmt: str, share=None, mode: str =
     * ``resume``: complete frames whose sidecar matches ``expect`` are kept;
       incomplete ones (missing or partial image/EXR, unreadable sidecar) are redone;
       a complete frame of other settings is an error;
-    * ``overwrite``: every frame of ``share`` is rendered again.
+    * ``overwrite``: every frame of ``share`` is rendered again; ``annotations/`` (the earlier
+      export) is renamed away first, in one step, and removed.
 
     Leftover temp files and sidecar-less images/EXRs of ``share`` are removed.
     """
@@ -130,6 +149,8 @@ def prepare_out_dir(out_dir: Path, total: int, fmt: str, share=None, mode: str =
             remove.extend(([frame.sidecar] if frame.sidecar else []) + frame.files + frame.temps)
         elif not sharded and mode == "overwrite":
             remove.extend(([frame.sidecar] if frame.sidecar else []) + frame.files + frame.temps)
+    if mode == "overwrite":
+        _retire_annotations(out_dir)
     if remove:
         stale = [p for p in remove if not p.name.endswith(".tmp")]
         if stale and mode == "overwrite":
