@@ -9,7 +9,7 @@ each to a temp name and then renamed (the EXR in a codec the export stage's read
 decodes: :func:`~blender_coco.blender.handoff.passes_codec`); the sidecar is written
 last, atomically, so a frame is complete exactly when its sidecar exists. Blender does not
 report a full disk, so each file is checked (whole, its size on disk) before the rename;
-a PNG loses Cycles' render-time text chunks (same seed, same bytes:
+a PNG or JPEG loses Cycles' render-time text (same seed, same bytes:
 :mod:`blender_coco.records.image_file`); the sidecar records both sizes (``file_sizes``),
 which ``--resume`` checks. Names, the sidecar's shape and
 what happens to frames already in the folder: :mod:`blender_coco.records`.
@@ -26,7 +26,7 @@ import bpy
 from blender_coco.blender import handoff, image_format
 from blender_coco.errors import UserError
 from blender_coco.files import atomic_path, write_json_atomic
-from blender_coco.records.image_file import exr_problem, strip_png_text
+from blender_coco.records.image_file import exr_problem, strip_jpeg_comments, strip_png_text
 from blender_coco.records.layout import record_paths
 from blender_coco.records.scan import FILE_SIZES, file_is_complete
 from blender_coco.records.sidecar import Sidecar
@@ -48,14 +48,14 @@ def _save_render(scene, target: Path) -> int:
 
 
 def _checked(tmp: Path, target: Path) -> int:
-    """The size of the whole file Blender wrote to ``tmp`` (PNG text chunks stripped); a UserError
+    """The size of the whole file Blender wrote to ``tmp`` (PNG text, JPEG comments stripped); a UserError
     when it is cut short (a full disk or a file size limit: Blender's save does not say so)."""
     full = (f"cannot write {target}: the file came out incomplete (is the disk full?); free space, then "
             "continue with --resume")
     if not file_is_complete(tmp, target.suffix):
         raise UserError(full)
     suffix = target.suffix.lower()
-    if suffix not in (".png", ".exr"):
+    if suffix not in (".png", ".jpg", ".exr"):
         return tmp.stat().st_size
     data = tmp.read_bytes()
     if suffix == ".exr":
@@ -63,7 +63,7 @@ def _checked(tmp: Path, target: Path) -> int:
             raise UserError(full)
         return len(data)
     try:
-        stripped = strip_png_text(data)
+        stripped = strip_png_text(data) if suffix == ".png" else strip_jpeg_comments(data)
     except ValueError:
         raise UserError(full) from None
     if stripped != data:

@@ -3,11 +3,12 @@
 ::
 
     strip_png_text(data) -> bytes     the PNG without tEXt / zTXt / iTXt chunks
+    strip_jpeg_comments(data) -> bytes  the JPEG without COM segments
     is_png(data) -> bool
     exr_problem(data) -> str | None   why an EXR is not whole (its offset table, its last block), or None
 
 Cycles puts render statistics into every image it saves (``cycles.ViewLayer.render_time``,
-``total_time``, ... as PNG text chunks), whatever the ``use_stamp_*`` settings say, so two
+``total_time``, ... as PNG text chunks, as JPEG comments), whatever the ``use_stamp_*`` settings say, so two
 renders of the same seed differ byte for byte. The render stage strips those chunks before
 the file gets its final name; pixels and every other chunk are kept as they are.
 
@@ -50,6 +51,25 @@ def strip_png_text(data: bytes) -> bytes:
         if kind == b"IEND":
             return b"".join(out)
     raise ValueError("the PNG file is truncated (no IEND chunk)")
+
+
+def strip_jpeg_comments(data: bytes) -> bytes:
+    """``data`` without its COM segments (before the scan); ValueError if it is not a whole JPEG."""
+    if data[:2] != b"\xff\xd8" or data[-2:] != b"\xff\xd9":
+        raise ValueError("not a whole JPEG file")
+    out, pos = [data[:2]], 2
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            raise ValueError("the JPEG file is corrupt")
+        marker = data[pos + 1]
+        (length,) = struct.unpack_from(">H", data, pos + 2)
+        if marker == 0xDA:  # start of scan: the rest is image data
+            out.append(data[pos:])
+            return b"".join(out)
+        if marker != 0xFE:
+            out.append(data[pos:pos + 2 + length])
+        pos += 2 + length
+    raise ValueError("the JPEG file is truncated")
 
 
 EXR_MAGIC = b"\x76\x2f\x31\x01"

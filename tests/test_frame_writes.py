@@ -10,6 +10,7 @@ that point at removed images; PNGs of the same seed are byte-identical.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import resource
@@ -20,6 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from blender_coco.records.image_file import exr_problem, strip_png_text
 from blender_coco.records.scan import check_frame
@@ -163,3 +165,34 @@ def test_a_killed_overwrite_leaves_no_annotations_pointing_at_removed_images(don
     assert proc.returncode == -signal.SIGKILL
     assert not last.exists()  # the earlier frames are gone ...
     assert not (out / "annotations").exists()  # ... and so are the annotations that listed them
+
+
+def png_chunk_types(data: bytes) -> list[bytes]:
+    """The chunk types of a PNG, read by hand (the PNG spec: length, type, data, CRC)."""
+    kinds, pos = [], 8
+    while pos < len(data):
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        kinds.append(data[pos + 4:pos + 8])
+        pos += 12 + length
+    return kinds
+
+
+@pytest.mark.parametrize("fmt, ext", [("PNG", "png"), ("JPEG", "jpg")])
+def test_same_seed_gives_byte_identical_images(tmp_path, fmt, ext):
+    """Cycles writes its render time into every image (PNG text chunks, JPEG comments): stripped."""
+    images = []
+    for name in ("a", "b"):
+        proc = render(tmp_path / name, "--frames", "2", "--seed", "3", "--image-format", fmt, "--no-export")
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        images.append({p.name: p.read_bytes() for p in sorted((tmp_path / name / "images").iterdir())})
+    assert list(images[0]) == [f"000000.{ext}", f"000001.{ext}"]
+    assert images[0] == images[1]
+    for data in images[0].values():
+        assert b"render_time" not in data and b"cycles." not in data
+        if fmt == "PNG":
+            kinds = png_chunk_types(data)
+            assert kinds[0] == b"IHDR" and kinds[-1] == b"IEND" and b"IDAT" in kinds
+            assert not {b"tEXt", b"zTXt", b"iTXt"} & set(kinds)
+        with Image.open(io.BytesIO(data)) as im:  # still a valid image of the right size
+            im.load()
+            assert im.size == (64, 48)
