@@ -51,6 +51,7 @@ from blender_coco.progress import Progress, duration
 from blender_coco.records.layout import image_name, passes_name
 from blender_coco.records.lock import RunLock
 from blender_coco.records.resume import prepare_out_dir
+from blender_coco.records.scan import list_records
 from blender_coco.records.sidecar import Camera, Instance, Sidecar
 
 log = logging.getLogger(__name__)
@@ -367,6 +368,10 @@ class RenderJob:
                 log.info("shard %d/%d done; another shard is still rendering into %s: the last one to end exports "
                          "every shard's frames", i, n, self.out_dir)
                 return ExportResult(files={}, images=0)
+            if self.config.shard is not None and len(list_records(self.out_dir)) < self.config.frames:
+                log.warning("exporting the %d of %d frames in %s: the other shards' frames are missing (not started, "
+                            "or stopped); export again once they are done (blender-coco export %s)",
+                            len(list_records(self.out_dir)), self.config.frames, self.out_dir, self.out_dir)
             return run_export(self.out_dir, self.config.export, self._export_python)
         finally:
             self._lock.release()

@@ -303,6 +303,9 @@ def _prepare(config: RenderConfig, options: RayOptions) -> None:
     for line in outcome.tail:
         if line.strip() and not line.startswith(task.ERROR_PREFIX) and not line.startswith(skip):
             log.info("%s", line)
+    if not outcome.ok and stop.requested() is not None:  # Ctrl-C reached the check's Blender too
+        count = len(plan.complete_frames(config.out, config.frames, config.image_format))
+        raise stop.Interrupted(stop.requested(), stop.stopped_message(stop.requested(), count, config.frames, config.out))
     if not outcome.ok:
         raise UserError(outcome.error if outcome.error else f"checking the scene failed: {outcome.reason()}")
 
