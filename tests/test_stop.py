@@ -75,9 +75,9 @@ def kept_and_command(line: str, out: Path) -> tuple[int, list[str]]:
 
 
 def dataset_files(out: Path) -> dict[str, bytes]:
-    """Every file of a finished dataset but the EXRs (whose compressed bytes may differ between runs)."""
+    """Every file of a finished dataset but the EXRs (their header holds the render time) and the lock files."""
     files = {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*"))
-             if p.is_file() and p.suffix != ".exr"}
+             if p.is_file() and p.suffix != ".exr" and not p.name.startswith(".")}  # (the run's lock files)
     assert "annotations/instances.json" in files and sum(k.startswith("images/") for k in files) == FRAMES
     return files
 
