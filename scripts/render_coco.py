@@ -50,7 +50,8 @@ def main(argv: list) -> int:
     stop.set_command(list(getattr(sys, "orig_argv", argv)) if session.is_bpy_module() else list(argv))
     setup_logging(args.verbose, args.quiet)
     try:  # inside Blender an uncaught exception would not make the exit code non-zero
-        return report_errors(lambda: session.render(config_from_args(args), demo_when_empty=True) and 0)
+        with stop.on_signals():
+            return report_errors(lambda: session.render(config_from_args(args), demo_when_empty=True) and 0)
     except Exception:
         traceback.print_exc()
         return 1
