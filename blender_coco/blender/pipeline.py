@@ -22,7 +22,9 @@ Production runs: ``config.shard = (i, n)`` renders frames ``k % n == i`` with th
 global numbers (``config.frame_range``: a Ray task's chunk); ``config.resume`` keeps
 complete frames; ``config.stage`` skips the export or the rendering; a frame's files are
 written atomically, sidecar last, so a killed run loses at most the frame in flight
-(:func:`blender_coco.records.resume.prepare_out_dir`). Each frame's sidecar is a
+(:func:`blender_coco.records.resume.prepare_out_dir`); the job holds the folder's run lock
+(:mod:`blender_coco.records.lock`; shards of one run share it, the last to end exports).
+Each frame's sidecar is a
 :class:`~blender_coco.records.sidecar.Sidecar` (docs/records.md).
 """
 
@@ -162,8 +164,8 @@ class RenderJob:
         self.done = self.kept = len(kept)
 
     def _run_fields(self) -> dict:
-        """Sidecar fields the hooks declare for every frame of this run."""
-        scene = self.scene  # and what a resumed run or a sibling shard must share beyond them
+        """Sidecar fields every frame of this run shares: its scene, its samples, the hooks' fields."""
+        scene = self.scene
         fields: dict = {"scene": f"{Path(bpy.data.filepath).name}:{scene.name}" if bpy.data.filepath else scene.name,
                         "samples": scene.cycles.samples}
         for hook in self.hooks:
@@ -372,7 +374,13 @@ class RenderJob:
                 log.warning("exporting the %d of %d frames in %s: the other shards' frames are missing (not started, "
                             "or stopped); export again once they are done (blender-coco export %s)",
                             len(list_records(self.out_dir)), self.config.frames, self.out_dir, self.out_dir)
-            return run_export(self.out_dir, self.config.export, self._export_python)
+            result = run_export(self.out_dir, self.config.export, self._export_python)
+            if self.config.shard is not None:
+                i, n = self.config.shard
+                log.info("shard %d/%d done; once every shard has finished, 'blender-coco export %s' (one folder) or "
+                         "'blender-coco merge DS1 DS2 ... --out DS' (one folder per shard) gives the whole dataset",
+                         i, n, self.out_dir)
+            return result
         finally:
             self._lock.release()
 
