@@ -14,7 +14,7 @@ import logging
 import sys
 from typing import Callable
 
-from blender_coco import __version__
+from blender_coco import __version__, stop
 from blender_coco.commands._common import flag
 from blender_coco.errors import UserError
 
@@ -56,6 +56,7 @@ def setup_logging(verbose: bool = False, quiet: bool = False) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    stop.set_command(["blender-coco", *(sys.argv[1:] if argv is None else argv)])
     setup_logging(args.verbose, args.quiet)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
@@ -80,6 +81,9 @@ def report_errors(func: Callable[[], int | None]) -> int:
         print(f"blender-coco: error: {exc.filename}: {exc.strerror}; give this user access to it (chmod, or run "
               "as its owner)", file=sys.stderr)
         return 2
+    except stop.Interrupted as exc:  # a signal stopped the run after its frame in flight
+        print(f"blender-coco: {exc}", file=sys.stderr)
+        return exc.exit_code
     except KeyboardInterrupt:
         print("blender-coco: interrupted", file=sys.stderr)
         return 130

@@ -2,7 +2,8 @@
 
 A crash or a kill at any moment leaves either the old file or the new one, never
 a half-written file. Temp names start with ``.`` and end with ``.tmp`` so that
-readers (and ``--resume``) can ignore them.
+readers (and ``--resume``) can ignore them; they carry the writer's process id, so
+:func:`remove_stale_temps` can remove those a killed process left.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import contextlib
 import errno
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -45,6 +47,34 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+
+
+#: A temp name of :func:`atomic_path`: ``.NAME.PID[.EXT].tmp``; group 1 the writer's process id.
+TEMP_NAME = re.compile(r"^\..+\.(\d+)(?:\.[^.]*)?\.tmp$")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):  # someone else's process, or not a pid
+        return pid < 2**22
+    return True
+
+
+def remove_stale_temps(folder: str | os.PathLike) -> int:
+    """Remove the temp files under ``folder`` (recursively) whose writer no longer runs on this
+    machine (a killed run's); returns how many. Missing folders and unremovable files are skipped."""
+    removed = 0
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            m = TEMP_NAME.match(name)
+            if m and not _alive(int(m.group(1))):
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(root, name))
+                    removed += 1
+    return removed
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:

@@ -7,7 +7,8 @@ Options are those of ``blender-coco render`` (shared argparse definition: ``--co
 randomization, ``--shard I/N``, ``--resume``, ...), plus ``--python PATH``: the Python
 that runs the export stage when Blender's own Python lacks numpy (it also reads a TOML
 ``--config`` for a Blender whose Python has no ``tomllib``). Without a .blend the
-built-in demo scene is rendered. Any failure
+built-in demo scene is rendered. Ctrl-C, SIGTERM or SIGHUP stop the run after the
+frame in flight (exit 130 / 143 / 129, one line with the ``--resume`` command). Any failure
 exits non-zero with one line on stderr; the script calls ``sys.exit`` itself, so
 ``blender -b`` fails even without ``--python-exit-code 1``.
 """
@@ -19,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the package imports without installation
 
+from blender_coco import stop  # noqa: E402
 from blender_coco.cli import report_errors, setup_logging  # noqa: E402
 from blender_coco.commands.render import EXAMPLE, add_render_arguments, config_from_args  # noqa: E402
 
@@ -44,9 +46,12 @@ def main(argv: list) -> int:
         return 2
 
     args = build_parser().parse_args(session.script_argv(argv))
+    # the resume hint repeats the command as typed: Blender's argv, or the Python's with this script
+    stop.set_command(list(getattr(sys, "orig_argv", argv)) if session.is_bpy_module() else list(argv))
     setup_logging(args.verbose, args.quiet)
     try:  # inside Blender an uncaught exception would not make the exit code non-zero
-        return report_errors(lambda: session.render(config_from_args(args), demo_when_empty=True) and 0)
+        with stop.on_signals():
+            return report_errors(lambda: session.render(config_from_args(args), demo_when_empty=True) and 0)
     except Exception:
         traceback.print_exc()
         return 1

@@ -204,6 +204,31 @@ def test_a_killed_blender_is_retried_and_nothing_is_lost_or_rendered_twice(work,
     assert sum(nodes_used(err).values()) == 2  # two attempts of the one task
 
 
+def test_ctrl_c_of_the_driver_stops_the_tasks_and_says_how_to_resume(work, reference):
+    """Ctrl-C in a terminal signals the whole process group (driver, local Ray, tasks): the driver
+    cancels its tasks, exits 130 with the resume command, and that command completes the same dataset."""
+    out = work / "interrupted"
+    cmd = [str(c) for c in CLI + ["render", work / "tabletop.blend", "--out", out, *SETTINGS, "--ray", "local",
+                                  "--workers", "1", "--chunk", str(FRAMES)]]
+    driver = subprocess.Popen(cmd, cwd=REPO, env=ray_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              text=True, start_new_session=True)
+    deadline = time.monotonic() + 240
+    while not (out / "records" / "000001.json").exists():
+        assert driver.poll() is None and time.monotonic() < deadline, driver.stderr.read()[-3000:]
+        time.sleep(0.02)
+    os.killpg(driver.pid, signal.SIGINT)
+    _, err = driver.communicate(timeout=120)
+    assert driver.returncode == 130, err[-3000:]
+    assert "Traceback" not in err, err[-3000:]
+    last = err.rstrip().splitlines()[-1]
+    assert last.startswith("blender-coco: stopped by Ctrl-C (SIGINT): ") and f"of {FRAMES} frame(s)" in last, last
+    command = shlex.split(last.split("; continue with: ")[1])
+    assert command == ["blender-coco", *cmd[3:], "--resume"]
+    assert not (out / "annotations").exists()
+    run(CLI + command[1:], "the resume command")
+    assert_same_dataset(out, reference)
+
+
 @pytest.fixture
 def two_nodes():
     """A Ray head (1 CPU) and a second node (1 CPU, resource 'node2') on 127.0.0.1; yields the address."""

@@ -288,7 +288,9 @@ class BLENDER_COCO_OT_render(Operator):
         if state == FAILED:
             self.report({"ERROR"}, session.error or "COCO render failed; see the system console")
         else:
-            self.report({"WARNING"}, f"COCO render cancelled after {session.done} of {session.total} frames")
+            job = session.job
+            self.report({"WARNING"}, f"COCO render cancelled: {session.done} of {session.total} frame(s) complete "
+                                     f"and kept in {job.out_dir} (not exported)")
         return self._end(context, {"CANCELLED"})
 
     def _end(self, context, result):

@@ -26,7 +26,9 @@ Production runs: ``config.shard = (i, n)`` renders frames ``k % n == i`` with th
 global numbers (``config.frame_range``: a Ray task's chunk); ``config.resume`` keeps
 complete frames; ``config.stage`` skips the export or the rendering; a frame's files are
 written atomically, sidecar last, so a killed run loses at most the frame in flight
-(:func:`blender_coco.records.resume.prepare_out_dir`). Each frame's sidecar is a
+(:func:`blender_coco.records.resume.prepare_out_dir`); the job holds the folder's run lock
+(:mod:`blender_coco.records.lock`; shards of one run share it, the last to end exports).
+Each frame's sidecar is a
 :class:`~blender_coco.records.sidecar.Sidecar` (docs/records.md).
 """
 
@@ -40,6 +42,7 @@ from typing import Callable, Iterable
 
 import bpy
 
+from blender_coco import stop
 from blender_coco.blender import device, frame_files, image_format, marking, run_warnings, views
 from blender_coco.blender.guard import SettingsGuard
 from blender_coco.blender.handoff import export_python, run_export
@@ -52,7 +55,9 @@ from blender_coco.errors import UserError
 from blender_coco.files import ensure_dir
 from blender_coco.progress import Progress, duration
 from blender_coco.records.layout import image_name, passes_name
+from blender_coco.records.lock import RunLock
 from blender_coco.records.resume import prepare_views
+from blender_coco.records.scan import list_records
 from blender_coco.records.sidecar import Camera, Instance, Sidecar
 
 log = logging.getLogger(__name__)
@@ -113,6 +118,7 @@ class RenderJob:
         self._eyes: views.Eyes | None = None
         self._missing: dict[int, list[views.View]] = {}
         self._places_cameras = False  # the run sets scene.camera per view (--cameras, stereo eyes)
+        self._lock = RunLock(None)
 
     # -- set-up ------------------------------------------------------------
 
@@ -127,6 +133,7 @@ class RenderJob:
             self._start()
         except BaseException:
             self._restore()
+            self._lock.release()
             raise
 
     def _start(self) -> None:
@@ -162,6 +169,10 @@ class RenderJob:
             self._hooks_started.append(hook)
         self._warn(*run_warnings.unrendered_marks(scene, self._view_layer, self._spawn_sources()))
         mode = "resume" if config.resume else "overwrite" if config.overwrite else "new"
+        # one run per folder; shards of one run share it (records/lock.py)
+        self._lock = RunLock.acquire(self.out_dir, {**self._expected_record(), "frames": config.frames,
+                                                    "image_format": config.image_format},
+                                     shared=config.shard is not None or config.frame_range is not None)
         kept = prepare_views(self.out_dir, config.frames, config.image_format, self.indices, mode,
                              self._expected_record(), [v.token for v in self.views])
         self._missing = {i: [v for v in self.views if (i, v.token) not in kept] for i in self.indices}
@@ -185,8 +196,10 @@ class RenderJob:
         return out
 
     def _run_fields(self) -> dict:
-        """Sidecar fields the hooks declare for every frame of this run."""
-        fields: dict = {}
+        """Sidecar fields every frame of this run shares: its scene, its samples, the hooks' fields."""
+        scene = self.scene
+        fields: dict = {"scene": f"{Path(bpy.data.filepath).name}:{scene.name}" if bpy.data.filepath else scene.name,
+                        "samples": scene.cycles.samples}
         for hook in self.hooks:
             fields.update(hook.run_record(self.scene, self.config.seed) or {})
         return fields
@@ -417,23 +430,39 @@ class RenderJob:
         if self._closed:
             raise RuntimeError("this RenderJob has already finished")
         self._closed = True
-        self._restore()
-        if self.config.stage != "all":  # a Ray task or --no-export: the export runs once, later
-            return ExportResult(files={}, images=0)
-        if self.done < self.total:
-            log.warning("exporting %d of %d frames (the run stopped early)", self.done, self.total)
-        result = run_export(self.out_dir, self.config.export, self._export_python)
-        if self.config.shard is not None:
-            i, n = self.config.shard
-            log.info("shard %d/%d done; once every shard has finished, 'blender-coco export %s' (one folder) or "
-                     "'blender-coco merge DS1 DS2 ... --out DS' (one folder per shard) gives the whole dataset",
-                     i, n, self.out_dir)
-        return result
+        try:
+            self._restore()
+            if self.config.stage != "all":  # a Ray task or --no-export: the export runs once, later
+                return ExportResult(files={}, images=0)
+            if self.done < self.total:
+                log.warning("exporting %d of %d frames (the run stopped early)", self.done, self.total)
+            if self.config.shard is not None and not self._lock.last_shard():
+                i, n = self.config.shard
+                log.info("shard %d/%d done; another shard is still rendering into %s: the last one to end exports "
+                         "every shard's frames", i, n, self.out_dir)
+                return ExportResult(files={}, images=0)
+            found, wanted = len(list_records(self.out_dir)), self.config.frames * len(self.views)
+            if self.config.shard is not None and found < wanted:
+                log.warning("exporting the %d of %d frame records in %s: the other shards' frames are missing (not "
+                            "started, or stopped); export again once they are done (blender-coco export %s)",
+                            found, wanted, self.out_dir, self.out_dir)
+            result = run_export(self.out_dir, self.config.export, self._export_python)
+            if self.config.shard is not None:
+                i, n = self.config.shard
+                log.info("shard %d/%d done; once every shard has finished, 'blender-coco export %s' (one folder) or "
+                         "'blender-coco merge DS1 DS2 ... --out DS' (one folder per shard) gives the whole dataset",
+                         i, n, self.out_dir)
+            return result
+        finally:
+            self._lock.release()
 
     def abort(self) -> None:
         """Restore the scene without exporting; frames already written stay on disk."""
         self._closed = True
-        self._restore()
+        try:
+            self._restore()
+        finally:
+            self._lock.release()
 
 
 def summarize(job: RenderJob, result: ExportResult, seconds: float) -> None:
@@ -455,7 +484,9 @@ def render_dataset(config: RenderConfig, scene, progress: Callable[[int, int], N
 
     ``progress(done, total)`` is called after each frame. Progress is shown too: an
     updating bar when stderr is a terminal, else a log line every few seconds (frames
-    done/total, frames per minute, time left); a summary follows at the end.
+    done/total, frames per minute, time left); a summary follows at the end. Inside
+    :func:`blender_coco.stop.on_signals` a signal stops the run after the frame in flight
+    (:class:`~blender_coco.stop.Interrupted`, no export).
     """
     job = RenderJob(config, scene, hooks)
     try:
@@ -463,16 +494,18 @@ def render_dataset(config: RenderConfig, scene, progress: Callable[[int, int], N
         bar = Progress(job.total, done=job.done, detail=job.detail)
         t0 = time.monotonic()
         try:
-            while job.render_next():
+            while stop.requested() is None and job.render_next():
                 if progress is not None:
                     progress(job.done, job.total)
                 bar.update(job.done)
         finally:
             bar.close()
         seconds = time.monotonic() - t0
+        stop.check(job.done, job.total, str(job.out_dir))  # a signal: no export (--resume exports)
     except BaseException:
         job.abort()
         raise
-    result = job.finish()
+    with stop.exit_now_on_signal():
+        result = job.finish()
     summarize(job, result, seconds)
     return result

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import bpy
 
+from blender_coco import stop
 from blender_coco.blender import demo_scene, pipeline
 from blender_coco.coco.export_result import ExportResult
 from blender_coco.config import RenderConfig
@@ -66,9 +67,12 @@ def load_scene(config: RenderConfig, *, demo_when_empty: bool):
 
 
 def render(config: RenderConfig, *, demo_when_empty: bool = True) -> ExportResult:
-    """Load the scene and render the dataset; returns the export's result (files written, counts)."""
-    scene = load_scene(config, demo_when_empty=demo_when_empty)
-    result = pipeline.render_dataset(config, scene)
-    if config.stage == "all":
+    """Load the scene and render the dataset; returns the export's result (files written, counts).
+
+    SIGINT / SIGTERM / SIGHUP stop the run after the frame in flight (:mod:`blender_coco.stop`)."""
+    with stop.on_signals():
+        scene = load_scene(config, demo_when_empty=demo_when_empty)
+        result = pipeline.render_dataset(config, scene)
+    if config.stage == "all" and result.files:  # (a shard that ended before the last one: nothing yet)
         log.info("dataset written: %s", result)
     return result

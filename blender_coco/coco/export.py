@@ -22,7 +22,7 @@ from blender_coco.config import TASKS, ExportConfig
 from blender_coco.errors import UserError
 from blender_coco.coco.dataset import CocoDataset, DatasetInfo
 from blender_coco.coco.export_result import ExportResult
-from blender_coco.files import write_json_atomic
+from blender_coco.files import remove_stale_temps, write_json_atomic
 from blender_coco.coco.instances import annotate
 from blender_coco.coco.stuff import SceneCategories, scene_categories, stuff_annotations, stuff_map
 from blender_coco.records.passes import read_passes
@@ -229,6 +229,7 @@ def export_dataset(ds_dir: str | Path, config: ExportConfig = ExportConfig(), *,
     written and the counts (:class:`~blender_coco.coco.export_result.ExportResult`).
     """
     ds = Path(ds_dir)
+    remove_stale_temps(ds / "annotations")  # a killed export's (panoptic PNGs, JSON files)
     paths = list_records(ds)
     if not paths:
         raise UserError(f"no frame records in {ds / 'records'}; render first (blender-coco render ... --out {ds})")

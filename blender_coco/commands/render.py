@@ -13,7 +13,7 @@ import logging
 import os
 import sys
 
-from blender_coco import randomize
+from blender_coco import randomize, stop
 from blender_coco.commands._common import add_export_options, add_task_options, export_config_from_args
 from blender_coco.config import DEVICES, IMAGE_FORMATS, RenderConfig, parse_cameras, parse_resolution
 from blender_coco.errors import UserError
@@ -173,6 +173,11 @@ def add_ray_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
+    with stop.on_signals():  # from here on (importing bpy takes seconds) a signal stops the run cleanly
+        return _run(args, config)
+
+
+def _run(args: argparse.Namespace, config: RenderConfig) -> int:
     if args.ray is not None:
         from blender_coco.distribute import options_from_args, render_on_ray
 

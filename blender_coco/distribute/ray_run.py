@@ -17,7 +17,9 @@ cluster and exports it once, exactly as a one-process run would:
    (``max_retries``) and resumes, keeping its complete frames;
 5. one progress line for the run (frames done from the sidecars in ``DS/records``,
    frames/min, time left, tasks running and retried);
-6. check every frame; if some never rendered, one line naming them and the command that
+6. Ctrl-C or SIGTERM of the driver (:mod:`blender_coco.stop`) cancels the tasks (their frames in
+   flight are lost, complete ones kept) and ends with the ``--resume`` command, no export;
+7. check every frame; if some never rendered, one line naming them and the command that
    resumes them; else, once Ray is stopped or left, the export of a one-process run into
    ``DS/annotations`` (same bytes; in several processes for long runs, :func:`export_jobs`).
 
@@ -42,6 +44,7 @@ import sys
 import time
 from dataclasses import dataclass
 
+from blender_coco import stop
 from blender_coco.coco.export_result import ExportResult
 from blender_coco.config import RenderConfig
 from blender_coco.distribute import plan, task
@@ -300,6 +303,9 @@ def _prepare(config: RenderConfig, options: RayOptions) -> None:
     for line in outcome.tail:
         if line.strip() and not line.startswith(task.ERROR_PREFIX) and not line.startswith(skip):
             log.info("%s", line)
+    if not outcome.ok and stop.requested() is not None:  # Ctrl-C reached the check's Blender too
+        count = len(plan.complete_frames(config.out, config.frames, config.image_format))
+        raise stop.Interrupted(stop.requested(), stop.stopped_message(stop.requested(), count, config.frames, config.out))
     if not outcome.ok:
         raise UserError(outcome.error if outcome.error else f"checking the scene failed: {outcome.reason()}")
 
@@ -319,6 +325,7 @@ def render_on_ray(config: RenderConfig, options: RayOptions, argv: list[str] | N
         prepared = pool.submit(_prepare, config, options) if early else None
         try:
             connect(ray, options.address)
+            stop.reinstall()  # ray.init installs its own SIGTERM handler
         finally:
             if prepared is not None:
                 concurrent.futures.wait([prepared])
@@ -337,7 +344,8 @@ def render_on_ray(config: RenderConfig, options: RayOptions, argv: list[str] | N
     if config.stage != "all":
         log.info("frames rendered into %s; 'blender-coco export %s' writes the annotations", config.out, config.out)
         return ExportResult(files={}, images=0)
-    result = export(config)
+    with stop.exit_now_on_signal():
+        result = export(config)
     counts = result.annotations
     log.info("dataset: %d image(s), %d annotation(s)%s", result.images, sum(counts.values()),
              ": " + ", ".join(f"{n} {c}" for c, n in sorted(counts.items())) if counts else "")
@@ -381,6 +389,10 @@ def _run(ray, config: RenderConfig, options: RayOptions, slots: int, refs: dict,
     next_poll, poll_every = 0.0, 1.0
     try:
         while pending or refs:
+            if stop.requested() is not None:  # Ctrl-C or SIGTERM: cancel the tasks (finally), keep what is complete
+                count = len(plan.complete_frames(config.out, config.frames, config.image_format))
+                raise stop.Interrupted(stop.requested(), stop.stopped_message(stop.requested(), count, config.frames,
+                                                                              config.out))
             while pending and (options.workers is None or len(refs) < options.workers):
                 number, frames = pending.pop(0)
                 argv_task = task.render_argv(dataclasses.replace(base, frame_range=frames))

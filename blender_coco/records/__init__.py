@@ -26,6 +26,8 @@ numbers); its COCO image id is ``index + 1``. A multi-camera run writes one reco
 - :mod:`.scan`: ``list_records``, ``scan_out_dir``, ``file_is_complete``, ``check_frame``.
 - :mod:`.resume`: ``prepare_out_dir``: new run, ``--resume``, ``--overwrite``, shards
   sharing a folder.
+- :mod:`.lock`: ``RunLock``: one run per output folder, shards of one run share it.
+- :mod:`.image_file`: Cycles' render-time metadata stripped from images; is an EXR whole.
 - :mod:`.passes`: ``read_passes``: the EXR as an ID mask and a depth map (OpenEXR,
   or :mod:`.exr` inside a Blender binary and wherever OpenEXR is missing).
 - :mod:`.exr`: ``read_channels``: a numpy + zlib EXR reader (scanline; NONE, RLE,

@@ -32,6 +32,7 @@ RECORD_FORMAT = "blender-coco-record"
 RECORD_VERSION = 1
 
 IMAGES_DIR = "images"
+ANNOTATIONS_DIR = "annotations"
 RECORDS_DIR = "records"
 #: RGB image format (RenderConfig.image_format) -> file extension.
 IMAGE_EXTENSIONS = {"PNG": ".png", "JPEG": ".jpg"}

@@ -11,8 +11,8 @@
 ones and redoes the rest, ``overwrite`` renders every frame again. A run only ever
 removes its own frames (``share``), so shards rendering into one folder never touch
 each other's files; frames of sibling shards must come from the same run (same
-``expect``: seed, size, randomization, cameras). A multi-camera run (``views``: its
-view tokens) keeps and redoes each (frame, view) record on its own. Pure file logic: the render stage calls it,
+``expect``: seed, size, samples, scene, randomization, cameras). A multi-camera run
+(``views``: its view tokens) keeps and redoes each (frame, view) record on its own. Pure file logic: the render stage calls it,
 the tests drive it with tiny fake files. Standard library only.
 """
 
@@ -20,13 +20,18 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
 from pathlib import Path
 
 from blender_coco.errors import UserError
-from blender_coco.records.layout import IMAGE_EXTENSIONS, IMAGES_DIR, RECORDS_DIR, sidecar_name
+from blender_coco.records.layout import ANNOTATIONS_DIR, IMAGE_EXTENSIONS, IMAGES_DIR, RECORDS_DIR, sidecar_name
 from blender_coco.records.scan import check_frame, read_sidecar, scan_out_dir
 
 log = logging.getLogger(__name__)
+
+#: Run fields that older records lack: not compared when a record has no such field.
+ADDED_KEYS = ("scene", "samples")
 
 #: How to treat frames already in the output folder (see :func:`prepare_out_dir`).
 MODES = ("new", "resume", "overwrite")
@@ -35,6 +40,8 @@ MODES = ("new", "resume", "overwrite")
 def mismatch(data: dict, expect: dict) -> str | None:
     """How a sidecar's JSON differs from this run's settings (``expect``), or None."""
     for key, value in expect.items():
+        if key in ADDED_KEYS and key not in data:  # a record written before the field existed
+            continue
         if data.get(key) != value:
             if key == "views":
                 def cams(v):
@@ -66,6 +73,22 @@ def _remove(paths: list[Path]) -> None:
                             field="out") from None
 
 
+def _retire_annotations(out_dir: Path) -> None:
+    """Before an overwrite removes any frame: take the earlier run's COCO files away at once (one rename),
+    so a run killed in between never leaves annotations that point at removed images."""
+    folder = out_dir / ANNOTATIONS_DIR
+    if not folder.is_dir() or not any(folder.iterdir()):
+        return
+    aside = out_dir / f".{ANNOTATIONS_DIR}.{os.getpid()}.old.tmp"
+    try:
+        os.replace(folder, aside)
+    except OSError as exc:
+        raise UserError(f"cannot remove the earlier annotations {folder}: {exc.strerror}; delete the folder or choose "
+                        "a new {out}", field="out") from None
+    log.warning("removed the annotations of the earlier run (%s); this run writes new ones", folder)
+    shutil.rmtree(aside, ignore_errors=True)
+
+
 def prepare_out_dir(out_dir: Path, total: int, fmt: str, share=None, mode: str = "new",
                     expect: dict | None = None, views=None) -> set[int]:
     """:func:`prepare_views`, returning the frame indices whose every view was kept."""
@@ -91,7 +114,8 @@ def prepare_views(out_dir: Path, total: int, fmt: str, share=None, mode: str = "
     * ``resume``: complete frames whose sidecar matches ``expect`` are kept;
       incomplete ones (missing or partial image/EXR, unreadable sidecar) are redone;
       a complete frame of other settings is an error;
-    * ``overwrite``: every frame of ``share`` is rendered again.
+    * ``overwrite``: every frame of ``share`` is rendered again; ``annotations/`` (the earlier
+      export) is renamed away first, in one step, and removed.
 
     Leftover temp files and sidecar-less images/EXRs of ``share`` are removed.
     """
@@ -146,6 +170,8 @@ def prepare_views(out_dir: Path, total: int, fmt: str, share=None, mode: str = "
             remove.extend(([frame.sidecar] if frame.sidecar else []) + frame.files + frame.temps)
         elif not sharded and mode == "overwrite":
             remove.extend(([frame.sidecar] if frame.sidecar else []) + frame.files + frame.temps)
+    if mode == "overwrite":
+        _retire_annotations(out_dir)
     if remove:
         stale = [p for p in remove if not p.name.endswith(".tmp")]
         if stale and mode == "overwrite":

@@ -5,12 +5,14 @@
     list_records(ds) -> [Path]                  sidecars of complete frames, by (index, view token)
     scan_out_dir(out_dir) -> {(index, token): FrameFiles}  every frame file and temp file, by index
                                                 and view token ('' for one-camera runs)
-    file_is_complete(path) -> bool              a whole PNG / JPEG / EXR (its magic, its end)
+    file_is_complete(path, suffix=None) -> bool a whole PNG / JPEG / EXR (its magic, its end)
     read_sidecar(path) -> dict | None           the sidecar's JSON, None if it is not a record
     check_frame(out_dir, index, fmt, sidecar, view=None) -> str | None   why the frame is not complete
 
 A frame is complete when its sidecar parses and names its own image and EXR, and
-both of those exist and are whole. Standard library only.
+both of those exist and are whole: their start and end look right and, when the sidecar
+records their sizes (optional ``file_sizes``: ``{"image": bytes, "passes": bytes}``), they
+have those sizes (an EXR cut short by a full disk has a valid header). Standard library only.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from pathlib import Path
 from blender_coco.files import ensure_dir
 from blender_coco.records.layout import (FRAME_FILE, IMAGES_DIR, RECORD_FORMAT, RECORDS_DIR, SIDECAR_FILE, TEMP_FILE,
                                          record_paths, records_dir, split_stem)
+
+#: The optional sidecar field with the sizes of the frame's image and EXR: {"image": n, "passes": n}.
+FILE_SIZES = "file_sizes"
 
 
 def list_records(ds_dir: str | Path) -> list[Path]:
@@ -88,9 +93,10 @@ def _tail_ok(path: Path, head: bytes, tail: bytes | None, min_size: int) -> bool
         return False
 
 
-def file_is_complete(path: Path) -> bool:
-    """True when ``path`` is a whole PNG (ends with IEND), JPEG (ends with EOI) or EXR (magic)."""
-    suffix = path.suffix.lower()
+def file_is_complete(path: Path, suffix: str | None = None) -> bool:
+    """True when ``path`` is a whole PNG (ends with IEND), JPEG (ends with EOI) or EXR (magic);
+    ``suffix`` gives the kind when the name does not (a temp name)."""
+    suffix = (suffix or path.suffix).lower()
     if suffix == ".png":
         return _tail_ok(path, b"\x89PNG\r\n\x1a\n", b"IEND", 57)
     if suffix in (".jpg", ".jpeg"):
@@ -119,7 +125,11 @@ def check_frame(out_dir: Path, index: int, fmt: str, sidecar: Path, view: str | 
     image, exr, _ = record_paths(out_dir, index, fmt, view)
     if data.get("index") != index or data.get("image") != image.name or data.get("passes") != exr.name:
         return "its sidecar names other files"
-    for path in (image, exr):
+    sizes = data.get(FILE_SIZES) if isinstance(data.get(FILE_SIZES), dict) else {}
+    for path, key in ((image, "image"), (exr, "passes")):
         if not file_is_complete(path):
             return f"{path.parent.name}/{path.name} is missing or incomplete"
+        size = sizes.get(key)
+        if isinstance(size, int) and path.stat().st_size != size:
+            return f"{path.parent.name}/{path.name} has {path.stat().st_size} bytes, its sidecar says {size}"
     return None
