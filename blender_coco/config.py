@@ -64,6 +64,11 @@ class ExportConfig:
     split_by: ``frame`` (each image on its own) or ``scene`` (images of one scene
         frame stay in one split).
     split_seed: seed of the split's shuffle.
+    mask_threshold: for frames rendered with coverage passes, the share of a pixel an
+        instance must cover to own it, in (0, 1]; None (the default): the instance
+        covering the most of the pixel owns it when it covers at least as much as
+        everything unannotated together (background, unmarked objects), i.e. the
+        majority. See blender_coco.records.coverage.
     """
 
     segmentation: str = "auto"
@@ -79,6 +84,7 @@ class ExportConfig:
     split: tuple[tuple[str, float], ...] | None = None
     split_by: str = "frame"
     split_seed: int = 0
+    mask_threshold: float | None = None
 
     def __post_init__(self) -> None:
         check(self.segmentation in SEGMENTATION_MODES,
@@ -107,6 +113,10 @@ class ExportConfig:
         check(isinstance(self.stuff_other, bool), f"stuff_other must be true or false, got {self.stuff_other!r}")
         check(self.caption_templates is None or (isinstance(self.caption_templates, str) and self.caption_templates != ""),
               f"caption_templates must be the path of a TOML or JSON file, got {self.caption_templates!r}")
+        check(self.mask_threshold is None or (isinstance(self.mask_threshold, (int, float))
+                                               and not isinstance(self.mask_threshold, bool)
+                                               and 0 < self.mask_threshold <= 1),
+              f"mask_threshold must be a share of the pixel in (0, 1] (e.g. 0.5), got {self.mask_threshold!r}")
         spec = SplitSpec(self.split or (("train", 1.0),), self.split_seed, self.split_by)  # checks all three
         if self.split is not None:
             object.__setattr__(self, "split", spec.fractions)

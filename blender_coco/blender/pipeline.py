@@ -36,7 +36,7 @@ from typing import Callable, Iterable
 
 import bpy
 
-from blender_coco.blender import device, frame_files, image_format, marking
+from blender_coco.blender import coverage_passes, device, frame_files, image_format, instancing, marking
 from blender_coco.blender.guard import SettingsGuard
 from blender_coco.blender.handoff import export_python, run_export
 from blender_coco.blender.hooks import FrameHook, as_hook
@@ -105,6 +105,7 @@ class RenderJob:
         self._export_python: str | None = None
         self._warned: set[str] = set()
         self._kept = KeptScene()
+        self._colors: dict[str, tuple] = {}
 
     # -- set-up ------------------------------------------------------------
 
@@ -194,6 +195,7 @@ class RenderJob:
             g.set(other, "use", other.as_pointer() == layer.as_pointer())
         g.set(layer, "use_pass_object_index", True)
         g.set(layer, "use_pass_z", True)
+        coverage_passes.enable(scene, layer, g)  # majority-coverage masks, every copy its own label
         backend = device.use_device(scene, config.device, g)
         device.fix_denoiser(scene, backend, g)
         width, height = output_size(scene)
@@ -267,20 +269,16 @@ class RenderJob:
                 else:
                     self._guard.set(obj, "pass_index", value)
         rendered = marking.rendered_objects(self._view_layer)
-        sources, problems = marking.collection_instance_indices(scene, indices, rendered)
-        for obj, value in sources:
-            if obj.pass_index != value:
-                try:
-                    self._guard.set(obj, "pass_index", value)
-                except (AttributeError, TypeError):  # linked from a library: read-only
-                    problems.append(f"object {obj.name!r} is linked from a library, so its pass index cannot be "
-                                    f"set for the collection instance that copies it; make the instance real "
-                                    f"(Object > Apply > Make Instances Real) or use a library override")
-        for message in problems:
-            if message not in self._warned:
-                self._warned.add(message)
-                log.warning("%s", message)
         roots = marking.marked_roots(scene)
+        copies = instancing.frame_copies(evaluated_depsgraph(scene, self._view_layer), indices, len(roots) + 1)
+        for obj in copies.gate:  # sources of copies told apart by the instance-id AOV write it
+            if obj.pass_index == 0:
+                try:
+                    self._guard.set(obj, "pass_index", marking.MAX_INSTANCES)
+                except (AttributeError, TypeError):  # linked from a library: read-only
+                    self._warn(f"object {obj.name!r} is linked from a library, so its copies cannot write the "
+                               f"instance-id pass; their edge pixels follow the nearest identified pixel")
+        coverage_passes.add_aov_nodes()
         categories: dict[str, dict] = {}
         instances = []
         for root in roots:
@@ -305,6 +303,16 @@ class RenderJob:
             instances.append(Instance(pass_index=indices[root.name], object=root.name, category=name,
                                       color=None if color is None else tuple(color),
                                       keypoints=None if points is None else tuple(tuple(k) for k in points)))
+        for copy in copies.instances:
+            entry = categories.setdefault(copy.category, {"name": copy.category})
+            if copy.supercategory and "supercategory" not in entry:
+                entry["supercategory"] = copy.supercategory
+            color = self._colors.get(copy.object)
+            if color is None:
+                color = self._colors[copy.object] = marking.instance_color(bpy.data.objects[copy.object]) or ()
+            instances.append(Instance(pass_index=copy.label, object=copy.object, category=copy.category,
+                                      color=tuple(color) or None, instancer=copy.instancer, source=copy.source,
+                                      instance_index=copy.index))
         background = marking.background_category(scene)
         if background is not None:
             entry = categories.setdefault(background, {"name": background})
@@ -328,7 +336,13 @@ class RenderJob:
             categories=tuple(categories[n] for n in sorted(categories)),
             instances=tuple(instances),
             background=background,
+            coverage=copies.coverage,
         )
+
+    def _warn(self, message: str) -> None:
+        if message not in self._warned:
+            self._warned.add(message)
+            log.warning("%s", message)
 
     # -- end -----------------------------------------------------------------
 

@@ -30,6 +30,9 @@ def add_export_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keypoint-tolerance", type=float, default=d.keypoint_tolerance, metavar="M",
                    help=f"self-occlusion tolerance for keypoints, in scene units (default {d.keypoint_tolerance}: "
                         "joints sit inside the body)")
+    p.add_argument("--mask-threshold", type=float, default=d.mask_threshold, metavar="SHARE",
+                   help="share of a pixel (0-1] an instance must cover to own it (default: the majority: more than "
+                        "everything unannotated in the pixel)")
     p.add_argument("--crowd", action="store_true",
                    help="mark annotations iscrowd=1 (Detectron2 and COCOeval then ignore them)")
     p.add_argument("--info", action="append", default=[], metavar="KEY=VALUE", type=_info_pair,
@@ -90,5 +93,6 @@ def export_config_from_args(args: argparse.Namespace, **extra) -> ExportConfig:
                         "split_by": args.split_by, "split_seed": args.split_seed}
     return ExportConfig(segmentation=args.segmentation, tolerance=args.tolerance, min_area=args.min_area,
                         keypoint_tolerance=args.keypoint_tolerance, iscrowd=args.crowd, info=tuple(args.info),
+                        mask_threshold=args.mask_threshold,
                         **task_options, **extra)
 

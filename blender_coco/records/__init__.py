@@ -24,6 +24,8 @@ numbers); its COCO image id is ``index + 1``.
   sharing a folder.
 - :mod:`.passes`: ``read_passes``: the EXR as an ID mask and a depth map (OpenEXR,
   or :mod:`.exr` inside a Blender binary and wherever OpenEXR is missing).
+- :mod:`.coverage`: the sidecar's ``coverage`` table and ``label_mask``: majority-coverage
+  masks from the Cryptomatte and instance-id passes (every copy of an instance its own label).
 - :mod:`.exr`: ``read_channels``: a numpy + zlib EXR reader (scanline; NONE, RLE,
   ZIPS, ZIP), so that no second OpenEXR library loads inside Blender.
 

@@ -4,15 +4,16 @@
 
     Sidecar(index, image, passes, width, height, seed=0, scene_frame=None,
             blender_version=None, view_layer=None, camera=None, categories=(),
-            instances=(), background=None, extra={})
+            instances=(), background=None, coverage=None, extra={})
     Sidecar.to_json() -> dict          the JSON object, keys in the contract's order
     Sidecar.from_json(data, source)    checked; a one-line UserError naming ``source``
-    Camera(name, type, matrix_world)   Instance(pass_index, category, object, color, keypoints)
+    Camera(name, type, matrix_world)   Instance(pass_index, category, object, color, keypoints,
+                                                instancer, source, instance_index)
     load_record(path) -> FrameRecord   a sidecar on disk, as the exporter reads it
 
 JSON keys, in this order: ``format``, ``version``, ``index``, ``scene_frame``, ``seed``,
 ``image``, ``passes``, ``width``, ``height``, ``blender_version``, ``view_layer``,
-``camera``, ``categories``, ``instances``, ``background`` (only when set), then the
+``camera``, ``categories``, ``instances``, ``background`` and ``coverage`` (only when set), then the
 frame hooks' fields (``extra``, e.g. ``randomize``), which cannot reuse a contract
 key. Fields that are None are left out; the render stage always sets them, readers
 only need index, image, passes, width, height, categories and instances. Category
@@ -30,11 +31,12 @@ from typing import Any
 
 from blender_coco.errors import UserError
 from blender_coco.files import read_json
+from blender_coco.records.coverage import Coverage
 from blender_coco.records.layout import RECORD_FORMAT, RECORD_VERSION
 
 #: The contract's top-level keys, in the order they are written.
 KEYS = ("format", "version", "index", "scene_frame", "seed", "image", "passes", "width", "height",
-        "blender_version", "view_layer", "camera", "categories", "instances", "background")
+        "blender_version", "view_layer", "camera", "categories", "instances", "background", "coverage")
 
 _FIX = "delete it and re-render that frame (blender-coco render ... --resume)"
 
@@ -68,7 +70,11 @@ class Instance:
 
     ``color``: sRGB 0..1 of its main material (captions); ``keypoints``: one
     ``(x, y, depth)`` per keypoint of its category, continuous pixel coordinates,
-    depth None behind the camera.
+    depth None behind the camera. For a copy made by instancing (a collection
+    instance, geometry nodes, particles): ``instancer`` is the scene object that made
+    it, ``source`` the instanced object, ``instance_index`` the copy's index in its
+    instancer (the point or particle number; 0 for a collection instance), and
+    ``pass_index`` is the copy's label in the coverage mask, not an object's pass index.
     """
 
     pass_index: int
@@ -76,6 +82,9 @@ class Instance:
     object: str | None = None
     color: tuple[float, ...] | None = None
     keypoints: tuple[tuple[float | None, ...], ...] | None = None
+    instancer: str | None = None
+    source: str | None = None
+    instance_index: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"pass_index": self.pass_index}
@@ -86,6 +95,9 @@ class Instance:
             out["color"] = list(self.color)
         if self.keypoints is not None:
             out["keypoints"] = [list(k) for k in self.keypoints]
+        for key in ("instancer", "source", "instance_index"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
         return out
 
     @classmethod
@@ -94,7 +106,9 @@ class Instance:
         return cls(pass_index=int(data["pass_index"]), category=str(data["category"]),
                    object=None if data.get("object") is None else str(data["object"]),
                    color=None if color is None else tuple(color),
-                   keypoints=None if points is None else tuple(tuple(k) for k in points))
+                   keypoints=None if points is None else tuple(tuple(k) for k in points),
+                   instancer=_optional(data, "instancer", str), source=_optional(data, "source", str),
+                   instance_index=_optional(data, "instance_index", int))
 
 
 @dataclass(frozen=True)
@@ -114,6 +128,8 @@ class Sidecar:
     categories: tuple[dict[str, Any], ...] = ()
     instances: tuple[Instance, ...] = ()
     background: str | None = None
+    #: how the EXR's Cryptomatte and instance-id passes map to labels (None: labels are the object-index pass)
+    coverage: Coverage | None = None
     #: fields the frame hooks add (run-wide ones such as ``randomize`` first), written after the contract's
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -137,6 +153,8 @@ class Sidecar:
         out["instances"] = [inst.to_json() for inst in self.instances]
         if self.background is not None:
             out["background"] = self.background
+        if self.coverage is not None:
+            out["coverage"] = self.coverage.to_json()
         out.update(self.extra)
         return out
 
@@ -167,6 +185,7 @@ class Sidecar:
                 categories=categories,
                 instances=tuple(Instance.from_json(inst) for inst in data.get("instances", ())),
                 background=_optional(data, "background", str),
+                coverage=None if data.get("coverage") is None else Coverage.from_json(data["coverage"]),
                 extra={k: v for k, v in data.items() if k not in KEYS},
             )
         except (KeyError, TypeError, ValueError) as exc:
@@ -229,6 +248,12 @@ class FrameRecord:
     @property
     def exr_path(self) -> Path:
         return self.path.parent / self.passes
+
+    def read_passes(self, threshold: float | None = None):
+        """(label mask uint16, depth or None) of this frame (:func:`~blender_coco.records.passes.read_passes`)."""
+        from blender_coco.records.passes import read_passes
+
+        return read_passes(self.exr_path, self.width, self.height, self.sidecar.coverage, threshold)
 
 
 def load_record(path: str | Path) -> FrameRecord:

@@ -1,0 +1,202 @@
+"""Majority-coverage instance masks from a frame's Cryptomatte and instance-id passes.
+
+::
+
+    Coverage.from_json(data) / .to_json()      the sidecar's ``coverage`` table (docs/records.md)
+    label_mask(channels, manifest, coverage, threshold=None) -> uint16 label mask
+    is_coverage_channel(name) -> bool          which EXR channels :func:`label_mask` reads
+    crypto_manifest(headers) -> {hash: name}   the object layer's manifest from the EXR headers
+
+Why (measured on Blender 5.0 and 3.4, docs/records.md "Coverage masks"): Cycles writes
+the object-index pass from one sample per pixel, so motion blur, depth of field and
+stochastic transparency give speckled masks; every copy of an instance also shares
+its source's pass index. The Cryptomatte object layer stores, per pixel, the
+coverage of each object *name* (rank/coverage pairs, manifest in the EXR header),
+accumulated over every sample; but all copies of one instancer or one source share
+a name. The instance-id AOV (Object Info > Random, written only by objects with a
+nonzero pass index) tells copies apart: where a name's copies are the only AOV
+writers in a pixel, ``AOV / coverage`` is that copy's random id (the depsgraph's
+``random_id / 2**32``), listed in the sidecar with its label.
+
+A pixel's label is the instance with the most coverage (the ranks of one instance's
+names summed), kept when that coverage is at least what everything unannotated covers
+together (background, unmarked objects, names beyond the stored ranks), or, with
+``threshold``, at least ``threshold``. A copy that no AOV value names in a pixel
+(two copies of one name meet there, or another annotated object shares the pixel)
+takes the label its name has in the nearest pixel where it was identified.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Mapping
+
+if TYPE_CHECKING:
+    import numpy as np
+
+#: relative error of AOV / coverage allowed when matching a copy's random id (float32 sums over samples)
+MATCH_TOLERANCE = 2e-5
+_PURE = 0.999
+_FILL_ROUNDS = 6
+_CRYPTO = re.compile(r"(?:^|\.)CryptoObject(\d\d)\.([rgbaRGBA])$")
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How crypto names and instance-id values map to mask labels in one frame.
+
+    ``names``: Cryptomatte name -> label, for names whose every pixel is one label
+    (a real object, or copies that are all one instance). ``copies``: name -> list of
+    ``(random_id uint32, label)`` for names whose copies are different instances; a
+    name in both takes its ``names`` label where no copy matches (the real object).
+    ``layer`` is the Cryptomatte layer's name (``CryptoObject``), ``aov`` the AOV's.
+    """
+
+    names: Mapping[str, int] = field(default_factory=dict)
+    copies: Mapping[str, tuple[tuple[int, int], ...]] = field(default_factory=dict)
+    layer: str = "CryptoObject"
+    aov: str = "coco_id"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"layer": self.layer, "aov": self.aov, "names": dict(sorted(self.names.items())),
+                "copies": {k: [list(c) for c in v] for k, v in sorted(self.copies.items())}}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "Coverage":
+        return cls(names={str(k): int(v) for k, v in data.get("names", {}).items()},
+                   copies={str(k): tuple((int(r), int(label)) for r, label in v)
+                           for k, v in data.get("copies", {}).items()},
+                   layer=str(data.get("layer", "CryptoObject")), aov=str(data.get("aov", "coco_id")))
+
+
+def is_coverage_channel(name: str, aov: str = "coco_id") -> bool:
+    """True for the Cryptomatte object channels and the instance-id AOV channel."""
+    return bool(_CRYPTO.search(name)) or f".{aov}." in name or name.startswith(f"{aov}.")
+
+
+def crypto_manifest(headers: Mapping[str, str], layer: str = "CryptoObject") -> dict[int, str]:
+    """{uint32 hash: name} of the Cryptomatte layer ending in ``layer``, from EXR header strings."""
+    import json
+
+    for key, value in headers.items():
+        if key.startswith("cryptomatte/") and key.endswith("/name") and str(value).endswith(layer):
+            manifest = headers.get(key[:-len("name")] + "manifest")
+            if manifest is None:
+                break
+            return {int(h, 16): name for name, h in json.loads(manifest).items()}
+    raise ValueError(f"no Cryptomatte manifest for layer {layer!r} in the EXR header")
+
+
+def _ranks(channels: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(ids uint32 [R, H, W], coverage float32 [R, H, W]) from the CryptoObjectNN channels."""
+    import numpy as np
+
+    sets: dict[int, dict[str, np.ndarray]] = {}
+    for name, pixels in channels.items():
+        m = _CRYPTO.search(name)
+        if m:
+            sets.setdefault(int(m.group(1)), {})[m.group(2).lower()] = pixels
+    if not sets:
+        raise ValueError("no CryptoObject channels in the EXR")
+    ids, cov = [], []
+    for k in sorted(sets):
+        s = sets[k]
+        for id_ch, cov_ch in (("r", "g"), ("b", "a")):
+            ids.append(np.ascontiguousarray(s[id_ch], dtype=np.float32).view(np.uint32))
+            cov.append(np.asarray(s[cov_ch], dtype=np.float32))
+    return np.stack(ids), np.stack(cov)
+
+
+def label_mask(channels: Mapping[str, np.ndarray], manifest: Mapping[int, str], coverage: Coverage,
+               threshold: float | None = None) -> np.ndarray:
+    """The frame's label mask (uint16, rows top to bottom) by majority coverage (module docstring)."""
+    import numpy as np
+
+    ids, cov = _ranks(channels)
+    ranks, h, w = ids.shape
+    aov = next((np.asarray(v, np.float32) for k, v in channels.items()
+                if f".{coverage.aov}." in k or k.startswith(f"{coverage.aov}.")), None)
+    # hash -> (direct label, group number or -1)
+    hashes = np.array(sorted(manifest), dtype=np.uint32)
+    names = [manifest[int(x)] for x in hashes]
+    group_names = sorted(coverage.copies)
+    group_of = {n: g for g, n in enumerate(group_names)}
+    direct = np.array([coverage.names.get(n, 0) for n in names] + [0], dtype=np.int64)
+    group = np.array([group_of.get(n, -1) for n in names] + [-1], dtype=np.int64)
+    pos = np.searchsorted(hashes, ids) if hashes.size else np.zeros(ids.shape, np.int64)
+    pos = np.minimum(pos, max(hashes.size - 1, 0))
+    known = (hashes[pos] == ids) if hashes.size else np.zeros(ids.shape, bool)
+    pos = np.where(known & (cov > 0), pos, len(names))
+    labels = direct[pos]
+    groups = group[pos]
+    if group_names:
+        labels = _resolve_copies(labels, groups, cov, aov, coverage, group_names)
+    # coverage per rank's label, summed over the ranks of the same label
+    same = labels[:, None] == labels[None, :]
+    total = np.einsum("jkhw,khw->jhw", same.astype(np.float32), cov)
+    total = np.where(labels > 0, total, -1.0)
+    best = np.argmax(total, axis=0)
+    win = np.take_along_axis(total, best[None], 0)[0]
+    label = np.take_along_axis(labels, best[None], 0)[0]
+    annotated = np.where(labels > 0, cov, 0).sum(axis=0)
+    nothing = 1.0 - annotated
+    keep = (win >= nothing) if threshold is None else (win >= threshold)
+    return np.where(keep & (win > 0), label, 0).astype(np.uint16)
+
+
+def _resolve_copies(labels, groups, cov, aov, coverage: Coverage, group_names) -> np.ndarray:
+    """Labels of ranks whose name has copies in several instances (see the module docstring)."""
+    import numpy as np
+
+    labels = labels.copy()
+    todo = groups >= 0
+    if aov is None:
+        aov = np.zeros(cov.shape[1:], np.float32)
+    # the AOV sums random * coverage over every annotated rank; divide where this rank is the only one
+    writers = (labels > 0) | todo
+    only = todo & (writers.sum(axis=0)[None] == 1)
+    denom = np.where(cov >= _PURE, 1.0, cov)
+    value = np.where(only, aov[None] / np.maximum(denom, 1e-12), -1.0)
+    resolved = np.zeros(labels.shape, bool)
+    for g, name in enumerate(group_names):
+        pairs = sorted(coverage.copies[name])
+        randoms = np.array([r / 2.0 ** 32 for r, _ in pairs], np.float64)
+        copy_labels = np.array([label for _, label in pairs], np.int64)
+        sel = np.flatnonzero(((groups == g) & only).ravel())
+        if sel.size == 0:
+            continue
+        v = value.ravel()[sel].astype(np.float64)
+        i = np.clip(np.searchsorted(randoms, v), 1, len(randoms) - 1) if len(randoms) > 1 else np.zeros(sel.size, int)
+        if len(randoms) > 1:
+            i = np.where(np.abs(randoms[i - 1] - v) <= np.abs(randoms[i] - v), i - 1, i)
+        ok = np.abs(randoms[i] - v) <= MATCH_TOLERANCE * np.maximum(1.0, np.abs(v))
+        flat_labels, flat_resolved = labels.reshape(-1), resolved.reshape(-1)
+        flat_labels[sel[ok]] = copy_labels[i[ok]]
+        flat_resolved[sel[ok]] = True
+    # unresolved: take the label the same name has in the nearest identified pixel
+    ranks, h, w = labels.shape
+    offsets = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0)]
+    for _ in range(_FILL_ROUNDS):
+        open_ = todo & ~resolved
+        if not open_.any():
+            break
+        k, y, x = np.nonzero(open_)
+        g = groups[k, y, x]
+        found = np.zeros(k.size, bool)
+        got = np.zeros(k.size, np.int64)
+        for dy, dx in offsets:
+            yy, xx = y + dy, x + dx
+            inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w) & ~found
+            yy, xx = np.clip(yy, 0, h - 1), np.clip(xx, 0, w - 1)
+            for j in range(ranks):
+                hit = inside & ~found & (groups[j, yy, xx] == g) & resolved[j, yy, xx]
+                got[hit] = labels[j, yy[hit], xx[hit]]
+                found |= hit
+        labels[k[found], y[found], x[found]] = got[found]
+        resolved[k[found], y[found], x[found]] = True
+    # never identified: the name's own object label (a rendered source), else not annotated
+    fallback = np.array([coverage.names.get(n, 0) for n in group_names] + [0], np.int64)
+    rest = todo & ~resolved
+    labels[rest] = fallback[groups[rest]]
+    return labels
