@@ -86,7 +86,6 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 
 @pytest.mark.parametrize("kind", ["geometry_nodes", "particles", "nested", "asset_library"])
 def test_one_annotation_per_copy_matching_the_truth(rendered, kind):
-    facts = json.loads((rendered / "facts.json").read_text())[kind]
     coco = load_coco(rendered / kind / "annotations" / "instances.json")
     truth = _index_pass(rendered / f"{kind}_truth.exr")
     labels = [v for v in np.unique(truth) if v]
@@ -111,3 +110,48 @@ def test_rgb_and_scene_unchanged(rendered, kind):
     facts = json.loads((rendered / "facts.json").read_text())[kind]
     assert facts["nodes_after"] == facts["nodes_before"]
     assert facts["aovs_after"] == 0 and facts["crypto_after"] is False
+
+
+SINGLE = r"""
+import sys
+import bpy
+import instances as scenes
+from blender_coco.blender import pipeline
+from blender_coco.config import ExportConfig, RenderConfig
+
+out = sys.argv[1]
+for kind in ("motion", "focus"):
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    scene = bpy.context.scene
+    scenes.single(scene, kind)
+    pipeline.render_dataset(RenderConfig(out=f"{out}/{kind}", export=ExportConfig(segmentation="rle")), scene)
+    scene.render.film_transparent = True  # the truth: alpha >= 0.5 of the object alone, many samples
+    scene.cycles.samples = 256
+    ims = scene.render.image_settings
+    ims.file_format, ims.color_mode, ims.color_depth = "PNG", "RGBA", "8"
+    scene.render.filepath = f"{out}/{kind}_alpha.png"
+    bpy.ops.render.render(write_still=True)
+"""
+
+
+@pytest.fixture(scope="module")
+def single(tmp_path_factory, run_bpy):
+    out = tmp_path_factory.mktemp("single")
+    run_bpy(SINGLE, str(out), what="motion blur and focus scenes")
+    return out
+
+
+@pytest.mark.parametrize("kind", ["motion", "focus"])
+def test_blurred_object_mask_is_whole_and_matches_alpha(single, kind):
+    from skimage.measure import label
+
+    coco = load_coco(single / kind / "annotations" / "instances.json")
+    anns = coco.loadAnns(coco.getAnnIds())
+    assert len(anns) == 1
+    mask = coco.annToMask(anns[0]).astype(bool)
+    alpha = np.asarray(Image.open(single / f"{kind}_alpha.png"), dtype=float)[..., 3] / 255.0
+    truth = alpha >= 0.5
+    assert truth.sum() > 200 and (truth != (alpha > 0.01)).sum() > 50  # really blurred
+    assert label(mask, connectivity=2).max() == 1, f"{kind}: mask in pieces"
+    assert label(~mask, connectivity=1).max() == 1, f"{kind}: mask has holes"
+    assert _iou(mask, truth) >= 0.95, f"{kind}: IoU {_iou(mask, truth):.3f}"
