@@ -21,7 +21,7 @@ import bpy
 
 AOV_NAME = "coco_id"
 CRYPTO_DEPTH = 4  # ranks (names) kept per pixel; coverage beyond them counts as unannotated
-_NODE_PREFIX = "blender_coco_aov"
+_LABEL = "blender-coco instance id (removed after the run)"
 
 
 def enable(scene, view_layer, guard) -> None:
@@ -50,7 +50,7 @@ def add_aov_nodes(guard=None) -> None:
     """Give every editable node material the AOV output (once; :func:`remove_aov_nodes` takes it out)."""
     for mat in bpy.data.materials:
         tree = mat.node_tree
-        if tree is None or mat.library is not None or tree.nodes.get(_NODE_PREFIX + "_out") is not None:
+        if tree is None or mat.library is not None or any(n.label == _LABEL for n in tree.nodes):
             continue
         info = tree.nodes.new("ShaderNodeObjectInfo")
         gate = tree.nodes.new("ShaderNodeMath")
@@ -59,10 +59,12 @@ def add_aov_nodes(guard=None) -> None:
         product = tree.nodes.new("ShaderNodeMath")
         product.operation = "MULTIPLY"
         out = tree.nodes.new("ShaderNodeOutputAOV")
-        out.aov_name = AOV_NAME
-        for node, suffix in ((info, "_info"), (gate, "_gate"), (product, "_mul"), (out, "_out")):
-            node.name = _NODE_PREFIX + suffix
-            node.label = "blender-coco (removed after the run)"
+        if hasattr(out, "aov_name"):
+            out.aov_name = AOV_NAME
+        else:  # Blender 3.x: the AOV's name is the node's name
+            out.name = AOV_NAME
+        for node in (info, gate, product, out):
+            node.label = _LABEL
             node.location = (-2000, -2000)
         tree.links.new(info.outputs["Object Index"], gate.inputs[0])
         tree.links.new(info.outputs["Random"], product.inputs[0])
@@ -76,5 +78,5 @@ def remove_aov_nodes() -> None:
         tree = mat.node_tree
         if tree is None or mat.library is not None:
             continue
-        for node in [n for n in tree.nodes if n.name.startswith(_NODE_PREFIX)]:
+        for node in [n for n in tree.nodes if n.label == _LABEL]:
             tree.nodes.remove(node)
