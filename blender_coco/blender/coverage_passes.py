@@ -27,7 +27,7 @@ _LABEL = "blender-coco instance id (removed after the run)"
 def enable(scene, view_layer, guard) -> None:
     """Turn on the Cryptomatte object layer and the ``coco_id`` AOV on ``view_layer``."""
     guard.set(view_layer, "use_pass_cryptomatte_object", True)
-    guard.set(view_layer, "pass_cryptomatte_depth", max(CRYPTO_DEPTH, view_layer.pass_cryptomatte_depth))
+    guard.set(view_layer, "pass_cryptomatte_depth", CRYPTO_DEPTH)
     if "use_pass_cryptomatte_accurate" in view_layer.bl_rna.properties:  # 2.9x-3.x: accurate mode
         guard.set(view_layer, "use_pass_cryptomatte_accurate", True)
     if view_layer.aovs.get(AOV_NAME) is None:
