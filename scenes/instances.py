@@ -193,7 +193,8 @@ def make_real(scene, kind: str) -> int:
 
 def single(scene, kind: str) -> None:
     """One object alone on a plain background: ``motion`` (a square crossing the frame under
-    motion blur, shutter 0.5) or ``focus`` (a disc far out of the focal plane)."""
+    motion blur, shutter 0.5), ``focus`` (a square far out of the focal plane) or
+    ``transparent`` (a still square, 30% opaque: columns 48..80, rows 32..64)."""
     _base(scene)
     scene.cycles.samples = 16
     mat = _material()
@@ -219,5 +220,13 @@ def single(scene, kind: str) -> None:
         cam.dof.focus_distance = 10.0
         cam.dof.aperture_fstop = 0.5
         obj.scale = (2.0, 2.0, 1.0)
+    elif kind == "transparent":
+        tree = mat.node_tree
+        mix = tree.nodes.new("ShaderNodeMixShader")
+        mix.inputs["Fac"].default_value = 0.7
+        emit = tree.nodes["Emission"]
+        tree.links.new(emit.outputs["Emission"], mix.inputs[1])
+        tree.links.new(tree.nodes.new("ShaderNodeBsdfTransparent").outputs[0], mix.inputs[2])
+        tree.links.new(mix.outputs[0], tree.nodes["Material Output"].inputs["Surface"])
     else:
-        raise ValueError(f"kind must be motion or focus, got {kind!r}")
+        raise ValueError(f"kind must be motion, focus or transparent, got {kind!r}")

@@ -121,11 +121,13 @@ from blender_coco.blender import pipeline
 from blender_coco.config import ExportConfig, RenderConfig
 
 out = sys.argv[1]
-for kind in ("motion", "focus"):
+for kind in ("motion", "focus", "transparent"):
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = bpy.context.scene
     scenes.single(scene, kind)
     pipeline.render_dataset(RenderConfig(out=f"{out}/{kind}", export=ExportConfig(segmentation="rle")), scene)
+    if kind == "transparent":
+        continue
     scene.render.film_transparent = True  # the truth: alpha >= 0.5 of the object alone, many samples
     scene.cycles.samples = 256
     ims = scene.render.image_settings
@@ -203,3 +205,23 @@ def test_blender_34_binary_agrees_with_the_bpy_module(rendered, tmp_path, run, b
         assert len(masks_old) == len(masks_new) == EXPECTED[kind]
         for m in masks_old:
             assert max(_iou(m, n) for n in masks_new) >= 0.98
+
+
+def test_transparent_surface_follows_the_threshold(single, run):
+    """30% opaque: not the majority of any pixel (no annotation); with --mask-threshold 0.25
+    the whole square in one piece (only its 4 corner pixels, which the pixel filter covers
+    less, may fall below 0.25)."""
+    ds = single / "transparent"
+    assert load_coco(ds / "annotations" / "instances.json").getAnnIds() == []
+    run([sys.executable, "-m", "blender_coco", "export", ds, "--segmentation", "rle", "--mask-threshold", "0.25"],
+        "export --mask-threshold 0.25")
+    coco = load_coco(ds / "annotations" / "instances.json")
+    anns = coco.loadAnns(coco.getAnnIds())
+    assert len(anns) == 1
+    truth = np.zeros((96, 128), bool)
+    truth[32:64, 48:80] = True
+    from skimage.measure import label
+
+    mask = coco.annToMask(anns[0]).astype(bool)
+    assert _iou(mask, truth) >= 0.99 and (mask & ~truth).sum() == 0
+    assert label(mask, connectivity=2).max() == 1 and label(~mask, connectivity=1).max() == 1

@@ -6,8 +6,10 @@ and the add-on's operator build a :class:`~blender_coco.config.RenderConfig` and
 (a loop with progress logging).
 
 Per run the job gives each marked object a unique ``pass_index`` 1..n in name order
-(its descendants share it, unmarked objects get 0), enables the object-index and
-depth passes and renders with Cycles once per frame. Frame ``i`` shows scene frame
+(its descendants share it, unmarked objects get 0), labels every instanced copy
+(:mod:`~blender_coco.blender.instancing`), enables the object-index, depth,
+Cryptomatte and instance-id passes (:mod:`~blender_coco.blender.coverage_passes`:
+masks by majority coverage) and renders with Cycles once per frame. Frame ``i`` shows scene frame
 ``frame_start + i % (frame_end - frame_start + 1)``. Every setting it changes
 (pass indices included) is restored when the job finishes, fails or is aborted;
 the .blend file is never saved.
