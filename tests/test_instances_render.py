@@ -225,3 +225,34 @@ def test_transparent_surface_follows_the_threshold(single, run):
     mask = coco.annToMask(anns[0]).astype(bool)
     assert _iou(mask, truth) >= 0.99 and (mask & ~truth).sum() == 0
     assert label(mask, connectivity=2).max() == 1 and label(~mask, connectivity=1).max() == 1
+
+
+MANY = r"""
+import sys
+import bpy
+import instances as scenes
+from blender_coco.blender import pipeline
+from blender_coco.config import ExportConfig, RenderConfig
+
+bpy.ops.wm.read_factory_settings(use_empty=True)
+scene = bpy.context.scene
+scenes.build(scene, "geometry_nodes")
+nx, ny = 200, 165  # 33,000 copies: 2x2-pixel tiles on a 3-pixel grid
+scene.render.resolution_x, scene.render.resolution_y = 3 * nx, 3 * ny
+scene.camera.data.ortho_scale = 3.0 * nx
+pts = bpy.data.objects["Scatter"].data
+pts.clear_geometry()
+pts.from_pydata([(3 * i - 1.5 * nx + 1.5, 3 * j - 1.5 * ny + 1.5, 0) for i in range(nx) for j in range(ny)], [], [])
+scene.cycles.samples = 1
+pipeline.render_dataset(RenderConfig(out=sys.argv[1], export=ExportConfig(segmentation="rle", tasks=("instances",))), scene)
+"""
+
+
+def test_more_than_32767_instances_in_one_frame(tmp_path, run_bpy):
+    """33,000 scattered copies: one annotation each, every one its own 2x2 tile (no two merged,
+    although float32 makes some random ids equal: the copy's position tells them apart)."""
+    run_bpy(MANY, str(tmp_path / "ds"), what="33,000 instances")
+    data = json.loads((tmp_path / "ds" / "annotations" / "instances.json").read_text())
+    assert len(data["annotations"]) == 33000
+    assert {a["area"] for a in data["annotations"]} == {4}
+    assert len({tuple(a["bbox"]) for a in data["annotations"]}) == 33000

@@ -2,7 +2,7 @@
 
 ::
 
-    frame_copies(depsgraph, indices, first_label) -> Copies
+    frame_copies(depsgraph, indices, first_label, where=None) -> Copies
         .instances   [CopyInstance(label, category, object, instancer, source, index, supercategory)]
         .coverage    Coverage: Cryptomatte name -> label, and per-copy random ids (records.coverage)
         .gate        objects whose pass index must be nonzero so their copies write the AOV
@@ -69,11 +69,13 @@ def _sources_by_mesh() -> dict[str, list]:
     return out
 
 
-def frame_copies(depsgraph, indices: dict[str, int], first_label: int) -> Copies:
+def frame_copies(depsgraph, indices: dict[str, int], first_label: int, where=None) -> Copies:
     """Label every copy in ``depsgraph`` (see the module docstring).
 
     ``indices``: object name -> label of the real objects (marking.pass_indices);
-    copies that form new instances get labels from ``first_label`` on.
+    copies that form new instances get labels from ``first_label`` on. ``where(point)``
+    gives a world point's pixel position (x, y): each copy's origin is recorded, to
+    tell apart copies whose random ids are equal in float32.
     """
     by_mesh = None
     rows = []  # (crypto name, random, top name, pid, source object, gn, particle)
@@ -97,14 +99,15 @@ def frame_copies(depsgraph, indices: dict[str, int], first_label: int) -> Copies
             source = (marked or candidates or [None])[0]
         else:
             path_objects[(top.name, pid)] = source
-        rows.append((obj.name, inst.random_id & 0xFFFFFFFF, top, pid, source, gn, particle))
+        xy = where(inst.matrix_world.translation) if where is not None else (0.0, 0.0)
+        rows.append((obj.name, inst.random_id & 0xFFFFFFFF, top, pid, source, gn, particle, xy))
 
     keys: dict[tuple, int] = {}
     out = Copies()
     label_of_name: dict[str, set] = {}
     copies: dict[str, list] = {}
     gate_names: dict[str, object] = {}
-    for name, random, top, pid, source, gn, particle in rows:
+    for name, random, top, pid, source, gn, particle, xy in rows:
         label, key, info = 0, None, None
         marked = marking.instance_of(source) if source is not None else None
         if marked is not None:
@@ -140,7 +143,7 @@ def frame_copies(depsgraph, indices: dict[str, int], first_label: int) -> Copies
                     source=None if source is None else source.name, index=int(index),
                     supercategory=marking.supercategory_of(owner)))
         label_of_name.setdefault(name, set()).add(label)
-        copies.setdefault(name, []).append((random, label))
+        copies.setdefault(name, []).append((random, label, round(xy[0], 1), round(xy[1], 1)))
         gates = gate_names.setdefault(name, {})
         for obj in (source, top if gn or particle else None):  # Object Info's index: a geometry-nodes copy
             if obj is not None:                                # reads its instancer's (measured, 5.0 and 3.4)

@@ -272,7 +272,8 @@ class RenderJob:
                     self._guard.set(obj, "pass_index", value)
         rendered = marking.rendered_objects(self._view_layer)
         roots = marking.marked_roots(scene)
-        copies = instancing.frame_copies(evaluated_depsgraph(scene, self._view_layer), indices, len(roots) + 1)
+        copies = instancing.frame_copies(evaluated_depsgraph(scene, self._view_layer), indices, len(roots) + 1,
+                                         _pixel_of(scene, camera))
         for obj in copies.gate:  # sources of copies told apart by the instance-id AOV write it
             if obj.pass_index == 0:
                 try:
@@ -379,6 +380,19 @@ class RenderJob:
         """Restore the scene without exporting; frames already written stay on disk."""
         self._closed = True
         self._restore()
+
+
+def _pixel_of(scene, camera):
+    """world point -> (x, y) continuous pixel position in the rendered image (rows from the top)."""
+    from bpy_extras.object_utils import world_to_camera_view
+
+    width, height = output_size(scene)
+
+    def where(point) -> tuple[float, float]:
+        u, v, _ = world_to_camera_view(scene, camera, point)
+        return u * width, (1.0 - v) * height
+
+    return where
 
 
 def summarize(job: RenderJob, result: ExportResult, seconds: float) -> None:

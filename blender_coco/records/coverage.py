@@ -35,8 +35,10 @@ from typing import TYPE_CHECKING, Any, Mapping
 if TYPE_CHECKING:
     import numpy as np
 
-#: relative error of AOV / coverage allowed when matching a copy's random id (float32 sums over samples)
+#: relative error of AOV / coverage allowed when matching a copy's random id (float32 sums over samples);
+#: copies within it of each other are told apart by their origin's pixel position
 MATCH_TOLERANCE = 2e-5
+PURE_TOLERANCE = 4e-6
 _PURE = 0.999
 _FILL_ROUNDS = 6
 _CRYPTO = re.compile(r"(?:^|\.)CryptoObject(\d\d)\.([rgbaRGBA])$")
@@ -48,13 +50,15 @@ class Coverage:
 
     ``names``: Cryptomatte name -> label, for names whose every pixel is one label
     (a real object, or copies that are all one instance). ``copies``: name -> list of
-    ``(random_id uint32, label)`` for names whose copies are different instances; a
-    name in both takes its ``names`` label where no copy matches (the real object).
+    ``(random_id uint32, label, x, y)`` for names whose copies are different instances
+    (x, y: the copy's origin in pixels, which picks between copies whose random ids
+    match equally well); a name in both takes its ``names`` label where no copy
+    matches (the real object).
     ``layer`` is the Cryptomatte layer's name (``CryptoObject``), ``aov`` the AOV's.
     """
 
     names: Mapping[str, int] = field(default_factory=dict)
-    copies: Mapping[str, tuple[tuple[int, int], ...]] = field(default_factory=dict)
+    copies: Mapping[str, tuple[tuple[int, int, float, float], ...]] = field(default_factory=dict)
     layer: str = "CryptoObject"
     aov: str = "coco_id"
 
@@ -65,7 +69,7 @@ class Coverage:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "Coverage":
         return cls(names={str(k): int(v) for k, v in data.get("names", {}).items()},
-                   copies={str(k): tuple((int(r), int(label)) for r, label in v)
+                   copies={str(k): tuple((int(c[0]), int(c[1]), *(float(x) for x in c[2:4])) for c in v)
                            for k, v in data.get("copies", {}).items()},
                    layer=str(data.get("layer", "CryptoObject")), aov=str(data.get("aov", "coco_id")))
 
@@ -159,20 +163,33 @@ def _resolve_copies(labels, groups, cov, aov, coverage: Coverage, group_names) -
     denom = np.where(cov >= _PURE, 1.0, cov)
     value = np.where(only, aov[None] / np.maximum(denom, 1e-12), -1.0)
     resolved = np.zeros(labels.shape, bool)
+    rows = np.broadcast_to(np.arange(cov.shape[1])[None, :, None] + 0.5, cov.shape).ravel()
+    cols = np.broadcast_to(np.arange(cov.shape[2])[None, None, :] + 0.5, cov.shape).ravel()
     for g, name in enumerate(group_names):
-        pairs = sorted(coverage.copies[name])
-        randoms = np.array([r / 2.0 ** 32 for r, _ in pairs], np.float64)
-        copy_labels = np.array([label for _, label in pairs], np.int64)
+        entries = sorted(coverage.copies[name])
+        randoms = np.array([c[0] / 2.0 ** 32 for c in entries], np.float64)
+        copy_labels = np.array([c[1] for c in entries], np.int64)
+        xy = np.array([tuple(c[2:4]) if len(c) >= 4 else (0.0, 0.0) for c in entries], np.float64).reshape(-1, 2)
         sel = np.flatnonzero(((groups == g) & only).ravel())
         if sel.size == 0:
             continue
         v = value.ravel()[sel].astype(np.float64)
-        i = np.clip(np.searchsorted(randoms, v), 1, len(randoms) - 1) if len(randoms) > 1 else np.zeros(sel.size, int)
-        if len(randoms) > 1:
-            i = np.where(np.abs(randoms[i - 1] - v) <= np.abs(randoms[i] - v), i - 1, i)
-        ok = np.abs(randoms[i] - v) <= MATCH_TOLERANCE * np.maximum(1.0, np.abs(v))
+        pure = cov.ravel()[sel] >= _PURE  # AOV = random id itself: only float32 rounding over the samples
+        tol = np.where(pure, PURE_TOLERANCE, MATCH_TOLERANCE) * np.maximum(1.0, np.abs(v))
+        lo = np.searchsorted(randoms, v - tol, side="left")
+        hi = np.searchsorted(randoms, v + tol, side="right")
+        best = np.full(sel.size, -1, np.int64)
+        best_d = np.full(sel.size, np.inf)
+        for step in range(int((hi - lo).max(initial=0))):  # candidates within tolerance: nearest origin wins
+            i = lo + step
+            live = i < hi
+            j = np.minimum(i, len(randoms) - 1)
+            d = (xy[j, 0] - cols[sel]) ** 2 + (xy[j, 1] - rows[sel]) ** 2
+            better = live & (d < best_d)
+            best[better], best_d[better] = j[better], d[better]
+        ok = best >= 0
         flat_labels, flat_resolved = labels.reshape(-1), resolved.reshape(-1)
-        flat_labels[sel[ok]] = copy_labels[i[ok]]
+        flat_labels[sel[ok]] = copy_labels[best[ok]]
         flat_resolved[sel[ok]] = True
     # unresolved: take the label the same name has in the nearest identified pixel
     ranks, h, w = labels.shape
