@@ -12,6 +12,8 @@ The render stage:
 - :mod:`.pipeline`: :class:`~.pipeline.RenderJob` and :func:`~.pipeline.render_dataset`: one frame record per frame, then the export.
 - :mod:`.session`: what ``blender-coco render`` and scripts/render_coco.py share: open the .blend, render.
 - :mod:`.marking`: which objects are annotated (the ``coco_category`` contract) and their pass indices.
+- :mod:`.instancing`: every instanced copy (collection, geometry nodes, particles) labelled by the marking contract.
+- :mod:`.coverage_passes`: the Cryptomatte and instance-id passes behind majority-coverage masks.
 - :mod:`.keypoints`: keypoint maps of armatures, bones projected to pixels.
 - :mod:`.hooks`: :class:`~.hooks.FrameHook`, how per-frame scene changes plug into a run.
 - :mod:`.randomizers`: the randomization config applied to the scene frame by frame.

@@ -3,7 +3,7 @@
 ::
 
     enable(scene, view_layer, guard)     once per run: the passes (restored by ``guard``)
-    add_aov_nodes(guard)                 before each frame: every editable material writes the AOV
+    add_aov_nodes()                      before each frame: every editable material writes the AOV
 
 The Cryptomatte object layer stores, per pixel, the coverage of each object name over
 every sample (motion blur, depth of field and transparency included). The AOV
@@ -46,7 +46,7 @@ def enable(scene, view_layer, guard) -> None:
     guard.on_restore(remove_aov_nodes)
 
 
-def add_aov_nodes(guard=None) -> None:
+def add_aov_nodes() -> None:
     """Give every editable node material the AOV output (once; :func:`remove_aov_nodes` takes it out)."""
     for mat in bpy.data.materials:
         tree = mat.node_tree
