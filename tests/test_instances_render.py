@@ -294,3 +294,21 @@ def test_marked_instancers(tmp_path, run_bpy):
     run_bpy(INSTANCER_MARKED, str(tmp_path), what="marked instancers")
     areas = json.loads((tmp_path / "areas.json").read_text())
     assert areas == {"asset_library": [256] * 6, "nested": [512] * 3, "geometry_nodes": [256] * 6}
+
+
+def test_numpy_exr_reader_gives_the_same_coverage_mask(rendered, tmp_path):
+    """records/exr.py (the reader used inside Blender) reads the Cryptomatte channels and the
+    manifest of a ZIP file exactly as OpenEXR does: the same label mask."""
+    from blender_coco.records import coverage, exr
+    from blender_coco.records.sidecar import load_record
+
+    rec = load_record(rendered / "nested" / "records" / "000000.json")
+    f = OpenEXR.File(str(rec.exr_path), separate_channels=True)
+    header = {k: v for p in f.parts for k, v in p.header.items() if isinstance(v, str)}
+    header.update(compression=OpenEXR.ZIP_COMPRESSION, type=OpenEXR.scanlineimage)
+    zipped = tmp_path / "zip.exr"
+    OpenEXR.File(header, {n: c.pixels for p in f.parts for n, c in p.channels.items()}).write(str(zipped))
+    mask = coverage.label_mask(exr.read_channels(zipped), coverage.crypto_manifest(exr.header_strings(zipped)),
+                               rec.sidecar.coverage)
+    expected, _ = rec.read_passes()
+    assert np.array_equal(mask, expected) and len(np.unique(mask)) == 7

@@ -107,7 +107,6 @@ class RenderJob:
         self._export_python: str | None = None
         self._warned: set[str] = set()
         self._kept = KeptScene()
-        self._colors: dict[str, tuple] = {}
 
     # -- set-up ------------------------------------------------------------
 
@@ -306,13 +305,14 @@ class RenderJob:
             instances.append(Instance(pass_index=indices[root.name], object=root.name, category=name,
                                       color=None if color is None else tuple(color),
                                       keypoints=None if points is None else tuple(tuple(k) for k in points)))
+        colors: dict[str, tuple] = {}  # per frame: randomizers may change materials
         for copy in copies.instances:
             entry = categories.setdefault(copy.category, {"name": copy.category})
             if copy.supercategory and "supercategory" not in entry:
                 entry["supercategory"] = copy.supercategory
-            color = self._colors.get(copy.object)
+            color = colors.get(copy.object)
             if color is None:
-                color = self._colors[copy.object] = marking.instance_color(bpy.data.objects[copy.object]) or ()
+                color = colors[copy.object] = marking.instance_color(bpy.data.objects[copy.object]) or ()
             instances.append(Instance(pass_index=copy.label, object=copy.object, category=copy.category,
                                       color=tuple(color) or None, instancer=copy.instancer, source=copy.source,
                                       instance_index=copy.index))
