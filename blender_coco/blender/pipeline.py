@@ -144,6 +144,8 @@ class RenderJob:
         if self.randomizer is not None:
             self.hooks.insert(0, self.randomizer)
         self._setup_render(scene, config)
+        for message in instancing.realized_warnings(scene):
+            self._warn(message)
         self._keypoint_defs = self._keypoint_definitions(roots)
         for hook in self.hooks:
             hook.start(scene)
