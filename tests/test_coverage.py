@@ -73,6 +73,11 @@ def test_unidentified_copy_pixel_takes_its_neighbours_label():
 def test_manifest_and_json_round_trip():
     headers = {"cryptomatte/abc/name": "ViewLayer.CryptoObject", "cryptomatte/abc/manifest": '{"Cube":"11111111"}'}
     assert crypto_manifest(headers) == {0x11111111: "Cube"}
+    # Blender's manifest lists the raw hash; pixels hold it with an exponent bit flipped where the
+    # float would be denormal (exponent 0) or inf/NaN (255), as the 300-square grid showed
+    odd = {"cryptomatte/abc/name": "ViewLayer.CryptoObject", "cryptomatte/abc/manifest":
+           '{"cell_018": "004f4885", "cell_087": "ffa31097"}'}
+    assert crypto_manifest(odd) == {0x00CF4885: "cell_018", 0xFF231097: "cell_087"}
     with pytest.raises(ValueError, match="no Cryptomatte manifest"):
         crypto_manifest({})
     cov = Coverage(names={"Cube": 1}, copies={"Scatter": ((5, 2), (7, 3))})

@@ -186,7 +186,10 @@ def _crypto_ids_are_manifest_hashes(exr_path) -> None:
     """Every Cryptomatte id in the (DWAA or ZIP) EXR is a manifest hash or 0: the codec kept the bits."""
     f = OpenEXR.File(str(exr_path), separate_channels=True)
     manifest = next(json.loads(v) for p in f.parts for k, v in p.header.items() if k.endswith("/manifest"))
-    hashes = {int(h, 16) for h in manifest.values()} | {0}
+    from blender_coco.records.coverage import crypto_manifest
+
+    hashes = set(crypto_manifest({"cryptomatte/x/name": "CryptoObject", "cryptomatte/x/manifest": json.dumps(manifest)}))
+    hashes.add(0)
     for part in f.parts:
         for name, ch in part.channels.items():
             if "CryptoObject" in name and name[-1] in "rb":

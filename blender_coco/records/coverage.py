@@ -88,8 +88,14 @@ def crypto_manifest(headers: Mapping[str, str], layer: str = "CryptoObject") -> 
             manifest = headers.get(key[:-len("name")] + "manifest")
             if manifest is None:
                 break
-            return {int(h, 16): name for name, h in json.loads(manifest).items()}
+            return {_as_float_bits(int(h, 16)): name for name, h in json.loads(manifest).items()}
     raise ValueError(f"no Cryptomatte manifest for layer {layer!r} in the EXR header")
+
+
+def _as_float_bits(h: int) -> int:
+    """The id a pixel holds for manifest hash ``h``: Cryptomatte flips an exponent bit of hashes
+    that would be a denormal, infinite or NaN float (Blender's manifest lists the hash unflipped)."""
+    return h ^ (1 << 23) if (h >> 23) & 0xFF in (0, 0xFF) else h
 
 
 def _ranks(channels: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
