@@ -7,6 +7,7 @@
         .instances   [CopyInstance(label, category, object, instancer, source, index, supercategory)]
         .coverage    Coverage: Cryptomatte name -> label, and per-copy random ids (records.coverage)
         .gate        objects whose pass index must be nonzero so their copies write the AOV
+        .warnings    copies told apart by position only (their source has no material)
 
 Collection instances, geometry-node instances and particles appear in
 ``depsgraph.object_instances``: each copy with its top-level instancer (``parent``), a
@@ -59,6 +60,7 @@ class Copies:
     instances: list[CopyInstance] = field(default_factory=list)
     coverage: Coverage = field(default_factory=Coverage)
     gate: list = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def _sources_by_mesh() -> dict[str, list]:
@@ -163,6 +165,12 @@ def frame_copies(depsgraph, indices: dict[str, int], first_label: int, where=Non
             if real.get(name):
                 names[name] = real[name]
             out.gate.extend(gate_names.get(name, {}).values())
+            for obj in gate_names.get(name, {}).values():
+                if obj.type == "MESH" and not any(s.material is not None and s.material.node_tree is not None
+                                                  for s in obj.material_slots):
+                    out.warnings.append(
+                        f"object {obj.name!r} has no material, so its copies write no instance id and are told apart "
+                        f"by position only (edges between copies may be off); give it a material for exact masks")
     for name, label in real.items():
         if label and name not in label_of_name:
             names[name] = label

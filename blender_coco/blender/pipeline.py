@@ -282,6 +282,8 @@ class RenderJob:
                 except (AttributeError, TypeError):  # linked from a library: read-only
                     self._warn(f"object {obj.name!r} is linked from a library, so its copies cannot write the "
                                f"instance-id pass; their edge pixels follow the nearest identified pixel")
+        for message in copies.warnings:
+            self._warn(message)
         coverage_passes.add_aov_nodes()
         categories: dict[str, dict] = {}
         instances = []

@@ -23,7 +23,9 @@ names summed), kept when that coverage is at least what everything unannotated c
 together (background, unmarked objects, names beyond the stored ranks), or, with
 ``threshold``, at least ``threshold``. A copy that no AOV value names in a pixel
 (two copies of one name meet there, or another annotated object shares the pixel)
-takes the label its name has in the nearest pixel where it was identified.
+takes the label its name has in the nearest pixel where it was identified; a name
+never identified nearby (its source has no material, so writes no AOV) goes to the
+copy whose origin is nearest.
 """
 
 from __future__ import annotations
@@ -218,8 +220,25 @@ def _resolve_copies(labels, groups, cov, aov, coverage: Coverage, group_names) -
                 found |= hit
         labels[k[found], y[found], x[found]] = got[found]
         resolved[k[found], y[found], x[found]] = True
-    # never identified: the name's own object label (a rendered source), else not annotated
+    # never identified: the name's own object label (a rendered source), else the copy whose origin is
+    # nearest (a source without a material writes no AOV: its copies are told apart by position only)
     fallback = np.array([coverage.names.get(n, 0) for n in group_names] + [0], np.int64)
     rest = todo & ~resolved
     labels[rest] = fallback[groups[rest]]
+    rest &= labels == 0
+    if rest.any():
+        k, y, x = np.nonzero(rest)
+        g = groups[k, y, x]
+        for gi in np.unique(g):
+            entries = [c for c in coverage.copies[group_names[gi]] if len(c) >= 4]
+            if not entries:
+                continue
+            xy = np.array([c[2:4] for c in entries], np.float64)
+            copy_labels = np.array([c[1] for c in entries], np.int64)
+            every = np.flatnonzero(g == gi)
+            step = max(1, 4_000_000 // len(entries))  # bounded memory: pixels x copies per chunk
+            for start in range(0, every.size, step):
+                at = every[start:start + step]
+                d = (xy[None, :, 0] - (x[at, None] + 0.5)) ** 2 + (xy[None, :, 1] - (y[at, None] + 0.5)) ** 2
+                labels[k[at], y[at], x[at]] = copy_labels[np.argmin(d, axis=1)]
     return labels
