@@ -81,7 +81,7 @@ def frame_copies(depsgraph, indices: dict[str, int], first_label: int, where=Non
     tell apart copies whose random ids are equal in float32.
     """
     by_mesh = None
-    rows = []  # (crypto name, random, top name, pid, source object, gn, particle)
+    rows = []  # (crypto name, random, top instancer, pid, source object, gn, particle, origin pixel)
     path_objects: dict[tuple, object] = {}
     real: dict[str, int] = {}
     for inst in depsgraph.object_instances:
@@ -109,7 +109,8 @@ def frame_copies(depsgraph, indices: dict[str, int], first_label: int, where=Non
     out = Copies()
     label_of_name: dict[str, set] = {}
     copies: dict[str, list] = {}
-    gate_names: dict[str, object] = {}
+    gate_names: dict[str, dict] = {}
+    source_names: dict[str, dict] = {}
     for name, random, top, pid, source, gn, particle, xy in rows:
         label, key, info = 0, None, None
         marked = marking.instance_of(source) if source is not None else None
@@ -149,8 +150,10 @@ def frame_copies(depsgraph, indices: dict[str, int], first_label: int, where=Non
         copies.setdefault(name, []).append((random, label, round(xy[0], 1), round(xy[1], 1)))
         gates = gate_names.setdefault(name, {})
         for obj in (source, top if gn or particle else None):  # Object Info's index: a geometry-nodes copy
-            if obj is not None:                                # reads its instancer's (measured, 5.0 and 3.4)
+            if obj is not None:                                # reads its instancer's (measured on 5.0)
                 gates[obj.as_pointer()] = obj
+        if source is not None:
+            source_names.setdefault(name, {})[source.as_pointer()] = source
     names: dict[str, int] = {}
     groups: dict[str, tuple] = {}
     for name, labels in label_of_name.items():
@@ -165,7 +168,7 @@ def frame_copies(depsgraph, indices: dict[str, int], first_label: int, where=Non
             if real.get(name):
                 names[name] = real[name]
             out.gate.extend(gate_names.get(name, {}).values())
-            for obj in gate_names.get(name, {}).values():
+            for obj in source_names.get(name, {}).values():
                 if obj.type == "MESH" and not any(s.material is not None and s.material.node_tree is not None
                                                   for s in obj.material_slots):
                     out.warnings.append(
