@@ -264,24 +264,30 @@ class RenderJob:
         camera = scene_camera(scene, f"at frame {frame}")
         marking.check_marks(scene)
         indices = marking.pass_indices(scene)
-        for obj in scene.objects:
-            value = indices[obj.name]
-            if obj.pass_index != value:
-                if marking.is_spawned(obj):  # made for this frame only: nothing to put back
-                    obj.pass_index = value
-                else:
-                    self._guard.set(obj, "pass_index", value)
-        rendered = marking.rendered_objects(self._view_layer)
         roots = marking.marked_roots(scene)
         copies = instancing.frame_copies(evaluated_depsgraph(scene, self._view_layer), indices, len(roots) + 1,
                                          _pixel_of(scene, camera))
-        for obj in copies.gate:  # sources of copies told apart by the instance-id AOV write it
-            if obj.pass_index == 0:
+        # sources and instancers of copies told apart by the instance-id AOV must write it (nonzero index);
+        # set every index once, so that an unchanged scene stays unchanged (Cycles keeps it between frames)
+        wanted = {obj.as_pointer(): (obj, indices[obj.name], False) for obj in scene.objects}
+        for obj in copies.gate:
+            current = wanted.get(obj.as_pointer(), (obj, obj.pass_index, True))[1]
+            if current == 0:
+                wanted[obj.as_pointer()] = (obj, marking.MAX_INSTANCES, True)
+        for obj, value, gate in wanted.values():
+            if obj.pass_index == value:
+                continue
+            if marking.is_spawned(obj):  # made for this frame only: nothing to put back
+                obj.pass_index = value
+            elif not gate:
+                self._guard.set(obj, "pass_index", value)
+            else:
                 try:
-                    self._guard.set(obj, "pass_index", marking.MAX_INSTANCES)
+                    self._guard.set(obj, "pass_index", value)
                 except (AttributeError, TypeError):  # linked from a library: read-only
                     self._warn(f"object {obj.name!r} is linked from a library, so its copies cannot write the "
                                f"instance-id pass; their edge pixels follow the nearest identified pixel")
+        rendered = marking.rendered_objects(self._view_layer)
         for message in copies.warnings:
             self._warn(message)
         coverage_passes.add_aov_nodes()
