@@ -144,17 +144,27 @@ def label_mask(channels: Mapping[str, np.ndarray], manifest: Mapping[int, str], 
     groups = group[pos]
     if group_names:
         labels = _resolve_copies(labels, groups, cov, aov, coverage, group_names)
-    # coverage per rank's label, summed over the ranks of the same label
-    same = labels[:, None] == labels[None, :]
-    total = np.einsum("jkhw,khw->jhw", same.astype(np.float32), cov)
-    total = np.where(labels > 0, total, -1.0)
+    # coverage per rank's label, summed over the ranks of the same label (only where any rank is annotated)
+    out = np.zeros(h * w, np.uint16)
+    labels = labels.reshape(ranks, -1)
+    active = np.flatnonzero((labels > 0).any(axis=0))
+    if active.size == 0:
+        return out.reshape(h, w)
+    labels = labels[:, active]
+    cov = cov.reshape(ranks, -1)[:, active]
+    cov = np.where(labels > 0, cov, np.float32(0))
+    total = np.zeros(cov.shape, np.float32)
+    for j in range(ranks):
+        for k in range(ranks):
+            total[j] += np.where(labels[j] == labels[k], cov[k], np.float32(0))
+    total[labels == 0] = -1
     best = np.argmax(total, axis=0)
-    win = np.take_along_axis(total, best[None], 0)[0]
-    label = np.take_along_axis(labels, best[None], 0)[0]
-    annotated = np.where(labels > 0, cov, 0).sum(axis=0)
-    nothing = 1.0 - annotated
+    cols = np.arange(active.size)
+    win, label = total[best, cols], labels[best, cols]
+    nothing = np.float32(1) - cov.sum(axis=0)
     keep = (win >= nothing) if threshold is None else (win >= threshold)
-    return np.where(keep & (win > 0), label, 0).astype(np.uint16)
+    out[active] = np.where(keep & (win > 0), label, 0)
+    return out.reshape(h, w)
 
 
 def _resolve_copies(labels, groups, cov, aov, coverage: Coverage, group_names) -> np.ndarray:
