@@ -71,6 +71,11 @@ class ExportConfig:
         silhouette outside the image) is above this (1 keeps all). Needs amodal records.
         Dropped objects leave every annotation file (instances, person_keypoints, panoptic:
         their pixels become void); stuff is unaffected.
+    mask_threshold: for frames rendered with coverage passes, the share of a pixel an
+        instance must cover to own it, in (0, 1]; None (the default): the instance
+        covering the most of the pixel owns it when it covers at least as much as
+        everything unannotated together (background, unmarked objects), i.e. the
+        majority. See blender_coco.records.coverage.
     """
 
     segmentation: str = "auto"
@@ -88,6 +93,8 @@ class ExportConfig:
     split_seed: int = 0
     min_visibility: float = 0.0
     max_truncation: float = 1.0
+
+    mask_threshold: float | None = None
 
     @property
     def filters_amodal(self) -> bool:
@@ -125,6 +132,10 @@ class ExportConfig:
         check(isinstance(self.stuff_other, bool), f"stuff_other must be true or false, got {self.stuff_other!r}")
         check(self.caption_templates is None or (isinstance(self.caption_templates, str) and self.caption_templates != ""),
               f"caption_templates must be the path of a TOML or JSON file, got {self.caption_templates!r}")
+        check(self.mask_threshold is None or (isinstance(self.mask_threshold, (int, float))
+                                               and not isinstance(self.mask_threshold, bool)
+                                               and 0 < self.mask_threshold <= 1),
+              f"mask_threshold must be a share of the pixel in (0, 1] (e.g. 0.5), got {self.mask_threshold!r}")
         spec = SplitSpec(self.split or (("train", 1.0),), self.split_seed, self.split_by)  # checks all three
         if self.split is not None:
             object.__setattr__(self, "split", spec.fractions)

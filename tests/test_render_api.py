@@ -264,9 +264,12 @@ def test_collection_instances_are_annotated_as_their_instancer(result):
     assert result["asset_pass_index_after"] == 0
 
 
-def test_one_source_copied_by_two_instances_is_not_annotated_and_says_why(result):
+def test_one_source_copied_by_two_marked_instances_gives_two_annotations(result):
+    """Each marked collection instance is its own annotation even when both copy one object
+    (issue 10); CopyB sits 2 units = 20 px left. 'Asset' has no material, so no instance id:
+    the copies are told apart by position, and one warning says so."""
     coco = load_coco(result["instanced_twice"])
-    assert [coco.cats[a["category_id"]]["name"] for a in coco.dataset["annotations"]] == ["thing"]
+    boxes = sorted(a["bbox"] for a in coco.dataset["annotations"] if coco.cats[a["category_id"]]["name"] == "asset")
+    assert boxes == [[1, 9, 4, 3], [21, 9, 4, 3]]
     warnings = [m for level, m in result["logs"] if level == "WARNING" and "'Asset'" in m]
-    assert len(warnings) == 1 and "'CopyA'" in warnings[0] and "'CopyB'" in warnings[0]
-    assert "Make Instances Real" in warnings[0]
+    assert len(warnings) == 1 and "no material" in warnings[0]

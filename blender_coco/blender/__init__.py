@@ -15,6 +15,8 @@ The render stage:
   and :func:`~.marking.object_key`, how objects are keyed and named (linked ones with their library).
 - :mod:`.run_warnings`: one warning line for each thing a run does differently from the scene
   (engine, cameras, marked objects that render nowhere).
+- :mod:`.instancing`: every instanced copy (collection, geometry nodes, particles) labelled by the marking contract.
+- :mod:`.coverage_passes`: the Cryptomatte and instance-id passes behind majority-coverage masks.
 - :mod:`.keypoints`: keypoint maps of armatures, bones projected to pixels.
 - :mod:`.views`: the cameras a run renders every frame from (``--cameras``), a stereo camera's two eyes.
 - :mod:`.amodal`: each instance's unoccluded silhouette: evaluated triangles rasterized with the camera

@@ -128,14 +128,21 @@ def _shown_in_viewport(scene, view_layer, rendered: set[str], wanted: set[int]):
             step()
 
 
-def frame_amodal(scene, view_layer, camera, wanted: set[int]) -> dict[int, Amodal]:
-    """Each wanted pass index's unoccluded silhouette in the current frame (empty ones included)."""
+def frame_amodal(scene, view_layer, camera, wanted: set[int], copies: dict | None = None) -> dict[int, Amodal]:
+    """Each wanted label's unoccluded silhouette in the current frame (empty ones included).
+
+    Real objects draw under their pass index; a copy made by instancing draws under its
+    label in ``copies`` (:attr:`blender_coco.blender.instancing.Copies.labels`), and not at
+    all when it has none, so an object's silhouette never takes in its copies'."""
     rendered = marking.rendered_objects(view_layer)
     with _shown_in_viewport(scene, view_layer, rendered, wanted):
-        return _frame_amodal(scene, view_layer, camera, wanted, rendered)
+        return _frame_amodal(scene, view_layer, camera, wanted, rendered, copies or {})
 
 
-def _frame_amodal(scene, view_layer, camera, wanted: set[int], rendered: set[str]) -> dict[int, Amodal]:
+def _frame_amodal(scene, view_layer, camera, wanted: set[int], rendered: set[str],
+                  copies: dict) -> dict[int, Amodal]:
+    from blender_coco.blender.instancing import copy_path
+
     width, height = output_size(scene)
     depsgraph = evaluated_depsgraph(scene, view_layer)
     projection, world_to_cam = _camera_matrices(scene, camera, depsgraph, width, height)
@@ -148,7 +155,7 @@ def _frame_amodal(scene, view_layer, camera, wanted: set[int], rendered: set[str
         original = obj.original
         if not inst.is_instance and marking.object_key(original) not in rendered:
             continue
-        index = original.pass_index
+        index = copies.get(copy_path(inst), 0) if inst.is_instance else original.pass_index
         if index not in wanted:
             continue
         matrix = world_to_cam @ inst.matrix_world

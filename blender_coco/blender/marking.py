@@ -17,6 +17,10 @@ Objects are keyed and named by :func:`object_key` (``obj.name_full``): an object
 linked from a library is ``"Thing [lib1.blend]"``, so two linked objects that share a
 name stay two instances; a local object keeps its plain name.
 
+Copies made by instancing (collection instances, geometry nodes, particles) are
+each an instance of their own when the copied object or its instancer is marked:
+:mod:`blender_coco.blender.instancing`.
+
 The add-on edits these same properties, so scripted scenes need no UI.
 
 Objects that ``[[spawn]]`` copies for one frame carry ``coco_spawned`` (:func:`is_spawned`):
@@ -267,49 +271,3 @@ def pass_indices(scene) -> dict[str, int]:
         root = instance_of(obj)
         out[object_key(obj)] = index.get(object_key(root), 0) if root is not None else 0
     return out
-
-
-def collection_instance_indices(scene, indices: dict[str, int], rendered: set[str]) -> tuple[list, list[str]]:
-    """Pass indices for the objects that collection instances copy, and what cannot be labelled.
-
-    Cycles gives the copies made by a collection instance (an empty with
-    ``instance_type == 'COLLECTION'``, e.g. a linked asset) the pass index of the
-    *source* objects, not the instancer's. So each source object takes the index of
-    the instance its instancer belongs to (0 for unmarked instancers). A source
-    copied by two instances, or also rendered itself with another index, cannot be
-    told apart in the index pass: its copies get 0 (or keep the object's own index
-when it is rendered itself) and a message explains the fix.
-
-    Returns ``([(object, index), ...], [message, ...])``.
-    """
-    wanted: dict[int, tuple] = {}  # pointer -> (object, {index: instancer names})
-
-    def visit(collection, index: int, via: str, depth: int) -> None:
-        if depth > 32:  # guards against instancing cycles
-            return
-        for obj in collection.all_objects:
-            _, by_index = wanted.setdefault(obj.as_pointer(), (obj, {}))
-            by_index.setdefault(index, []).append(via)
-            if obj.instance_type == "COLLECTION" and obj.instance_collection is not None:
-                visit(obj.instance_collection, index, via, depth + 1)
-
-    for obj in sorted(scene.objects, key=object_key):
-        if obj.instance_type == "COLLECTION" and obj.instance_collection is not None:
-            visit(obj.instance_collection, indices.get(object_key(obj), 0), object_key(obj), 0)
-
-    out, messages = [], []
-    for obj, by_index in wanted.values():
-        in_scene = object_key(obj) in rendered
-        if in_scene:  # rendered itself too: its own index labels the copies as well
-            by_index.setdefault(indices.get(object_key(obj), 0), []).append(object_key(obj))
-        index = next(iter(by_index))
-        if len(by_index) > 1:
-            index = 0
-            names = sorted({n for v in by_index.values() for n in v})
-            messages.append(
-                f"object {object_key(obj)!r} is rendered through {', '.join(repr(n) for n in names)}, which belong to "
-                f"different instances; Cycles gives every copy the same pass index, so they cannot be annotated "
-                f"apart: make the instances real (Object > Apply > Make Instances Real) or mark one object above all of them")
-        if not in_scene:
-            out.append((obj, index))
-    return out, messages

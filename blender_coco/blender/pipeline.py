@@ -6,8 +6,10 @@ and the add-on's operator build a :class:`~blender_coco.config.RenderConfig` and
 (a loop with progress logging).
 
 Per run the job gives each marked object a unique ``pass_index`` 1..n in name order
-(its descendants share it, unmarked objects get 0), enables the object-index and
-depth passes and renders with Cycles once per frame. Frame ``i`` shows scene frame
+(its descendants share it, unmarked objects get 0), labels every instanced copy
+(:mod:`~blender_coco.blender.instancing`), enables the object-index, depth,
+Cryptomatte and instance-id passes (:mod:`~blender_coco.blender.coverage_passes`:
+masks by majority coverage) and renders with Cycles once per frame. Frame ``i`` shows scene frame
 ``frame_start + i % (frame_end - frame_start + 1)``. Every setting it changes
 (pass indices included) is restored when the job finishes, fails or is aborted;
 the .blend file is never saved.
@@ -43,7 +45,8 @@ from typing import Callable, Iterable
 import bpy
 
 from blender_coco import stop
-from blender_coco.blender import device, frame_files, image_format, marking, run_warnings, views
+from blender_coco.blender import (coverage_passes, device, frame_files, image_format, instancing, marking,
+                                    run_warnings, views)
 from blender_coco.blender.guard import SettingsGuard
 from blender_coco.blender.handoff import export_python, run_export
 from blender_coco.blender.hooks import FrameHook, as_hook
@@ -163,6 +166,8 @@ class RenderJob:
         self._warn(run_warnings.engine_warning(scene),
                    run_warnings.camera_warning(scene) if config.cameras is None else None)
         self._setup_render(scene, config)
+        for message in instancing.realized_warnings(scene):
+            self._warn(message)
         self._keypoint_defs = self._keypoint_definitions(roots)
         for hook in self.hooks:
             hook.start(scene)
@@ -246,6 +251,7 @@ class RenderJob:
         if self._places_cameras:
             g.set(scene, "camera", scene.objects[self.views[0].camera])
         self._eyes = views.Eyes(scene, g)
+        coverage_passes.enable(scene, layer, g)  # majority-coverage masks, every copy its own label
         backend = device.use_device(scene, config.device, g)
         self._warn(device.fix_denoiser(scene, backend, g))
         width, height = output_size(scene)
@@ -321,27 +327,35 @@ class RenderJob:
         view = view or self.views[0]  # default runs: scene.camera at this frame (markers may switch it)
         marking.check_marks(scene)
         indices = marking.pass_indices(scene)
-        for obj in scene.objects:
-            value = indices[marking.object_key(obj)]
-            if obj.pass_index != value:
-                if marking.is_spawned(obj):  # made for this frame only: nothing to put back
-                    obj.pass_index = value
-                else:
-                    self._guard.set(obj, "pass_index", value)
-        rendered = marking.rendered_objects(self._view_layer)
-        sources, problems = marking.collection_instance_indices(scene, indices, rendered)
-        for obj, value in sources:
-            if obj.pass_index != value:
+        roots = marking.marked_roots(scene)
+        copies = instancing.frame_copies(evaluated_depsgraph(scene, self._view_layer), indices, len(roots) + 1,
+                                         _pixel_of(scene, camera))
+        # sources and instancers of copies told apart by the instance-id AOV must write it (nonzero index);
+        # set every index once, so that an unchanged scene stays unchanged (Cycles keeps it between frames)
+        wanted = {obj.as_pointer(): (obj, indices[marking.object_key(obj)], False) for obj in scene.objects}
+        for obj in copies.gate:
+            current = wanted.get(obj.as_pointer(), (obj, obj.pass_index, True))[1]
+            if current == 0:
+                wanted[obj.as_pointer()] = (obj, marking.MAX_INSTANCES, True)
+        for obj, value, gate in wanted.values():
+            if obj.pass_index == value:
+                continue
+            if marking.is_spawned(obj):  # made for this frame only: nothing to put back
+                obj.pass_index = value
+            elif not gate:
+                self._guard.set(obj, "pass_index", value)
+            else:
                 try:
                     self._guard.set(obj, "pass_index", value)
                 except (AttributeError, TypeError):  # linked from a library: read-only
-                    problems.append(f"object {marking.object_key(obj)!r} is linked from a library, so its pass index cannot be "
-                                    f"set for the collection instance that copies it; make the instance real "
-                                    f"(Object > Apply > Make Instances Real) or use a library override")
-        self._warn(*problems, *marking.mark_warnings(scene))
-        roots = marking.marked_roots(scene)
+                    self._warn(f"object {marking.object_key(obj)!r} is linked from a library, so its copies cannot write the "
+                               f"instance-id pass; their edge pixels follow the nearest identified pixel")
+        rendered = marking.rendered_objects(self._view_layer)
+        self._warn(*copies.warnings, *marking.mark_warnings(scene))
+        coverage_passes.add_aov_nodes()
         amodal = self._amodal(camera, {indices[marking.object_key(r)] for r in roots
-                                      if marking.object_key(r) in rendered and not marking.is_stuff(r)})
+                                      if marking.object_key(r) in rendered and not marking.is_stuff(r)}
+                              | {c.label for c in copies.instances}, copies.labels)
         categories: dict[str, dict] = {}
         instances = []
         for root in roots:
@@ -367,7 +381,19 @@ class RenderJob:
             instances.append(Instance(pass_index=indices[key], object=key, category=name,
                                       color=None if color is None else tuple(color),
                                       keypoints=None if points is None else tuple(tuple(k) for k in points),
-                                      amodal=amodal.get(indices[root.name])))
+                                      amodal=amodal.get(indices[key])))
+        colors: dict[str, tuple] = {}  # per frame: randomizers may change materials
+        owners = {marking.object_key(o): o for o in bpy.data.objects} if copies.instances else {}
+        for copy in copies.instances:
+            entry = categories.setdefault(copy.category, {"name": copy.category})
+            if copy.supercategory and "supercategory" not in entry:
+                entry["supercategory"] = copy.supercategory
+            color = colors.get(copy.object)
+            if color is None:
+                color = colors[copy.object] = marking.instance_color(owners[copy.object]) or ()
+            instances.append(Instance(pass_index=copy.label, object=copy.object, category=copy.category,
+                                      color=tuple(color) or None, instancer=copy.instancer, source=copy.source,
+                                      instance_index=copy.index, amodal=amodal.get(copy.label)))
         background = marking.background_category(scene)
         if background is not None:
             entry = categories.setdefault(background, {"name": background})
@@ -397,10 +423,12 @@ class RenderJob:
             unit_scale=unit_scale(scene),
             view=view.name if names else None,
             views=tuple(names) if names else None,
+            coverage=copies.coverage,
         )
 
-    def _amodal(self, camera, wanted: set[int]) -> dict:
-        """Amodal silhouettes of the ``wanted`` pass indices (blender/amodal.py), or {} with one warning."""
+    def _amodal(self, camera, wanted: set[int], copies: dict) -> dict:
+        """Amodal silhouettes of the ``wanted`` labels (blender/amodal.py; ``copies``: which copy draws
+        which label), or {} with one warning."""
         if not self.config.amodal or not wanted:
             return {}
         from blender_coco.blender import amodal
@@ -412,7 +440,7 @@ class RenderJob:
                 self._warned.add(message)
                 log.warning("%s", message)
             return {}
-        return amodal.frame_amodal(self.scene, self._view_layer, camera, wanted)
+        return amodal.frame_amodal(self.scene, self._view_layer, camera, wanted, copies)
 
     # -- end -----------------------------------------------------------------
 
@@ -463,6 +491,19 @@ class RenderJob:
             self._restore()
         finally:
             self._lock.release()
+
+
+def _pixel_of(scene, camera):
+    """world point -> (x, y) continuous pixel position in the rendered image (rows from the top)."""
+    from bpy_extras.object_utils import world_to_camera_view
+
+    width, height = output_size(scene)
+
+    def where(point) -> tuple[float, float]:
+        u, v, _ = world_to_camera_view(scene, camera, point)
+        return u * width, (1.0 - v) * height
+
+    return where
 
 
 def summarize(job: RenderJob, result: ExportResult, seconds: float) -> None:

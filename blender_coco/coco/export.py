@@ -25,7 +25,6 @@ from blender_coco.coco.export_result import ExportResult
 from blender_coco.files import remove_stale_temps, write_json_atomic
 from blender_coco.coco.instances import annotate
 from blender_coco.coco.stuff import SceneCategories, scene_categories, stuff_annotations, stuff_map
-from blender_coco.records.passes import read_passes
 from blender_coco.records.scan import list_records
 from blender_coco.records.sidecar import FrameRecord, load_record
 
@@ -186,7 +185,7 @@ def export_frame(rec: FrameRecord, cats: SceneCategories, config: ExportConfig, 
     Instance annotations (things only), stuff annotations, panoptic segments (the
     segment PNG is written here, into ``panoptic_dir``) and caption facts.
     """
-    mask, depth = read_passes(rec.exr_path, rec.width, rec.height)
+    mask, depth = rec.read_passes(config.mask_threshold)
     instance_config = config if _wants_instances(tasks) else replace(config, segmentation="rle")  # no polygon tracing
     things = _thing_annotations(rec, mask, depth, cats.ids, instance_config, cats.stuff)
     return frame_tasks(rec, mask, depth, things, cats, config, tasks, panoptic_dir)

@@ -292,7 +292,6 @@ def records_occlusion(ds_dir: str | Path, data: dict, tolerance: float = DEFAULT
     """
     from blender_coco.coco.instances import analyze
     from blender_coco.coco.scene_facts import occlusion_pairs
-    from blender_coco.records.passes import read_passes
     from blender_coco.records.scan import list_records
     from blender_coco.records.sidecar import load_record
 
@@ -306,7 +305,7 @@ def records_occlusion(ds_dir: str | Path, data: dict, tolerance: float = DEFAULT
         anns = by_image.get(rec.image_id)
         if not anns:
             continue
-        mask, depth = read_passes(rec.exr_path, rec.width, rec.height)
+        mask, depth = rec.read_passes()
         if depth is None:
             continue
         runs = analyze(mask)

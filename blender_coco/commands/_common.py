@@ -18,8 +18,9 @@ def flag(field: str) -> str:
     return _FLAGS.get(field, "--" + field.replace("_", "-"))
 
 
-def add_export_options(p: argparse.ArgumentParser) -> None:
-    """--segmentation, --tolerance, --min-area, --keypoint-tolerance, --crowd: how masks become annotations."""
+def add_export_options(p: argparse.ArgumentParser, mask_threshold: bool = True) -> None:
+    """--segmentation, --tolerance, --min-area, --keypoint-tolerance, --crowd: how masks become annotations;
+    --mask-threshold (rendered records only) which pixels an instance owns."""
     d = ExportConfig()
     p.add_argument("--segmentation", choices=SEGMENTATION_MODES, default=d.segmentation,
                    help="auto: polygons, RLE for masks with holes (default); polygon; rle")
@@ -36,6 +37,10 @@ def add_export_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keypoint-tolerance", type=float, default=d.keypoint_tolerance, metavar="M",
                    help=f"self-occlusion tolerance for keypoints, in metres whatever the scene's unit scale "
                         f"(default {d.keypoint_tolerance}: joints sit inside the body)")
+    if mask_threshold:
+        p.add_argument("--mask-threshold", type=float, default=d.mask_threshold, metavar="SHARE",
+                       help="share of a pixel (0-1] an instance must cover to own it (default: the majority: at least "
+                            "as much as everything unannotated in the pixel)")
     p.add_argument("--crowd", action="store_true",
                    help="mark annotations iscrowd=1 (Detectron2 and COCOeval then ignore them)")
     p.add_argument("--info", action="append", default=[], metavar="KEY=VALUE", type=_info_pair,
@@ -97,5 +102,6 @@ def export_config_from_args(args: argparse.Namespace, **extra) -> ExportConfig:
     return ExportConfig(segmentation=args.segmentation, tolerance=args.tolerance, min_area=args.min_area,
                         keypoint_tolerance=args.keypoint_tolerance, iscrowd=args.crowd, info=tuple(args.info),
                         min_visibility=args.min_visibility, max_truncation=args.max_truncation,
+                        mask_threshold=getattr(args, "mask_threshold", None),
                         **task_options, **extra)
 

@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, metavar="OUT.json", help="COCO file to write (atomically)")
     p.add_argument("--images", metavar="IMAGE_DIR",
                    help="folder of the images; each mask's file_name becomes the image with the same stem")
-    add_export_options(p)
+    add_export_options(p, mask_threshold=False)
     p.add_argument("--ignore-unmapped", action="store_true",
                    help="skip colors the colors file does not map (default: error)")
     p.add_argument("--panoptic", metavar="DIR_OR_JSON",

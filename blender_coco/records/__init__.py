@@ -30,6 +30,8 @@ numbers); its COCO image id is ``index + 1``. A multi-camera run writes one reco
 - :mod:`.image_file`: Cycles' render-time metadata stripped from images; is an EXR whole.
 - :mod:`.passes`: ``read_passes``: the EXR as an ID mask and a depth map (OpenEXR,
   or :mod:`.exr` inside a Blender binary and wherever OpenEXR is missing).
+- :mod:`.coverage`: the sidecar's ``coverage`` table and ``label_mask``: majority-coverage
+  masks from the Cryptomatte and instance-id passes (every copy of an instance its own label).
 - :mod:`.exr`: ``read_channels``: a numpy + zlib EXR reader (scanline; NONE, RLE,
   ZIPS, ZIP), so that no second OpenEXR library loads inside Blender.
 

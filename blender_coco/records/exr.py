@@ -4,6 +4,7 @@
 
     read_channels(path, select=None) -> {channel name: 2-D array (rows top to bottom)}
     channel_names(path) -> [channel name, ...]   (headers only)
+    header_strings(path) -> {attribute: text}    string attributes of every part (Cryptomatte manifest)
     ExrError                      the file is not one this reader decodes (one line why)
 
 For reading passes inside a Blender binary, where loading the OpenEXR wheel next
@@ -60,6 +61,7 @@ class _Part:
     compression: str
     tiled: bool
     chunk_count: int | None
+    strings: tuple[tuple[str, str], ...] = ()
 
 
 class _Cursor:
@@ -122,7 +124,8 @@ def _header(cur: _Cursor, tiled_file: bool) -> _Part | None:
                  width=x_max - x_min + 1, height=y_max - y_min + 1,
                  compression=_COMPRESSIONS.get(code, f"unknown ({code})"),
                  tiled=part_type != b"scanlineimage",
-                 chunk_count=struct.unpack("<i", chunks[1])[0] if chunks else None)
+                 chunk_count=struct.unpack("<i", chunks[1])[0] if chunks else None,
+                 strings=tuple((k, v.decode("utf-8", errors="replace")) for k, (t, v) in attrs.items() if t == "string"))
 
 
 def _undo_zip_filter(raw: np.ndarray) -> np.ndarray:
@@ -223,8 +226,18 @@ def channel_names(path: str | Path) -> list[str]:
     """The names of every channel of every part, from the headers alone."""
     with open(path, "rb") as fh:
         head = fh.read(1 << 16)
-    parts, _, _ = _headers(head)
+    try:
+        parts, _, _ = _headers(head)
+    except ExrError:  # a header longer than 64 KiB (a large Cryptomatte manifest)
+        parts, _, _ = _headers(Path(path).read_bytes())
     return [ch.name for part in parts for ch in part.channels]
+
+
+def header_strings(path: str | Path) -> dict[str, str]:
+    """Every string attribute of every part's header (e.g. ``cryptomatte/<id>/manifest``)."""
+    data = Path(path).read_bytes()
+    parts, _, _ = _headers(data)
+    return {k: v for part in parts for k, v in part.strings}
 
 
 def read_channels(path: str | Path, select: Callable[[str], bool] | None = None) -> dict[str, np.ndarray]:

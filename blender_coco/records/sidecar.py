@@ -4,10 +4,11 @@
 
     Sidecar(index, image, passes, width, height, seed=0, scene_frame=None,
             blender_version=None, view_layer=None, camera=None, categories=(),
-            instances=(), background=None, unit_scale=None, view=None, views=None, extra={})
+            instances=(), background=None, unit_scale=None, view=None, views=None, coverage=None, extra={})
     Sidecar.to_json() -> dict          the JSON object, keys in the contract's order
     Sidecar.from_json(data, source)    checked; a one-line UserError naming ``source``
-    Camera(name, type, matrix_world, eye)   Instance(pass_index, category, object, color, keypoints, amodal)
+    Camera(name, type, matrix_world, eye)   Instance(pass_index, category, object, color, keypoints, amodal,
+                                                     instancer, source, instance_index)
     load_record(path) -> FrameRecord   a sidecar on disk, as the exporter reads it
     FrameRecord.scene_units(metres)    a distance in metres in the frame's Blender units (depth pass, keypoints)
 
@@ -16,7 +17,7 @@ JSON keys, in this order: ``format``, ``version``, ``index``, ``scene_frame``, `
 ``camera``, ``categories``, ``instances``, ``background`` (only when set), ``unit_scale``
 (metres per Blender unit: the scene's ``unit_settings.scale_length``; readers default it
 to 1.0, so records written before it existed read as metre scenes), ``view`` and
-``views`` (only in runs given ``--cameras``), then the
+``views`` (only in runs given ``--cameras``), ``coverage`` (only when set), then the
 frame hooks' fields (``extra``, e.g. ``randomize``), which cannot reuse a contract
 key. Fields that are None are left out; the render stage always sets them, readers
 only need index, image, passes, width, height, categories and instances. Category
@@ -35,12 +36,13 @@ from typing import Any
 from blender_coco.errors import UserError
 from blender_coco.files import read_json
 from blender_coco.records.amodal import Amodal
+from blender_coco.records.coverage import Coverage
 from blender_coco.records.layout import RECORD_FORMAT, RECORD_VERSION, image_id
 
 #: The contract's top-level keys, in the order they are written.
 KEYS = ("format", "version", "index", "scene_frame", "seed", "image", "passes", "width", "height",
         "blender_version", "view_layer", "camera", "categories", "instances", "background", "unit_scale",
-        "view", "views")
+        "view", "views", "coverage")
 
 _FIX = "delete it and re-render that frame (blender-coco render ... --resume)"
 
@@ -80,7 +82,11 @@ class Instance:
     ``color``: sRGB 0..1 of its main material (captions); ``keypoints``: one
     ``(x, y, depth)`` per keypoint of its category, continuous pixel coordinates,
     depth None behind the camera; ``amodal``: its unoccluded silhouette
-    (:class:`~blender_coco.records.amodal.Amodal`), None when not rendered with amodal masks.
+    (:class:`~blender_coco.records.amodal.Amodal`), None when not rendered with amodal masks. For a copy made by instancing (a collection
+    instance, geometry nodes, particles): ``instancer`` is the scene object that made
+    it, ``source`` the instanced object, ``instance_index`` the copy's index in its
+    instancer (the point or particle number; 0 for a collection instance), and
+    ``pass_index`` is the copy's label in the coverage mask, not an object's pass index.
     """
 
     pass_index: int
@@ -89,6 +95,9 @@ class Instance:
     color: tuple[float, ...] | None = None
     keypoints: tuple[tuple[float | None, ...], ...] | None = None
     amodal: Amodal | None = None
+    instancer: str | None = None
+    source: str | None = None
+    instance_index: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"pass_index": self.pass_index}
@@ -101,6 +110,9 @@ class Instance:
             out["keypoints"] = [list(k) for k in self.keypoints]
         if self.amodal is not None:
             out["amodal"] = self.amodal.to_json()
+        for key in ("instancer", "source", "instance_index"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
         return out
 
     @classmethod
@@ -110,7 +122,9 @@ class Instance:
                    object=None if data.get("object") is None else str(data["object"]),
                    color=None if color is None else tuple(color),
                    keypoints=None if points is None else _keypoints(points),
-                   amodal=None if data.get("amodal") is None else Amodal.from_json(data["amodal"]))
+                   amodal=None if data.get("amodal") is None else Amodal.from_json(data["amodal"]),
+                   instancer=_optional(data, "instancer", str), source=_optional(data, "source", str),
+                   instance_index=_optional(data, "instance_index", int))
 
 
 def _number(v: Any) -> bool:
@@ -147,6 +161,8 @@ class Sidecar:
     background: str | None = None
     #: metres per Blender unit of the scene (None: not recorded, read as 1.0)
     unit_scale: float | None = None
+    #: how the EXR's Cryptomatte and instance-id passes map to labels (None: labels are the object-index pass)
+    coverage: Coverage | None = None
     #: fields the frame hooks add (run-wide ones such as ``randomize`` first), written after the contract's
     extra: dict[str, Any] = field(default_factory=dict)
     #: multi-camera runs: this record's view name and the run's view names in order (image id, file token)
@@ -182,9 +198,10 @@ class Sidecar:
             out["background"] = self.background
         if self.unit_scale is not None:
             out["unit_scale"] = self.unit_scale
-
         if self.views is not None:
             out.update(view=self.view, views=list(self.views))
+        if self.coverage is not None:
+            out["coverage"] = self.coverage.to_json()
         out.update(self.extra)
         return out
 
@@ -221,6 +238,7 @@ class Sidecar:
                 unit_scale=unit_scale,
                 view=_optional(data, "view", str),
                 views=None if data.get("views") is None else tuple(str(v) for v in data["views"]),
+                coverage=None if data.get("coverage") is None else Coverage.from_json(data["coverage"]),
                 extra={k: v for k, v in data.items() if k not in KEYS},
             )
             _check_keypoint_counts(sidecar)
@@ -307,6 +325,12 @@ class FrameRecord:
     @property
     def exr_path(self) -> Path:
         return self.path.parent / self.passes
+
+    def read_passes(self, threshold: float | None = None):
+        """(label mask uint16, depth or None) of this frame (:func:`~blender_coco.records.passes.read_passes`)."""
+        from blender_coco.records.passes import read_passes
+
+        return read_passes(self.exr_path, self.width, self.height, self.sidecar.coverage, threshold)
 
 
 def load_record(path: str | Path) -> FrameRecord:

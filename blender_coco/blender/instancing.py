@@ -1,0 +1,235 @@
+"""Every copy an instance: label the copies that instancing makes, per frame.
+
+::
+
+    frame_copies(depsgraph, indices, first_label, where=None) -> Copies
+    realized_warnings(scene) -> [message]   marked copies that Realize Instances merges into one mesh
+        .instances   [CopyInstance(label, category, object, instancer, source, index, supercategory)]
+        .coverage    Coverage: Cryptomatte name -> label, and per-copy random ids (records.coverage)
+        .gate        objects whose pass index must be nonzero so their copies write the AOV
+        .warnings    copies told apart by position only (their source has no material)
+        .labels      {(top instancer key, persistent_id path): label}: which copy drew which label
+    copy_path(depsgraph_instance) -> key of .labels
+
+Collection instances, geometry-node instances and particles appear in
+``depsgraph.object_instances``: each copy with its top-level instancer (``parent``), a
+``persistent_id`` path (deepest index first) and a ``random_id``. Measured on Blender
+5.0 and 3.4: a collection or particle copy carries its source object as ``object``; a
+geometry-nodes copy carries the instancer as ``object`` and the source's mesh as
+``object.data``; Cryptomatte hashes ``object.name`` for every copy.
+
+The marking contract (docs/records.md "Instances"), nearest mark first:
+
+1. the copied object or its parent inside the instanced collection is marked: each
+   copy of that marked object is an instance of its category (a collection copy and
+   its children together);
+2. else an instancer on the way down (a collection instance inside an instanced
+   collection) is marked: each of its copies is one instance;
+3. else the top instancer (or its nearest marked ancestor) is marked: an empty that
+   instances a collection is ONE instance (the marked object's own label); a
+   geometry-nodes or particle instancer makes each point or particle an instance of
+   its category.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import bpy
+
+from blender_coco.blender import marking
+from blender_coco.errors import UserError
+from blender_coco.records.coverage import Coverage
+
+MAX_LABELS = 65535  # the label mask is uint16; 0 is the background
+_END = 2 ** 31 - 1  # persistent_id entries past the path
+
+
+@dataclass(frozen=True)
+class CopyInstance:
+    label: int
+    category: str
+    object: str  # the marked object whose copy this is (or the marked instancer)
+    instancer: str
+    source: str | None
+    index: int
+    supercategory: str | None = None
+    color: tuple | None = None
+
+
+@dataclass
+class Copies:
+    instances: list[CopyInstance] = field(default_factory=list)
+    coverage: Coverage = field(default_factory=Coverage)
+    gate: list = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    #: (top instancer's object_key, persistent_id path) -> label of every labelled copy (amodal masks)
+    labels: dict[tuple, int] = field(default_factory=dict)
+
+
+def _path(inst) -> tuple:
+    return tuple(v for v in inst.persistent_id if v != _END)
+
+
+def copy_path(inst) -> tuple:
+    """A depsgraph copy's key in :attr:`Copies.labels`: its top instancer and persistent_id path."""
+    return (marking.object_key(inst.parent.original), _path(inst))
+
+
+def _sources_by_mesh() -> dict[str, list]:
+    """Mesh name -> objects using it (a geometry-nodes copy's mesh is a temporary copy bearing the source's name)."""
+    out: dict[str, list] = {}
+    for obj in sorted(bpy.data.objects, key=lambda o: o.name):
+        if obj.data is not None:
+            out.setdefault(obj.data.name, []).append(obj)
+    return out
+
+
+def frame_copies(depsgraph, indices: dict[str, int], first_label: int, where=None) -> Copies:
+    """Label every copy in ``depsgraph`` (see the module docstring).
+
+    ``indices``: object name -> label of the real objects (marking.pass_indices);
+    copies that form new instances get labels from ``first_label`` on. ``where(point)``
+    gives a world point's pixel position (x, y): each copy's origin is recorded, to
+    tell apart copies whose random ids are equal in float32.
+    """
+    by_mesh = None
+    rows = []  # (crypto name, random, top instancer, pid, source object, gn, particle, origin pixel)
+    path_objects: dict[tuple, object] = {}
+    real: dict[str, int] = {}
+    for inst in depsgraph.object_instances:
+        obj = inst.object
+        if not inst.is_instance:
+            real[obj.name] = indices.get(marking.object_key(obj.original), 0)
+            continue
+        top = inst.parent.original
+        pid = _path(inst)
+        gn = obj.original == top
+        particle = inst.particle_system is not None
+        source = obj.original
+        if gn:
+            if by_mesh is None:
+                by_mesh = _sources_by_mesh()
+            candidates = by_mesh.get(obj.data.name, []) if obj.data is not None else []
+            marked = [o for o in candidates if marking.instance_of(o) is not None]
+            source = (marked or candidates or [None])[0]
+        else:
+            path_objects[(top.name, pid)] = source
+        xy = where(inst.matrix_world.translation) if where is not None else (0.0, 0.0)
+        rows.append((obj.name, inst.random_id & 0xFFFFFFFF, top, pid, source, gn, particle, xy))
+
+    keys: dict[tuple, int] = {}
+    out = Copies()
+    label_of_name: dict[str, set] = {}
+    copies: dict[str, list] = {}
+    gate_names: dict[str, dict] = {}
+    source_names: dict[str, dict] = {}
+    for name, random, top, pid, source, gn, particle, xy in rows:
+        label, key, info = 0, None, None
+        marked = marking.instance_of(source) if source is not None else None
+        if marked is not None:
+            tail = pid if particle else pid[1:]
+            key = (top.name, marked.name, tail)
+            info = (marked, tail[0] if tail else 0)
+        else:
+            for k in range(1, len(pid)):
+                via = path_objects.get((top.name, pid[k:]))
+                up = marking.instance_of(via) if via is not None else None
+                if up is not None:
+                    key = (top.name, up.name, pid[k + 1:])
+                    info = (up, pid[k])
+                    break
+            else:
+                root = marking.instance_of(top)
+                if root is not None:
+                    if top.instance_type == "COLLECTION" and not gn and not particle:
+                        label = indices.get(marking.object_key(root), 0)
+                    else:
+                        key = (top.name, None, pid if particle else pid[-1:])
+                        info = (root, pid[0] if particle else pid[-1])
+        if key is not None:
+            label = keys.get(key)
+            if label is None:
+                label = keys[key] = first_label + len(keys)
+                if label > MAX_LABELS:
+                    raise UserError(f"this frame has more than {MAX_LABELS} instances (instancer {top.name!r} and "
+                                    f"others); blender-coco labels at most {MAX_LABELS} per frame: scatter fewer copies")
+                owner, index = info
+                out.instances.append(CopyInstance(
+                    label=label, category=marking.category_of(owner), object=marking.object_key(owner),
+                    instancer=marking.object_key(top), source=None if source is None else marking.object_key(source),
+                    index=int(index),
+                    supercategory=marking.supercategory_of(owner)))
+        if label:
+            out.labels[(marking.object_key(top), pid)] = label
+        label_of_name.setdefault(name, set()).add(label)
+        copies.setdefault(name, []).append((random, label, round(xy[0], 1), round(xy[1], 1)))
+        gates = gate_names.setdefault(name, {})
+        for obj in (source, top if gn or particle else None):  # Object Info's index: a geometry-nodes copy
+            if obj is not None:                                # reads its instancer's (measured on 5.0)
+                gates[obj.as_pointer()] = obj
+        if source is not None:
+            source_names.setdefault(name, {})[source.as_pointer()] = source
+    names: dict[str, int] = {}
+    groups: dict[str, tuple] = {}
+    for name, labels in label_of_name.items():
+        if name in real:
+            labels = labels | {real[name]}
+        if len(labels) == 1:
+            (only,) = labels
+            if only:
+                names[name] = only
+        else:
+            groups[name] = tuple(sorted(set(copies[name])))
+            if real.get(name):
+                names[name] = real[name]
+            out.gate.extend(gate_names.get(name, {}).values())
+            for obj in source_names.get(name, {}).values():
+                if obj.type == "MESH" and not any(s.material is not None and s.material.node_tree is not None
+                                                  for s in obj.material_slots):
+                    out.warnings.append(
+                        f"object {obj.name!r} has no material, so its copies write no instance id and are told apart "
+                        f"by position only (edges between copies may be off); give it a material for exact masks")
+    for name, label in real.items():
+        if label and name not in label_of_name:
+            names[name] = label
+    out.coverage = Coverage(names=names, copies=groups)
+    return out
+
+
+def _realizing_trees(tree, seen=None):
+    """(realizes instances, objects referenced by Object/Collection Info) of a node tree and its groups."""
+    seen = set() if seen is None else seen
+    if tree is None or tree.as_pointer() in seen:
+        return False, []
+    seen.add(tree.as_pointer())
+    realizes, sources = False, []
+    for node in tree.nodes:
+        if node.bl_idname == "GeometryNodeRealizeInstances":
+            realizes = True
+        elif node.bl_idname == "GeometryNodeObjectInfo" and node.inputs[0].default_value is not None:
+            sources.append(node.inputs[0].default_value)
+        elif node.bl_idname == "GeometryNodeCollectionInfo" and node.inputs[0].default_value is not None:
+            sources.extend(node.inputs[0].default_value.all_objects)
+        elif getattr(node, "node_tree", None) is not None:
+            more, objs = _realizing_trees(node.node_tree, seen)
+            realizes, sources = realizes or more, sources + objs
+    return realizes, sources
+
+
+def realized_warnings(scene) -> list[str]:
+    """One message per object whose geometry nodes realize instances of a marked object, or that is
+    marked and realizes instances: those copies become one mesh, which no pass can split."""
+    out = []
+    for obj in sorted(scene.objects, key=lambda o: o.name):
+        for mod in obj.modifiers:
+            if mod.type != "NODES" or mod.node_group is None:
+                continue
+            realizes, sources = _realizing_trees(mod.node_group)
+            marked = sorted({o.name for o in sources if marking.instance_of(o) is not None})
+            if realizes and (marked or marking.instance_of(obj) is not None):
+                what = f"copies of marked {', '.join(repr(n) for n in marked)}" if marked else "its copies"
+                out.append(f"object {obj.name!r} realizes instances in geometry nodes ({mod.name!r}): {what} "
+                           f"become one mesh, annotated as one instance of {obj.name!r} or not at all; "
+                           f"remove the Realize Instances node to annotate each copy")
+    return out

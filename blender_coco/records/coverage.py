@@ -1,0 +1,254 @@
+"""Majority-coverage instance masks from a frame's Cryptomatte and instance-id passes.
+
+::
+
+    Coverage.from_json(data) / .to_json()      the sidecar's ``coverage`` table (docs/records.md)
+    label_mask(channels, manifest, coverage, threshold=None) -> uint16 label mask
+    is_coverage_channel(name) -> bool          which EXR channels :func:`label_mask` reads
+    crypto_manifest(headers) -> {hash: name}   the object layer's manifest from the EXR headers
+
+Why (measured on Blender 5.0 and 3.4, docs/records.md "Coverage masks"): Cycles writes
+the object-index pass from one sample per pixel, so motion blur, depth of field and
+stochastic transparency give speckled masks; every copy of an instance also shares
+its source's pass index. The Cryptomatte object layer stores, per pixel, the
+coverage of each object *name* (rank/coverage pairs, manifest in the EXR header),
+accumulated over every sample; but all copies of one instancer or one source share
+a name. The instance-id AOV (Object Info > Random, written only by objects with a
+nonzero pass index) tells copies apart: where a name's copies are the only AOV
+writers in a pixel, ``AOV / coverage`` is that copy's random id (the depsgraph's
+``random_id / 2**32``), listed in the sidecar with its label.
+
+A pixel's label is the instance with the most coverage (the ranks of one instance's
+names summed), kept when that coverage is at least what everything unannotated covers
+together (background, unmarked objects, names beyond the stored ranks), or, with
+``threshold``, at least ``threshold``. A copy that no AOV value names in a pixel
+(two copies of one name meet there, or another annotated object shares the pixel)
+takes the label its name has in the nearest pixel where it was identified; a name
+never identified nearby (its source has no material, so writes no AOV) goes to the
+copy whose origin is nearest.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Mapping
+
+if TYPE_CHECKING:
+    import numpy as np
+
+#: relative error of AOV / coverage allowed when matching a copy's random id (float32 sums over samples);
+#: copies within it of each other are told apart by their origin's pixel position
+MATCH_TOLERANCE = 2e-5
+PURE_TOLERANCE = 4e-6
+_PURE = 0.999
+_FILL_ROUNDS = 6
+_CRYPTO = re.compile(r"(?:^|\.)CryptoObject(\d\d)\.([rgbaRGBA])$")
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How crypto names and instance-id values map to mask labels in one frame.
+
+    ``names``: Cryptomatte name -> label, for names whose every pixel is one label
+    (a real object, or copies that are all one instance). ``copies``: name -> list of
+    ``(random_id uint32, label, x, y)`` for names whose copies are different instances
+    (x, y: the copy's origin in pixels, which picks between copies whose random ids
+    match equally well); a name in both takes its ``names`` label where no copy
+    matches (the real object).
+    ``layer`` is the Cryptomatte layer's name (``CryptoObject``), ``aov`` the AOV's.
+    """
+
+    names: Mapping[str, int] = field(default_factory=dict)
+    copies: Mapping[str, tuple[tuple[int, int, float, float], ...]] = field(default_factory=dict)
+    layer: str = "CryptoObject"
+    aov: str = "coco_id"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"layer": self.layer, "aov": self.aov, "names": dict(sorted(self.names.items())),
+                "copies": {k: [list(c) for c in v] for k, v in sorted(self.copies.items())}}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "Coverage":
+        return cls(names={str(k): int(v) for k, v in data.get("names", {}).items()},
+                   copies={str(k): tuple((int(c[0]), int(c[1]), *(float(x) for x in c[2:4])) for c in v)
+                           for k, v in data.get("copies", {}).items()},
+                   layer=str(data.get("layer", "CryptoObject")), aov=str(data.get("aov", "coco_id")))
+
+
+def is_coverage_channel(name: str, aov: str = "coco_id") -> bool:
+    """True for the Cryptomatte object channels and the instance-id AOV channel."""
+    return bool(_CRYPTO.search(name)) or f".{aov}." in name or name.startswith(f"{aov}.")
+
+
+def crypto_manifest(headers: Mapping[str, str], layer: str = "CryptoObject") -> dict[int, str]:
+    """{uint32 hash: name} of the Cryptomatte layer ending in ``layer``, from EXR header strings."""
+    import json
+
+    for key, value in headers.items():
+        if key.startswith("cryptomatte/") and key.endswith("/name") and str(value).endswith(layer):
+            manifest = headers.get(key[:-len("name")] + "manifest")
+            if manifest is None:
+                break
+            return {_as_float_bits(int(h, 16)): name for name, h in json.loads(manifest).items()}
+    raise ValueError(f"no Cryptomatte manifest for layer {layer!r} in the EXR header")
+
+
+def _as_float_bits(h: int) -> int:
+    """The id a pixel holds for manifest hash ``h``: Cryptomatte flips an exponent bit of hashes
+    that would be a denormal, infinite or NaN float (Blender's manifest lists the hash unflipped)."""
+    return h ^ (1 << 23) if (h >> 23) & 0xFF in (0, 0xFF) else h
+
+
+def _ranks(channels: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(ids uint32 [R, H, W], coverage float32 [R, H, W]) from the CryptoObjectNN channels."""
+    import numpy as np
+
+    sets: dict[int, dict[str, np.ndarray]] = {}
+    for name, pixels in channels.items():
+        m = _CRYPTO.search(name)
+        if m:
+            sets.setdefault(int(m.group(1)), {})[m.group(2).lower()] = pixels
+    if not sets:
+        raise ValueError("no CryptoObject channels in the EXR")
+    ids, cov = [], []
+    for k in sorted(sets):
+        s = sets[k]
+        for id_ch, cov_ch in (("r", "g"), ("b", "a")):
+            ids.append(np.ascontiguousarray(s[id_ch], dtype=np.float32).view(np.uint32))
+            cov.append(np.asarray(s[cov_ch], dtype=np.float32))
+    return np.stack(ids), np.stack(cov)
+
+
+def label_mask(channels: Mapping[str, np.ndarray], manifest: Mapping[int, str], coverage: Coverage,
+               threshold: float | None = None) -> np.ndarray:
+    """The frame's label mask (uint16, rows top to bottom) by majority coverage (module docstring)."""
+    import numpy as np
+
+    ids, cov = _ranks(channels)
+    ranks, h, w = ids.shape
+    aov = next((np.asarray(v, np.float32) for k, v in channels.items()
+                if f".{coverage.aov}." in k or k.startswith(f"{coverage.aov}.")), None)
+    # hash -> (direct label, group number or -1)
+    hashes = np.array(sorted(manifest), dtype=np.uint32)
+    names = [manifest[int(x)] for x in hashes]
+    group_names = sorted(coverage.copies)
+    group_of = {n: g for g, n in enumerate(group_names)}
+    direct = np.array([coverage.names.get(n, 0) for n in names] + [0], dtype=np.int64)
+    group = np.array([group_of.get(n, -1) for n in names] + [-1], dtype=np.int64)
+    pos = np.searchsorted(hashes, ids) if hashes.size else np.zeros(ids.shape, np.int64)
+    pos = np.minimum(pos, max(hashes.size - 1, 0))
+    known = (hashes[pos] == ids) if hashes.size else np.zeros(ids.shape, bool)
+    pos = np.where(known & (cov > 0), pos, len(names))
+    labels = direct[pos]
+    groups = group[pos]
+    if group_names:
+        labels = _resolve_copies(labels, groups, cov, aov, coverage, group_names)
+    # coverage per rank's label, summed over the ranks of the same label (only where any rank is annotated)
+    out = np.zeros(h * w, np.uint16)
+    labels = labels.reshape(ranks, -1)
+    active = np.flatnonzero((labels > 0).any(axis=0))
+    if active.size == 0:
+        return out.reshape(h, w)
+    labels = labels[:, active]
+    cov = cov.reshape(ranks, -1)[:, active]
+    cov = np.where(labels > 0, cov, np.float32(0))
+    total = np.zeros(cov.shape, np.float32)
+    for j in range(ranks):
+        for k in range(ranks):
+            total[j] += np.where(labels[j] == labels[k], cov[k], np.float32(0))
+    total[labels == 0] = -1
+    best = np.argmax(total, axis=0)
+    cols = np.arange(active.size)
+    win, label = total[best, cols], labels[best, cols]
+    nothing = np.float32(1) - cov.sum(axis=0)
+    keep = (win >= nothing) if threshold is None else (win >= threshold)
+    out[active] = np.where(keep & (win > 0), label, 0)
+    return out.reshape(h, w)
+
+
+def _resolve_copies(labels, groups, cov, aov, coverage: Coverage, group_names) -> np.ndarray:
+    """Labels of ranks whose name has copies in several instances (see the module docstring)."""
+    import numpy as np
+
+    labels = labels.copy()
+    todo = groups >= 0
+    if aov is None:
+        aov = np.zeros(cov.shape[1:], np.float32)
+    # the AOV sums random * coverage over every annotated rank; divide where this rank is the only one
+    writers = (labels > 0) | todo
+    only = todo & (writers.sum(axis=0)[None] == 1)
+    denom = np.where(cov >= _PURE, 1.0, cov)
+    value = np.where(only, aov[None] / np.maximum(denom, 1e-12), -1.0)
+    resolved = np.zeros(labels.shape, bool)
+    rows = np.broadcast_to(np.arange(cov.shape[1])[None, :, None] + 0.5, cov.shape).ravel()
+    cols = np.broadcast_to(np.arange(cov.shape[2])[None, None, :] + 0.5, cov.shape).ravel()
+    for g, name in enumerate(group_names):
+        entries = sorted(coverage.copies[name])
+        randoms = np.array([c[0] / 2.0 ** 32 for c in entries], np.float64)
+        copy_labels = np.array([c[1] for c in entries], np.int64)
+        xy = np.array([tuple(c[2:4]) if len(c) >= 4 else (0.0, 0.0) for c in entries], np.float64).reshape(-1, 2)
+        sel = np.flatnonzero(((groups == g) & only).ravel())
+        if sel.size == 0:
+            continue
+        v = value.ravel()[sel].astype(np.float64)
+        pure = cov.ravel()[sel] >= _PURE  # AOV = random id itself: only float32 rounding over the samples
+        tol = np.where(pure, PURE_TOLERANCE, MATCH_TOLERANCE) * np.maximum(1.0, np.abs(v))
+        lo = np.searchsorted(randoms, v - tol, side="left")
+        hi = np.searchsorted(randoms, v + tol, side="right")
+        best = np.full(sel.size, -1, np.int64)
+        best_d = np.full(sel.size, np.inf)
+        for step in range(int((hi - lo).max(initial=0))):  # candidates within tolerance: nearest origin wins
+            i = lo + step
+            live = i < hi
+            j = np.minimum(i, len(randoms) - 1)
+            d = (xy[j, 0] - cols[sel]) ** 2 + (xy[j, 1] - rows[sel]) ** 2
+            better = live & (d < best_d)
+            best[better], best_d[better] = j[better], d[better]
+        ok = best >= 0
+        flat_labels, flat_resolved = labels.reshape(-1), resolved.reshape(-1)
+        flat_labels[sel[ok]] = copy_labels[best[ok]]
+        flat_resolved[sel[ok]] = True
+    # unresolved: take the label the same name has in the nearest identified pixel
+    ranks, h, w = labels.shape
+    offsets = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0)]
+    for _ in range(_FILL_ROUNDS):
+        open_ = todo & ~resolved
+        if not open_.any():
+            break
+        k, y, x = np.nonzero(open_)
+        g = groups[k, y, x]
+        found = np.zeros(k.size, bool)
+        got = np.zeros(k.size, np.int64)
+        for dy, dx in offsets:
+            yy, xx = y + dy, x + dx
+            inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w) & ~found
+            yy, xx = np.clip(yy, 0, h - 1), np.clip(xx, 0, w - 1)
+            for j in range(ranks):
+                hit = inside & ~found & (groups[j, yy, xx] == g) & resolved[j, yy, xx]
+                got[hit] = labels[j, yy[hit], xx[hit]]
+                found |= hit
+        labels[k[found], y[found], x[found]] = got[found]
+        resolved[k[found], y[found], x[found]] = True
+    # never identified: the name's own object label (a rendered source), else the copy whose origin is
+    # nearest (a source without a material writes no AOV: its copies are told apart by position only)
+    fallback = np.array([coverage.names.get(n, 0) for n in group_names] + [0], np.int64)
+    rest = todo & ~resolved
+    labels[rest] = fallback[groups[rest]]
+    rest &= labels == 0
+    if rest.any():
+        k, y, x = np.nonzero(rest)
+        g = groups[k, y, x]
+        for gi in np.unique(g):
+            entries = [c for c in coverage.copies[group_names[gi]] if len(c) >= 4]
+            if not entries:
+                continue
+            xy = np.array([c[2:4] for c in entries], np.float64)
+            copy_labels = np.array([c[1] for c in entries], np.int64)
+            every = np.flatnonzero(g == gi)
+            step = max(1, 4_000_000 // len(entries))  # bounded memory: pixels x copies per chunk
+            for start in range(0, every.size, step):
+                at = every[start:start + step]
+                d = (xy[None, :, 0] - (x[at, None] + 0.5)) ** 2 + (xy[None, :, 1] - (y[at, None] + 0.5)) ** 2
+                labels[k[at], y[at], x[at]] = copy_labels[np.argmin(d, axis=1)]
+    return labels
