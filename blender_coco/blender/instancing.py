@@ -9,6 +9,8 @@
         .gate        objects whose pass index must be nonzero so their copies write the AOV
         .warnings    copies told apart by position only (their source has no material)
         .labels      {(top instancer key, persistent_id path): label}: which copy drew which label
+        .ambiguous   {Cryptomatte name: [object keys]}: annotated objects whose name another shares
+                     (linked from two libraries); Cryptomatte cannot tell them apart
     copy_path(depsgraph_instance) -> key of .labels
 
 Collection instances, geometry-node instances and particles appear in
@@ -65,6 +67,8 @@ class Copies:
     warnings: list[str] = field(default_factory=list)
     #: (top instancer's object_key, persistent_id path) -> label of every labelled copy (amodal masks)
     labels: dict[tuple, int] = field(default_factory=dict)
+    #: Cryptomatte names that two rendered objects share (linked from two libraries), one of them annotated
+    ambiguous: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _path(inst) -> tuple:
@@ -97,10 +101,17 @@ def frame_copies(depsgraph, indices: dict[str, int], first_label: int, where=Non
     rows = []  # (crypto name, random, top instancer, pid, source object, gn, particle, origin pixel)
     path_objects: dict[tuple, object] = {}
     real: dict[str, int] = {}
+    out = Copies()
+    seen: dict[str, dict[str, int]] = {}  # Cryptomatte name -> {object key: label} of real objects
     for inst in depsgraph.object_instances:
         obj = inst.object
         if not inst.is_instance:
-            real[obj.name] = indices.get(marking.object_key(obj.original), 0)
+            label = indices.get(marking.object_key(obj.original), 0)
+            keys = seen.setdefault(obj.name, {})
+            keys[marking.object_key(obj.original)] = label
+            if len(keys) > 1 and any(keys.values()):
+                out.ambiguous[obj.name] = sorted(keys)
+            real[obj.name] = label
             continue
         top = inst.parent.original
         pid = _path(inst)
@@ -119,7 +130,6 @@ def frame_copies(depsgraph, indices: dict[str, int], first_label: int, where=Non
         rows.append((obj.name, inst.random_id & 0xFFFFFFFF, top, pid, source, gn, particle, xy))
 
     keys: dict[tuple, int] = {}
-    out = Copies()
     label_of_name: dict[str, set] = {}
     copies: dict[str, list] = {}
     gate_names: dict[str, dict] = {}

@@ -423,8 +423,21 @@ class RenderJob:
             unit_scale=unit_scale(scene),
             view=view.name if names else None,
             views=tuple(names) if names else None,
-            coverage=copies.coverage,
+            coverage=self._coverage(copies),
         )
+
+    def _coverage(self, copies):
+        """The frame's coverage table, or None (masks from the object-index pass) when two rendered
+        objects share a Cryptomatte name and one of them is annotated: coverage would mix them up."""
+        if not copies.ambiguous:
+            return copies.coverage
+        shared = "; ".join(f"{', '.join(repr(k) for k in keys)} share the name {name!r}"
+                           for name, keys in sorted(copies.ambiguous.items()))
+        self._warn(f"{shared}: Cryptomatte cannot tell them apart, so masks come from the object-index pass "
+                   f"(one sample per pixel: speckled under motion blur or depth of field"
+                   f"{'; instanced copies are not annotated' if copies.instances else ''}); rename one of them "
+                   f"(or make a library override) for coverage masks")
+        return None
 
     def _amodal(self, camera, wanted: set[int], copies: dict) -> dict:
         """Amodal silhouettes of the ``wanted`` labels (blender/amodal.py; ``copies``: which copy draws
