@@ -89,13 +89,15 @@ def _sources_by_mesh() -> dict[str, list]:
     return out
 
 
-def frame_copies(depsgraph, indices: dict[str, int], first_label: int, where=None) -> Copies:
+def frame_copies(depsgraph, indices: dict[str, int], first_label: int, where=None, objects=()) -> Copies:
     """Label every copy in ``depsgraph`` (see the module docstring).
 
     ``indices``: object name -> label of the real objects (marking.pass_indices);
     copies that form new instances get labels from ``first_label`` on. ``where(point)``
     gives a world point's pixel position (x, y): each copy's origin is recorded, to
-    tell apart copies whose random ids are equal in float32.
+    tell apart copies whose random ids are equal in float32. ``objects``: the real objects
+    the frame renders; they are listed by name even when the (viewport) depsgraph leaves
+    them out (hidden in the viewport only, yet rendered).
     """
     by_mesh = None
     rows = []  # (crypto name, random, top instancer, pid, source object, gn, particle, origin pixel)
@@ -103,15 +105,22 @@ def frame_copies(depsgraph, indices: dict[str, int], first_label: int, where=Non
     real: dict[str, int] = {}
     out = Copies()
     seen: dict[str, dict[str, int]] = {}  # Cryptomatte name -> {object key: label} of real objects
+
+    def add_real(original) -> None:
+        label = indices.get(marking.object_key(original), 0)
+        keys = seen.setdefault(original.name, {})
+        keys[marking.object_key(original)] = label
+        if len(keys) > 1 and any(keys.values()):
+            out.ambiguous[original.name] = sorted(keys)
+        if label or original.name not in real:
+            real[original.name] = label
+
+    for obj in objects:
+        add_real(obj)
     for inst in depsgraph.object_instances:
         obj = inst.object
         if not inst.is_instance:
-            label = indices.get(marking.object_key(obj.original), 0)
-            keys = seen.setdefault(obj.name, {})
-            keys[marking.object_key(obj.original)] = label
-            if len(keys) > 1 and any(keys.values()):
-                out.ambiguous[obj.name] = sorted(keys)
-            real[obj.name] = label
+            add_real(obj.original)
             continue
         top = inst.parent.original
         pid = _path(inst)

@@ -328,8 +328,10 @@ class RenderJob:
         marking.check_marks(scene)
         indices = marking.pass_indices(scene)
         roots = marking.marked_roots(scene)
+        rendered = marking.rendered_objects(self._view_layer)
         copies = instancing.frame_copies(evaluated_depsgraph(scene, self._view_layer), indices, len(roots) + 1,
-                                         _pixel_of(scene, camera))
+                                         _pixel_of(scene, camera),
+                                         [o for o in scene.objects if marking.object_key(o) in rendered])
         # sources and instancers of copies told apart by the instance-id AOV must write it (nonzero index);
         # set every index once, so that an unchanged scene stays unchanged (Cycles keeps it between frames)
         wanted = {obj.as_pointer(): (obj, indices[marking.object_key(obj)], False) for obj in scene.objects}
@@ -350,7 +352,6 @@ class RenderJob:
                 except (AttributeError, TypeError):  # linked from a library: read-only
                     self._warn(f"object {marking.object_key(obj)!r} is linked from a library, so its copies cannot write the "
                                f"instance-id pass; their edge pixels follow the nearest identified pixel")
-        rendered = marking.rendered_objects(self._view_layer)
         self._warn(*copies.warnings, *marking.mark_warnings(scene))
         coverage_passes.add_aov_nodes()
         amodal = self._amodal(camera, {indices[marking.object_key(r)] for r in roots
