@@ -17,6 +17,7 @@ so the table shows both.
 
     python benchmarks/instances_overhead.py                     # 640x480, 32 samples, 3 frames
     python benchmarks/instances_overhead.py --frames 2 --repeat 1
+    python benchmarks/instances_overhead.py --before ../other-checkout
 """
 
 from __future__ import annotations
@@ -110,8 +111,15 @@ def main() -> None:
     p.add_argument("--samples", type=int, default=32)
     p.add_argument("--frames", type=int, default=3)
     p.add_argument("--repeat", type=int, default=2)
-    p.add_argument("--before", type=Path, default=Path("/work/main"), help="checkout of today's pipeline")
+    p.add_argument("--before", type=Path, default=None,
+                   help="a checkout of the pipeline to compare with (default: git archive of --before-rev)")
+    p.add_argument("--before-rev", default="5e80b91", help="the commit before issue 10 (default 5e80b91)")
     args = p.parse_args()
+    if args.before is None:
+        keep = tempfile.TemporaryDirectory()
+        args.before = Path(keep.name)
+        archive = subprocess.run(["git", "archive", args.before_rev], cwd=REPO, capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(args.before)], input=archive, check=True)
     args.width, args.height = map(int, args.resolution.split("x"))
     best: dict[str, dict] = {}
     for _ in range(args.repeat):
