@@ -197,11 +197,16 @@ def silhouette(tris_cam: np.ndarray, projection: np.ndarray, width: int, height:
                near: float, far: float, budget: float = CANVAS_BUDGET) -> Silhouette:
     """The camera-space triangles' silhouette in the image and the area of the rest of it."""
     tris = project(tris_cam, projection, width, height, near, far)
-    mask = rasterize(tris, width, height)
+    mask = np.zeros((int(height), int(width)), dtype=bool)
     if tris.shape[0] == 0:
         return Silhouette(mask, 0.0)
     lo = tris.reshape(-1, 2).min(axis=0)
     hi = tris.reshape(-1, 2).max(axis=0)
+    # rasterize only the pixels of the projected box (same sample positions: x - x0 is exact for integer x0)
+    x0, y0 = max(0, math.floor(lo[0])), max(0, math.floor(lo[1]))
+    x1, y1 = min(int(width), math.ceil(hi[0]) + 1), min(int(height), math.ceil(hi[1]) + 1)
+    if x1 > x0 and y1 > y0:
+        mask[y0:y1, x0:x1] = rasterize(tris, x1 - x0, y1 - y0, origin=(x0, y0))
     if lo[0] >= 0 and lo[1] >= 0 and hi[0] <= width and hi[1] <= height:
         return Silhouette(mask, 0.0)
     ox, oy = math.floor(lo[0]), math.floor(lo[1])

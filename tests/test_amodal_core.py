@@ -39,6 +39,19 @@ def test_rasterizer_covers_exactly_the_pixel_centres_inside_the_triangles(seed):
     assert np.array_equal(rasterize(tris, 25, 20, origin=origin, step=step), _brute(tris, 25, 20, origin, step))
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_silhouette_rasterizes_its_box_only_with_the_pixels_of_the_whole_image(seed):
+    """silhouette() draws only the projected box: the same pixels as the whole-image rasterizer
+    and the brute-force pixel-centre test, for triangles inside, across and outside the border."""
+    rng = np.random.default_rng(seed)
+    ortho = np.diag([2 / 6.4, 2 / 4.8, -0.1, 1.0])
+    cam = np.concatenate([rng.random((6, 3, 2)) * [9.0, 7.0] - [4.5, 3.5], np.full((6, 3, 1), -5.0)], axis=2)
+    cam[:2, :, :2] *= 0.2  # two small triangles (a box of a few pixels)
+    sil = silhouette(cam, ortho, 64, 48, 0.1, 100)
+    tris = project(cam, ortho, 64, 48, 0.1, 100)
+    assert np.array_equal(sil.mask, rasterize(tris, 64, 48)) and np.array_equal(sil.mask, _brute(tris, 64, 48))
+
+
 def test_rle_string_is_pycocotools_encoding():
     rng = np.random.default_rng(1)
     for _ in range(20):
