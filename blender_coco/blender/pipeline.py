@@ -166,8 +166,7 @@ class RenderJob:
         self._warn(run_warnings.engine_warning(scene),
                    run_warnings.camera_warning(scene) if config.cameras is None else None)
         self._setup_render(scene, config)
-        for message in instancing.realized_warnings(scene):
-            self._warn(message)
+        self._warn(*instancing.realized_warnings(scene))
         self._keypoint_defs = self._keypoint_definitions(roots)
         for hook in self.hooks:
             hook.start(scene)
@@ -448,11 +447,8 @@ class RenderJob:
         from blender_coco.blender import amodal
 
         if getattr(camera.data, "type", "PERSP") == "PANO":
-            message = (f"no amodal masks: camera {camera.name!r} is panoramic, which amodal masks do not support "
+            self._warn(f"no amodal masks: camera {camera.name!r} is panoramic, which amodal masks do not support "
                        "yet; pass --no-amodal to silence this")
-            if message not in self._warned:
-                self._warned.add(message)
-                log.warning("%s", message)
             return {}
         return amodal.frame_amodal(self.scene, self._view_layer, camera, wanted, copies)
 
