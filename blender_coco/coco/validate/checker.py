@@ -21,14 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from blender_coco.coco.validate.categories import check_category, check_category_names
-from blender_coco.coco.validate.common import Problem, Report, index_ids, top_list
+from blender_coco.coco.validate.common import Problem, Report, check_id, index_ids, top_list
 from blender_coco.coco.validate.images import check_image, check_image_files
 from blender_coco.coco.validate.instances import (INSTANCE_KEYS, Deferred, check_annotation,
                                                  check_annotation_categories, check_keypoint_lengths,
                                                  recheck_polygon_areas)
 from blender_coco.coco.validate.panoptic import check_panoptic_annotation, check_panoptic_file
 from blender_coco.coco.validate.stuff import check_stuff
-from blender_coco.values import is_int, is_number, short
+from blender_coco.values import is_number, short
 
 # ordering keys of the report's sections
 _FILE, _IMAGES, _CATEGORIES, _NOT_OBJECTS, _IDS, _ANNOTATIONS, _PANOPTIC, _STUFF, _LENGTHS, _FILES = range(10)
@@ -138,15 +138,9 @@ class Checker:
         if not ann.keys().isdisjoint(INSTANCE_KEYS):
             self.any_instance = True
         r.key = (_IDS, pos)
-        if "id" not in ann:
-            r.add(f"annotations[{pos}]", "has no 'id'")
+        ann_id = check_id(r, ann, "annotation", pos)
+        if ann_id is None:
             return
-        ann_id = ann["id"]
-        if not is_int(ann_id) or ann_id <= 0:
-            r.add(f"annotation {short(ann_id)}", f"id must be a positive integer, got {short(ann_id)} (annotations[{pos}])"
-                  + ("; COCOeval never matches a ground truth with id 0" if ann_id == 0 else ""))
-            if not is_int(ann_id):
-                return
         if ann_id in self.first:
             self.dups.setdefault(ann_id, [self.first[ann_id]]).append(pos)
             return

@@ -99,13 +99,32 @@ def top_list(report: Report, data: dict, key: str, *, required: bool) -> list:
     return value
 
 
+PLURALS = {"image": "images", "annotation": "annotations", "category": "categories"}
+
+
+def check_id(report: Report, item: dict, kind: str, pos: int) -> int | None:
+    """``item``'s id when it is an integer (0 and negatives included, reported), else None (reported:
+    missing or not an integer). ``pos``: the item's index in the file's list of ``kind``."""
+    plural = PLURALS[kind]
+    if "id" not in item:
+        report.add(f"{plural}[{pos}]", "has no 'id'")
+        return None
+    item_id = item["id"]
+    if not is_int(item_id) or item_id <= 0:
+        report.add(f"{kind} {short(item_id)}", f"id must be a positive integer, got {short(item_id)} ({plural}[{pos}])"
+                   + ("; COCOeval never matches a ground truth with id 0" if item_id == 0 and kind == "annotation" else ""))
+        if not is_int(item_id):
+            return None
+    return item_id
+
+
 def index_ids(report: Report, items: list, kind: str, positions: list[int] | None = None) -> dict[int, dict]:
     """{id: item} of the items with a valid id; reports bad and duplicate ids.
 
     ``kind``: image, annotation or category; ``positions``: each item's index in the
     file's list, when ``items`` is a selection of it.
     """
-    plural = {"image": "images", "annotation": "annotations", "category": "categories"}[kind]
+    plural = PLURALS[kind]
     out: dict[int, dict] = {}
     first: dict[int, int] = {}
     dups: dict[int, list[int]] = {}
@@ -115,15 +134,9 @@ def index_ids(report: Report, items: list, kind: str, positions: list[int] | Non
             if kind != "annotation":
                 report.add(f"{plural}[{pos}]", f"must be a JSON object, got {type(item).__name__}")
             continue
-        if "id" not in item:
-            report.add(f"{plural}[{pos}]", "has no 'id'")
+        item_id = check_id(report, item, kind, pos)
+        if item_id is None:
             continue
-        item_id = item["id"]
-        if not is_int(item_id) or item_id <= 0:
-            report.add(f"{kind} {short(item_id)}", f"id must be a positive integer, got {short(item_id)} ({plural}[{pos}])"
-                       + ("; COCOeval never matches a ground truth with id 0" if item_id == 0 and kind == "annotation" else ""))
-            if not is_int(item_id):
-                continue
         if item_id in first:
             dups.setdefault(item_id, [first[item_id]]).append(pos)
             continue
