@@ -77,14 +77,19 @@ def remove_stale_temps(folder: str | os.PathLike) -> int:
     return removed
 
 
+def write_synced(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` (in place) and fsync it; OSError as raised (callers name the fix)."""
+    with open(path, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically (fsync before the rename)."""
     with atomic_path(path) as tmp:
         try:
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
+            write_synced(tmp, data)
         except OSError as exc:
             raise UserError(f"cannot write {path}: {exc.strerror}; check the folder's permissions and free space") from None
 

@@ -17,7 +17,6 @@ what happens to frames already in the folder: :mod:`blender_coco.records`.
 
 from __future__ import annotations
 
-import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,7 +24,7 @@ import bpy
 
 from blender_coco.blender import handoff, image_format
 from blender_coco.errors import UserError
-from blender_coco.files import atomic_path, write_json_atomic
+from blender_coco.files import atomic_path, write_json_atomic, write_synced
 from blender_coco.records.image_file import exr_problem, strip_jpeg_comments, strip_png_text
 from blender_coco.records.layout import record_paths
 from blender_coco.records.scan import FILE_SIZES, file_is_complete
@@ -68,10 +67,7 @@ def _checked(tmp: Path, target: Path) -> int:
         raise UserError(full) from None
     if stripped != data:
         try:
-            with open(tmp, "wb") as fh:
-                fh.write(stripped)
-                fh.flush()
-                os.fsync(fh.fileno())
+            write_synced(tmp, stripped)
         except OSError as exc:
             raise UserError(f"cannot write {target}: {exc.strerror}; free space, then continue with --resume") from None
     if tmp.stat().st_size != len(stripped):
