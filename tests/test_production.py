@@ -9,7 +9,6 @@ Debian's Blender 3.4 must reproduce it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import signal
@@ -21,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cocotools import decode, iou, load_coco
-from PIL import Image
+from pixels import digest
 
 from blender_coco import randomize as rc
 
@@ -49,14 +48,6 @@ def annotations_by_image(path: Path) -> dict[str, list]:
         out[by_id[a["image_id"]]].append({**body, "category": names[a["category_id"]]})
     return out
 
-
-def digest(folder: Path) -> dict[str, str]:
-    """File name -> hash of the decoded pixels (Cycles writes its render times into the PNG's metadata)."""
-    out = {}
-    for p in sorted(folder.iterdir()):
-        with Image.open(p) as im:
-            out[p.name] = hashlib.sha256(im.tobytes()).hexdigest()
-    return out
 
 
 def one_error_line(proc) -> str:

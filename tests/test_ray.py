@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import os
 import re
 import secrets
@@ -24,7 +23,7 @@ import time
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from pixels import digest
 
 from blender_coco.commands.render import add_render_arguments, config_from_args
 from blender_coco.config import ExportConfig, RenderConfig
@@ -66,13 +65,6 @@ def run(cmd, what: str, ok: bool | None = True, timeout: float = 300, env=None) 
         pytest.fail(f"{what} should have failed:\n{proc.stderr[-2000:]}")
     return proc
 
-
-def digest(folder: Path) -> dict[str, str]:
-    out = {}
-    for p in sorted(folder.iterdir()):
-        with Image.open(p) as im:
-            out[p.name] = hashlib.sha256(im.tobytes()).hexdigest()
-    return out
 
 
 def assert_same_dataset(out: Path, reference: Path) -> None:
