@@ -174,11 +174,12 @@ class RenderJob:
         self._warn(*run_warnings.unrendered_marks(scene, self._view_layer, self._spawn_sources()))
         mode = "resume" if config.resume else "overwrite" if config.overwrite else "new"
         # one run per folder; shards of one run share it (records/lock.py)
-        self._lock = RunLock.acquire(self.out_dir, {**self._expected_record(), "frames": config.frames,
+        expected = self._expected_record()
+        self._lock = RunLock.acquire(self.out_dir, {**expected, "frames": config.frames,
                                                     "image_format": config.image_format},
                                      shared=config.shard is not None or config.frame_range is not None)
         kept = prepare_views(self.out_dir, config.frames, config.image_format, self.indices, mode,
-                             self._expected_record(), [v.token for v in self.views])
+                             expected, [v.token for v in self.views])
         self._missing = {i: [v for v in self.views if (i, v.token) not in kept] for i in self.indices}
         self._todo = [] if config.stage == "prepare" else [i for i in self.indices if self._missing[i]]
         self.done = self.kept = len(self.indices) - len([i for i in self.indices if self._missing[i]])
