@@ -135,7 +135,7 @@ def test_a_full_config_parses_and_its_json_rebuilds_an_equal_config(tmp_path):
     assert config.camera.focal_length.distribution == "normal"
     assert config.lights.types == ("POINT", "AREA", "SUN") and config.lights.count.to_json() == [1, 3]
     assert [g.collection for g in config.objects] == ["Props", "Clutter"] and config.objects[1].distractor
-    assert config.materials[1].textures == str(tmp_path / "tex")
+    assert config.materials[1].variation.textures == str(tmp_path / "tex")
     data = config.to_json()
     assert json.loads(json.dumps(data)) == data  # JSON-able, as the sidecar needs
     again = rc.from_dict(json.loads(json.dumps(data)))

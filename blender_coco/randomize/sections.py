@@ -28,7 +28,7 @@ from blender_coco.errors import UserError
 from blender_coco.randomize.values import (Range, Region, Rotation, _bool, _fail, _folder, _name, _names,
                                            _no_unknown, _opt_range, _probability, _region, _rotation, _show, _table,
                                            _vec3, parse_range)
-from blender_coco.randomize.spawn import SpawnConfig, variation_fields
+from blender_coco.randomize.spawn import MaterialVariation, SpawnConfig, variation_fields
 from blender_coco.values import is_number
 
 LIGHT_TYPES = ("POINT", "SUN", "SPOT", "AREA")
@@ -307,22 +307,13 @@ class MaterialsConfig:
     collection: str | None = None
     objects: tuple[str, ...] = ()
     materials: tuple[str, ...] = ()
-    hue: Range | None = None
-    saturation: Range | None = None
-    value: Range | None = None
-    roughness: Range | None = None
-    metallic: Range | None = None
-    textures: str | None = None
-    texture_probability: float = 1.0
+    variation: MaterialVariation = MaterialVariation()
 
-    FIELDS = ("collection", "objects", "materials", "hue", "saturation", "value", "roughness", "metallic",
-              "textures", "texture_probability")
+    TARGETS = ("collection", "objects", "materials")
+    FIELDS = TARGETS + MaterialVariation.FIELDS
 
     def to_json(self) -> dict:
-        out = _json_fields(self, self.FIELDS)
-        if self.textures is None:
-            out.pop("texture_probability", None)
-        return out
+        return {**_json_fields(self, self.TARGETS), **self.variation.to_json()}
 
     @classmethod
     def parse(cls, t: Any, name: str, base_dir: Path | None = None) -> MaterialsConfig:
@@ -330,7 +321,7 @@ class MaterialsConfig:
         _no_unknown(t, cls.FIELDS, name)
         return cls(
             name=name, **_targets(t, name), materials=_names(t, "materials", name),
-            **variation_fields(t, name, base_dir),
+            variation=MaterialVariation(**variation_fields(t, name, base_dir)),
         )
 
 

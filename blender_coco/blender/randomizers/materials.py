@@ -54,7 +54,7 @@ class MaterialsPart(Part):
         if not mats:
             raise UserError(f"{cfg.name}: the objects it names have no materials; give them materials or name "
                             "materials = [...]")
-        self.files = image_files(cfg.textures) if cfg.textures else []
+        self.files = image_files(cfg.variation.textures) if cfg.variation.textures else []
         for name in sorted(mats):
             mat = mats[name]
             entry = {"mat": mat, "bsdfs": [], "tex": None}
@@ -83,10 +83,10 @@ class MaterialsPart(Part):
 
     def apply(self, scene, rng, frame: Frame) -> None:
         cfg = self.cfg
+        jittered = cfg.variation.colors
         for entry in self.entries:
-            hue, sat, val, rough, metal, texture = draw_values(cfg, self.files, rng)
+            hue, sat, val, rough, metal, texture = draw_values(cfg.variation, self.files, rng)
             mat = entry["mat"]
-            jittered = cfg.hue is not None or cfg.saturation is not None or cfg.value is not None
             if jittered:
                 mat.diffuse_color = (*jitter_color(entry["diffuse"], hue, sat, val), entry["diffuse"][3])
             if rough is not None:
