@@ -195,33 +195,41 @@ def project_keypoints(scene, camera_obj, obj, definition: dict, depsgraph=None) 
     None (with x = y = 0) when the point is at or behind the camera, or the keypoint
     has no bone on this rig.
     """
+    if depsgraph is None:
+        depsgraph = bpy.context.evaluated_depsgraph_get()
+    arm = obj.evaluated_get(depsgraph)
+    pose = {pb.name: (pb.head, pb.tail) for pb in arm.pose.bones}
+    return project_pose(scene, camera_obj, obj.name_full, arm.matrix_world, pose, definition, depsgraph)
+
+
+def project_pose(scene, camera_obj, name: str, matrix_world, pose: dict, definition: dict, depsgraph) -> list:
+    """:func:`project_keypoints` for a pose placed anywhere: ``pose`` maps bone -> (head, tail) in
+    armature space (an evaluated pose), ``matrix_world`` places it (a copy's instance matrix);
+    ``name`` names the armature in messages."""
     if camera_obj is None:
         scene_camera(scene)
     if camera_obj.type != "CAMERA":
         raise UserError(f"object {camera_obj.name!r} is a {camera_obj.type.lower()}, not a camera; "
                         f"set a camera as the scene camera")
-    if depsgraph is None:
-        depsgraph = bpy.context.evaluated_depsgraph_get()
     cam = camera_obj.evaluated_get(depsgraph)
     if cam.data.type not in ("PERSP", "ORTHO"):
         raise UserError(f"camera {camera_obj.name!r} is {cam.data.type.lower()}; keypoint projection supports "
                         f"perspective and orthographic cameras: switch its type")
-    arm = obj.evaluated_get(depsgraph)
     width, height = output_size(scene)
     r = scene.render
     proj = cam.calc_matrix_camera(depsgraph, x=width, y=height,
                                   scale_x=r.pixel_aspect_x, scale_y=r.pixel_aspect_y)
     view = cam.matrix_world.normalized().inverted()
-    to_cam = view @ arm.matrix_world
+    to_cam = view @ matrix_world
     out = []
     for bone, end in definition["bones"]:
         if bone is None:
             out.append([0.0, 0.0, None])
             continue
-        pb = arm.pose.bones.get(bone)
-        if pb is None:
-            raise UserError(f"armature {obj.name_full!r} has no bone {bone!r} any more; update {PROP_KEYPOINTS}")
-        p = to_cam @ (pb.tail if end == "tail" else pb.head)
+        ends = pose.get(bone)
+        if ends is None:
+            raise UserError(f"armature {name!r} has no bone {bone!r} any more; update {PROP_KEYPOINTS}")
+        p = to_cam @ ends[1 if end == "tail" else 0]
         depth = -p.z
         if not depth > 0.0 or not math.isfinite(depth):
             out.append([0.0, 0.0, None])
