@@ -69,7 +69,8 @@ def rig(collection, name: str = "Rig"):
     arm = bpy.data.objects.new(name, data)
     collection.objects.link(arm)
     scene = bpy.context.scene
-    if arm.name not in bpy.context.view_layer.objects:  # edit bones need the object in the view layer
+    extra = collection != scene.collection  # edit bones need the object in the view layer
+    if extra:
         scene.collection.objects.link(arm)
     bpy.context.view_layer.objects.active = arm
     bpy.ops.object.mode_set(mode="EDIT")
@@ -79,7 +80,7 @@ def rig(collection, name: str = "Rig"):
     limb.head, limb.tail = (0.0, 0.0, 1.6), (1.2, 0.0, 1.6)
     limb.parent = body
     bpy.ops.object.mode_set(mode="OBJECT")
-    if scene.collection.objects.get(arm.name) is not None and collection != scene.collection:
+    if extra:
         scene.collection.objects.unlink(arm)
     pb = arm.pose.bones["Arm"]
     pb.rotation_mode = "XYZ"

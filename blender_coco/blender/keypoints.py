@@ -197,9 +197,43 @@ def project_keypoints(scene, camera_obj, obj, definition: dict, depsgraph=None) 
     """
     if depsgraph is None:
         depsgraph = bpy.context.evaluated_depsgraph_get()
+    matrix, pose = evaluated_pose(scene, obj, depsgraph)
+    return project_pose(scene, camera_obj, obj.name_full, matrix, pose, definition, depsgraph)
+
+
+def evaluated_pose(scene, obj, depsgraph) -> tuple:
+    """(world matrix, {bone: (head, tail)}) of armature ``obj`` evaluated at the current frame.
+
+    The viewport depsgraph leaves out an armature disabled in viewports (its own
+    ``hide_viewport`` or its collection's) unless a visible object depends on it; the
+    render still poses it (its skinned mesh renders), but the original object holds the
+    pose of the last time it was evaluated. Such an armature is enabled in the viewport
+    and linked to the scene's collection for one depsgraph update (tagged for time, else
+    it keeps the stale pose), then put back (an armature never renders, so the picture is
+    unchanged; two depsgraph updates per frame).
+    """
     arm = obj.evaluated_get(depsgraph)
-    pose = {pb.name: (pb.head, pb.tail) for pb in arm.pose.bones}
-    return project_pose(scene, camera_obj, obj.name_full, arm.matrix_world, pose, definition, depsgraph)
+    if not arm.is_evaluated:
+        hidden, linked = obj.hide_viewport, scene.collection.objects.get(obj.name) is not None
+        try:
+            obj.hide_viewport = False
+            if not linked:
+                scene.collection.objects.link(obj)
+            obj.update_tag(refresh={"OBJECT", "DATA", "TIME"})  # else it keeps the original's (stale) pose
+            depsgraph.update()
+            arm = obj.evaluated_get(depsgraph)
+            evaluated = arm.is_evaluated
+            out = arm.matrix_world.copy(), {pb.name: (pb.head.copy(), pb.tail.copy()) for pb in arm.pose.bones}
+        finally:
+            if not linked:
+                scene.collection.objects.unlink(obj)
+            obj.hide_viewport = hidden
+            depsgraph.update()
+        if not evaluated:
+            raise UserError(f"armature {obj.name_full!r} is not evaluated by Blender at this frame, so its keypoints "
+                            f"cannot be placed; enable it in viewports (its own or its collection's monitor icon)")
+        return out
+    return arm.matrix_world, {pb.name: (pb.head, pb.tail) for pb in arm.pose.bones}
 
 
 def project_pose(scene, camera_obj, name: str, matrix_world, pose: dict, definition: dict, depsgraph) -> list:
