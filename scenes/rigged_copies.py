@@ -2,9 +2,13 @@
 
 Run inside Blender (module or binary, 3.4 to 5.0)::
 
-    build(scene, kind)      kind in KINDS; a perspective camera, 64x48, 2 samples, frame 5
-    make_real(scene)        the truth: every copy of the rig a real, marked armature (same action)
-                            with its own skinned mesh; instancers removed
+    build(scene, kind, path=None)   kind in KINDS (+ "hidden", "mesh_scatter"); a perspective
+                            camera, 64x48, 2 samples, frame 3 ("linked": path of the .blend
+                            that write_library wrote)
+    write_library(path)     a .blend holding only collection ``Lib`` with the rig (File > Link source)
+    make_real(scene, kind)  the truth: every copy of the rig a real, marked armature (same action)
+                            with its own skinned mesh, placed by the instancers' matrices
+                            computed by hand (particles: read from the depsgraph); instancers removed
     truth_keypoints(scene)  {armature name: [[x, y, depth], ...]} projected by bpy_extras, not by us
 
 The rig: armature ``Rig`` (category ``person``) with bones ``Body`` (vertical) and ``Arm``
@@ -16,8 +20,11 @@ Kinds:
     asset_library   ``Lib`` (excluded from the view layer) instanced by three empties, one
                     behind another so that some keypoints are hidden
     nested          ``Lib`` instanced by an empty inside ``Pair``, instanced by two empties
-    hidden          one real rig (no copies) whose armature is hidden in the viewport
-                    (``hide_viewport``) but rendered through its mesh
+    particles       ``Lib`` instanced by the three particles of a hidden emitter
+    linked          ``Lib`` linked from another .blend (File > Link), placed as asset_library
+    hidden          one real rig (no copies) in collection ``Char``, to hide in the viewport
+    mesh_scatter    geometry nodes instance the skinned mesh ``RigSkin`` (not its armature)
+                    on two points: annotated, without keypoints
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ import math
 
 import bpy
 
-KINDS = ("asset_library", "nested")
+KINDS = ("asset_library", "nested", "particles", "linked")
 KEYPOINTS = '[["hip", "Body"], ["neck", "Body", "tail"], ["hand", "Arm", "tail"]]'
 FRAME = 3
 #: empties of the asset_library kind: (location, rotation about Z, scale)
@@ -129,13 +136,74 @@ def library(scene):
     return lib
 
 
-def build(scene, kind: str) -> None:
+def write_library(path: str) -> None:
+    """Write collection ``Lib`` (the rig) to ``path``, as an asset file users link from."""
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    lib = bpy.data.collections.new("Lib")
+    bpy.context.scene.collection.children.link(lib)
+    rig(lib)
+    bpy.data.libraries.write(path, {lib})
+
+
+def _emitter(scene, lib) -> None:
+    mesh = bpy.data.meshes.new("Ground")
+    mesh.from_pydata([(-3.0, -1.0, 0.0), (3.0, -1.0, 0.0), (3.0, 2.0, 0.0), (-3.0, 2.0, 0.0)], [], [(0, 1, 2, 3)])
+    emitter = bpy.data.objects.new("Emitter", mesh)
+    scene.collection.objects.link(emitter)
+    emitter.show_instancer_for_render = emitter.show_instancer_for_viewport = False
+    mod = emitter.modifiers.new("Particles", "PARTICLE_SYSTEM")
+    settings = mod.particle_system.settings
+    settings.count, settings.frame_start, settings.frame_end, settings.lifetime = 3, 1, 1, 100
+    settings.physics_type = "NO"
+    settings.render_type = "COLLECTION"
+    settings.instance_collection = lib
+    settings.use_whole_collection = True  # each particle the whole character (else one object of it)
+    settings.particle_size = 1.0
+    settings.use_rotations = True
+    settings.rotation_mode = "NONE"  # world-aligned copies (upright characters)
+    settings.display_percentage = 100
+    mod.particle_system.seed = 3
+
+
+def _mesh_scatter(scene) -> None:
+    mesh = bpy.data.meshes.new("Points")
+    mesh.from_pydata([(-2.0, 0.0, 0.0), (2.0, 0.0, 0.0)], [], [])
+    scatter = bpy.data.objects.new("Scatter", mesh)
+    scene.collection.objects.link(scatter)
+    tree = bpy.data.node_groups.new("Scatter", "GeometryNodeTree")
+    if hasattr(tree, "interface"):
+        tree.interface.new_socket("Geometry", in_out="INPUT", socket_type="NodeSocketGeometry")
+        tree.interface.new_socket("Geometry", in_out="OUTPUT", socket_type="NodeSocketGeometry")
+    else:  # Blender 3.4
+        tree.inputs.new("NodeSocketGeometry", "Geometry")
+        tree.outputs.new("NodeSocketGeometry", "Geometry")
+    inp, out = tree.nodes.new("NodeGroupInput"), tree.nodes.new("NodeGroupOutput")
+    info = tree.nodes.new("GeometryNodeObjectInfo")
+    info.inputs[0].default_value = bpy.data.objects["RigSkin"]
+    points = tree.nodes.new("GeometryNodeMeshToPoints")
+    place = tree.nodes.new("GeometryNodeInstanceOnPoints")
+    tree.links.new(inp.outputs[0], points.inputs[0])
+    tree.links.new(points.outputs[0], place.inputs["Points"])
+    tree.links.new(info.outputs["Geometry"], place.inputs["Instance"])
+    tree.links.new(place.outputs[0], out.inputs[0])
+    scatter.modifiers.new("Scatter", "NODES").node_group = tree
+
+
+def build(scene, kind: str, path: str | None = None) -> None:
     _base(scene)
     if kind == "hidden":
-        rig(scene.collection)
+        char = bpy.data.collections.new("Char")
+        scene.collection.children.link(char)
+        rig(char)
+        scene.frame_set(FRAME)
         return
-    lib = library(scene)
-    if kind == "asset_library":
+    if kind == "linked":
+        with bpy.data.libraries.load(path, link=True) as (src, dst):
+            dst.collections = ["Lib"]
+        lib = dst.collections[0]
+    else:
+        lib = library(scene)
+    if kind in ("asset_library", "linked"):
         for i, (loc, angle, scale) in enumerate(PLACES):
             _empty(scene, f"Copy{i}", lib, loc, angle, scale)
     elif kind == "nested":
@@ -146,17 +214,32 @@ def build(scene, kind: str) -> None:
             layer.layer_collection.children["Pair"].exclude = True
         for i, (loc, angle) in enumerate(PAIR):
             _empty(scene, f"Outer{i}", pair, loc, angle)
+    elif kind == "particles":
+        _emitter(scene, lib)
+    elif kind == "mesh_scatter":
+        _mesh_scatter(scene)
     else:
         raise ValueError(kind)
     scene.frame_set(FRAME)
 
 
-def make_real(scene) -> list[str]:
-    """Replace every copy of the rig by a real armature + skinned mesh at the copy's place;
-    returns the new armatures' names (in depsgraph order)."""
+def _places(scene, kind: str) -> list:
+    """World matrices of the rig's copies: instancer matrices multiplied by hand (particles: the depsgraph's)."""
+    rig_matrix = bpy.data.objects["Rig"].matrix_world.copy()
+    if kind in ("asset_library", "linked"):
+        return [scene.objects[f"Copy{i}"].matrix_world @ rig_matrix for i in range(len(PLACES))]
+    if kind == "nested":
+        inner = bpy.data.objects["Inner"].matrix_world
+        return [scene.objects[f"Outer{i}"].matrix_world @ inner @ rig_matrix for i in range(len(PAIR))]
     depsgraph = bpy.context.evaluated_depsgraph_get()
-    places = [inst.matrix_world.copy() for inst in depsgraph.object_instances
-              if inst.is_instance and inst.object.original.name == "Rig"]
+    return [inst.matrix_world.copy() for inst in depsgraph.object_instances
+            if inst.is_instance and inst.object.original.name == "Rig"]
+
+
+def make_real(scene, kind: str) -> list[str]:
+    """Replace every copy of the rig by a real armature + skinned mesh at the copy's place;
+    returns the new armatures' names."""
+    places = _places(scene, kind)
     source = bpy.data.objects["Rig"]
     names = []
     for i, matrix in enumerate(places):
@@ -164,7 +247,7 @@ def make_real(scene) -> list[str]:
         arm.name = f"Real{i}"
         arm.animation_data_create()
         arm.animation_data.action = source.animation_data.action
-        if hasattr(source.animation_data, "action_slot") and source.animation_data.action_slot is not None:
+        if getattr(source.animation_data, "action_slot", None) is not None:
             arm.animation_data.action_slot = source.animation_data.action_slot
         scene.collection.objects.link(arm)
         arm.matrix_world = matrix
@@ -176,7 +259,7 @@ def make_real(scene) -> list[str]:
         skin.modifiers["Armature"].object = arm
         names.append(arm.name)
     for obj in list(scene.objects):
-        if obj.instance_type == "COLLECTION" and obj.type == "EMPTY":
+        if (obj.type == "EMPTY" and obj.instance_type == "COLLECTION") or obj.name == "Emitter":
             bpy.data.objects.remove(obj)
     scene.frame_set(FRAME)
     return names

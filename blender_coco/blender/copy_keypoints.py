@@ -32,7 +32,7 @@ def copy_points(scene, camera, copy, pose, definition: dict, depsgraph) -> tuple
         what = f"copies of {copy.source!r}" if copy.source and copy.source != copy.object else "copies"
         return [[0.0, 0.0, None] for _ in definition["bones"]], (
             f"{what} made by {copy.instancer!r} do not copy keypoint armature {copy.object!r} itself, so they are "
-            f"annotated with no keypoints (v = 0); instance the armature (e.g. its collection, armature and "
-            f"mesh together) to get keypoints")
+            f"annotated with no keypoints (v = 0); instance the armature with its mesh to get keypoints (a "
+            f"collection instance of both; particles: Render > Whole Collection)")
     matrix, bones = pose
     return project_pose(scene, camera, copy.object, matrix, bones, definition, depsgraph), None
