@@ -214,20 +214,31 @@ def evaluated_pose(scene, obj, depsgraph) -> tuple:
     """
     arm = obj.evaluated_get(depsgraph)
     if not arm.is_evaluated:
-        hidden, linked = obj.hide_viewport, scene.collection.objects.get(obj.name) is not None
+        if obj.hide_viewport:
+            try:
+                obj.hide_viewport = False
+            except (AttributeError, TypeError):  # linked from a library: read-only
+                raise UserError(f"armature {obj.name_full!r} is disabled in viewports and linked from a library, so "
+                                f"its pose at this frame cannot be read; enable it in viewports in its library "
+                                f"file (or make a library override)") from None
+            unhidden = True
+        else:
+            unhidden = False
+        linked = False
         try:
-            obj.hide_viewport = False
-            if not linked:
+            if not any(o == obj for o in scene.collection.objects):
                 scene.collection.objects.link(obj)
+                linked = True
             obj.update_tag(refresh={"OBJECT", "DATA", "TIME"})  # else it keeps the original's (stale) pose
             depsgraph.update()
             arm = obj.evaluated_get(depsgraph)
             evaluated = arm.is_evaluated
             out = arm.matrix_world.copy(), {pb.name: (pb.head.copy(), pb.tail.copy()) for pb in arm.pose.bones}
         finally:
-            if not linked:
+            if linked:
                 scene.collection.objects.unlink(obj)
-            obj.hide_viewport = hidden
+            if unhidden:
+                obj.hide_viewport = True
             depsgraph.update()
         if not evaluated:
             raise UserError(f"armature {obj.name_full!r} is not evaluated by Blender at this frame, so its keypoints "
