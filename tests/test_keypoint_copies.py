@@ -223,3 +223,100 @@ def test_blender_34_binary_agrees_with_the_bpy_module(rendered, tmp_path, run, b
             points = [ann["keypoints"][i:i + 3] for i in range(0, 9, 3)]
             twin = flat[_match(points, flat)]
             assert np.allclose(points, twin, atol=0.011, rtol=0)  # COCO's two decimals; the same flags
+
+
+CESIUM = r"""
+import json, math, sys
+import bpy
+from bpy_extras.object_utils import world_to_camera_view
+from blender_coco.blender import pipeline
+from blender_coco.config import RenderConfig
+
+path, out = sys.argv[1], sys.argv[2]
+KEYPOINTS = [["root", "Node_2", "head"], ["a", "Node_12", "tail"], ["b", "Node_4", "tail"], ["c", "Node_8", "tail"]]
+
+
+def build():
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    scene = bpy.context.scene
+    lib = bpy.data.collections.new("Lib")
+    scene.collection.children.link(lib)
+    bpy.context.view_layer.active_layer_collection = bpy.context.view_layer.layer_collection.children["Lib"]
+    bpy.ops.import_scene.gltf(filepath=path)
+    for obj in list(scene.objects):
+        if obj.type == "MESH" and obj.parent is None:  # the importer's bone-shape icosphere
+            bpy.data.objects.remove(obj)
+    arm = next(o for o in lib.all_objects if o.type == "ARMATURE")
+    arm["coco_category"] = "person"
+    arm["coco_keypoints"] = json.dumps(KEYPOINTS)
+    bpy.context.view_layer.layer_collection.children["Lib"].exclude = True
+    for i, (x, angle) in enumerate(((-0.7, 0.0), (0.7, 1.2))):
+        empty = bpy.data.objects.new(f"Copy{i}", None)
+        empty.instance_type, empty.instance_collection = "COLLECTION", lib
+        empty.location, empty.rotation_euler = (x, 0.0, 0.0), (0.0, 0.0, angle)
+        scene.collection.objects.link(empty)
+    cam = bpy.data.objects.new("Camera", bpy.data.cameras.new("Camera"))
+    cam.location, cam.rotation_euler = (0.0, -4.0, 0.8), (math.pi / 2, 0.0, 0.0)
+    scene.collection.objects.link(cam)
+    scene.camera = cam
+    r = scene.render
+    r.engine, r.resolution_x, r.resolution_y = "CYCLES", 64, 48
+    scene.cycles.samples, scene.cycles.use_denoising = 2, False
+    scene.frame_start = scene.frame_end = 20  # mid-stride
+    scene.frame_set(20)
+    return scene, arm
+
+
+scene, arm = build()
+pipeline.render_dataset(RenderConfig(out=out + "/copies"), scene)
+
+# the truth: Blender's own Make Instances Real, the copies' actions given back, projected by bpy_extras
+scene, arm = build()
+empties = [scene.objects["Copy0"], scene.objects["Copy1"]]
+with bpy.context.temp_override(selected_objects=empties, active_object=empties[0]):
+    bpy.ops.object.duplicates_make_real(use_base_parent=False, use_hierarchy=True)
+reals = [o for o in scene.objects if o.type == "ARMATURE" and o != arm]
+for real in reals:
+    real.animation_data_create()
+    real.animation_data.action = arm.animation_data.action
+    if getattr(arm.animation_data, "action_slot", None) is not None:
+        real.animation_data.action_slot = arm.animation_data.action_slot
+for empty in empties:
+    bpy.data.objects.remove(empty)
+scene.frame_set(20)
+depsgraph = bpy.context.evaluated_depsgraph_get()
+truth = []
+for real in reals:
+    ev = real.evaluated_get(depsgraph)
+    points = []
+    for _, bone, end in KEYPOINTS:
+        co = world_to_camera_view(scene, scene.camera, ev.matrix_world @ getattr(ev.pose.bones[bone], end))
+        points.append([co.x * 64, (1.0 - co.y) * 48, co.z])
+    truth.append(points)
+pipeline.render_dataset(RenderConfig(out=out + "/real"), scene)
+with open(out + "/truth.json", "w") as fh:
+    json.dump(truth, fh)
+"""
+
+
+def test_real_rigged_model_copies_match_make_instances_real(tmp_path, run_bpy, assets):
+    """CesiumMan (Khronos sample, CC-BY 4.0, skinned and animated) in an excluded library collection,
+    instanced twice: each copy's keypoints are those of Blender's own Make Instances Real twin."""
+    run_bpy(CESIUM, str(assets / "models" / "CesiumMan.glb"), str(tmp_path), what="CesiumMan copies")
+    truth = json.loads((tmp_path / "truth.json").read_text())
+    record = _record(tmp_path / "copies")
+    copies = [i for i in record["instances"] if i.get("instancer")]
+    assert len(copies) == len(truth) == 2
+    assert {_match(i["keypoints"], truth) for i in copies} == {0, 1}
+    for inst in copies:
+        want = truth[_match(inst["keypoints"], truth)]
+        assert np.allclose(np.array(inst["keypoints"], float), np.array(want, float), atol=1e-3, rtol=0)
+    ours = load_coco(tmp_path / "copies" / "annotations" / "instances.json")
+    real = load_coco(tmp_path / "real" / "annotations" / "instances.json")
+    theirs = real.loadAnns(real.getAnnIds())
+    flat = [[a["keypoints"][i:i + 3] for i in range(0, 12, 3)] for a in theirs]
+    anns = ours.loadAnns(ours.getAnnIds())
+    assert len(anns) == len(theirs) == 2
+    for ann in anns:
+        points = [ann["keypoints"][i:i + 3] for i in range(0, 12, 3)]
+        assert [p[2] for p in points] == [p[2] for p in flat[_match(points, flat)]]
