@@ -273,9 +273,13 @@ pipeline.render_dataset(RenderConfig(out=out + "/copies"), scene)
 # the truth: Blender's own Make Instances Real, the copies' actions given back, projected by bpy_extras
 scene, arm = build()
 empties = [scene.objects["Copy0"], scene.objects["Copy1"]]
+for empty in empties:
+    empty.select_set(True)
+bpy.context.view_layer.objects.active = empties[0]
 with bpy.context.temp_override(selected_objects=empties, active_object=empties[0]):
     bpy.ops.object.duplicates_make_real(use_base_parent=False, use_hierarchy=True)
 reals = [o for o in scene.objects if o.type == "ARMATURE" and o != arm]
+assert len(reals) == 2, reals
 for real in reals:
     real.animation_data_create()
     real.animation_data.action = arm.animation_data.action
