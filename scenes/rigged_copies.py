@@ -22,6 +22,8 @@ Kinds:
     nested          ``Lib`` instanced by an empty inside ``Pair``, instanced by two empties
     particles       ``Lib`` instanced by the three particles of a hidden emitter
     linked          ``Lib`` linked from another .blend (File > Link), placed as asset_library
+    geometry_nodes  ``Lib`` instanced by geometry nodes (Collection Info > Instance on Points) on
+                    the two points of ``Scatter``, not realized
     hidden          one real rig (no copies) in collection ``Char``, to hide in the viewport
     mesh_scatter    geometry nodes instance the skinned mesh ``RigSkin`` (not its armature)
                     on two points: annotated, without keypoints
@@ -32,8 +34,9 @@ from __future__ import annotations
 import math
 
 import bpy
+from mathutils import Matrix
 
-KINDS = ("asset_library", "nested", "particles", "linked")
+KINDS = ("asset_library", "nested", "particles", "linked", "geometry_nodes")
 KEYPOINTS = '[["hip", "Body"], ["neck", "Body", "tail"], ["hand", "Arm", "tail"]]'
 FRAME = 3
 #: empties of the asset_library kind: (location, rotation about Z, scale)
@@ -165,9 +168,13 @@ def _emitter(scene, lib) -> None:
     mod.particle_system.seed = 3
 
 
-def _mesh_scatter(scene) -> None:
+SCATTER = [(-2.0, 0.0, 0.0), (2.0, 0.0, 0.0)]
+
+
+def _mesh_scatter(scene, collection=None) -> None:
+    """``Scatter``: geometry nodes put RigSkin (or ``collection``) on the points SCATTER."""
     mesh = bpy.data.meshes.new("Points")
-    mesh.from_pydata([(-2.0, 0.0, 0.0), (2.0, 0.0, 0.0)], [], [])
+    mesh.from_pydata(SCATTER, [], [])
     scatter = bpy.data.objects.new("Scatter", mesh)
     scene.collection.objects.link(scatter)
     tree = bpy.data.node_groups.new("Scatter", "GeometryNodeTree")
@@ -178,13 +185,17 @@ def _mesh_scatter(scene) -> None:
         tree.inputs.new("NodeSocketGeometry", "Geometry")
         tree.outputs.new("NodeSocketGeometry", "Geometry")
     inp, out = tree.nodes.new("NodeGroupInput"), tree.nodes.new("NodeGroupOutput")
-    info = tree.nodes.new("GeometryNodeObjectInfo")
-    info.inputs[0].default_value = bpy.data.objects["RigSkin"]
+    if collection is None:
+        info = tree.nodes.new("GeometryNodeObjectInfo")
+        info.inputs[0].default_value = bpy.data.objects["RigSkin"]
+    else:
+        info = tree.nodes.new("GeometryNodeCollectionInfo")
+        info.inputs[0].default_value = collection
     points = tree.nodes.new("GeometryNodeMeshToPoints")
     place = tree.nodes.new("GeometryNodeInstanceOnPoints")
     tree.links.new(inp.outputs[0], points.inputs[0])
     tree.links.new(points.outputs[0], place.inputs["Points"])
-    tree.links.new(info.outputs["Geometry"], place.inputs["Instance"])
+    tree.links.new(info.outputs["Geometry" if collection is None else "Instances"], place.inputs["Instance"])
     tree.links.new(place.outputs[0], out.inputs[0])
     scatter.modifiers.new("Scatter", "NODES").node_group = tree
 
@@ -218,6 +229,8 @@ def build(scene, kind: str, path: str | None = None) -> None:
         _emitter(scene, lib)
     elif kind == "mesh_scatter":
         _mesh_scatter(scene)
+    elif kind == "geometry_nodes":
+        _mesh_scatter(scene, lib)
     else:
         raise ValueError(kind)
     scene.frame_set(FRAME)
@@ -231,6 +244,8 @@ def _places(scene, kind: str) -> list:
     if kind == "nested":
         inner = bpy.data.objects["Inner"].matrix_world
         return [scene.objects[f"Outer{i}"].matrix_world @ inner @ rig_matrix for i in range(len(PAIR))]
+    if kind == "geometry_nodes":
+        return [Matrix.Translation(p) @ rig_matrix for p in SCATTER]
     depsgraph = bpy.context.evaluated_depsgraph_get()
     return [inst.matrix_world.copy() for inst in depsgraph.object_instances
             if inst.is_instance and inst.object.original.name == "Rig"]
@@ -259,7 +274,7 @@ def make_real(scene, kind: str) -> list[str]:
         skin.modifiers["Armature"].object = arm
         names.append(arm.name)
     for obj in list(scene.objects):
-        if (obj.type == "EMPTY" and obj.instance_type == "COLLECTION") or obj.name == "Emitter":
+        if (obj.type == "EMPTY" and obj.instance_type == "COLLECTION") or obj.name in ("Emitter", "Scatter"):
             bpy.data.objects.remove(obj)
     scene.frame_set(FRAME)
     return names

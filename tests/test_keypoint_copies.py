@@ -3,7 +3,8 @@
 scenes/rigged_copies.py builds the set-ups users build: an asset library collection
 (excluded from the view layer) holding a marked, action-animated armature with its
 skinned mesh, instanced by empties, nested one level, instanced by particles (Whole
-Collection) and linked from another .blend. One bpy process renders each scene twice:
+Collection) and by geometry nodes (Collection Info, not realized), and linked from
+another .blend. One bpy process renders each scene twice:
 through ``render_dataset``, and as the truth: the same scene with every copy made a real,
 marked armature placed by the instancers' matrices multiplied by hand, whose keypoints
 ``bpy_extras.object_utils.world_to_camera_view`` projects (not our code). Then:
@@ -29,7 +30,7 @@ import numpy as np
 import pytest
 from cocotools import evaluate, load_coco
 
-KINDS = ("asset_library", "nested", "particles", "linked")
+KINDS = ("asset_library", "nested", "particles", "linked", "geometry_nodes")
 HIDDEN = ("visible", "armature_disabled", "all_disabled", "collection_disabled", "all_eye")
 
 SCRIPT = r"""
