@@ -18,7 +18,7 @@ marked armature placed by the instancers' matrices multiplied by hand, whose key
   frame last shown; the scene's flags are put back;
 * geometry nodes instancing the skinned mesh alone: annotated with v = 0 keypoints and
   one warning naming the instancer;
-* Blender 3.4 (binary) agrees with bpy 5.0.
+* Blender 3.4 (binary) agrees with bpy 5.0 (copies, and a viewport-disabled armature).
 """
 
 from __future__ import annotations
@@ -203,6 +203,14 @@ for kind in ("asset_library", "nested"):
     scene = bpy.context.scene
     rc.build(scene, kind)
     pipeline.render_dataset(RenderConfig(out=f"{out}/{kind}", python=python), scene)
+bpy.ops.wm.read_factory_settings(use_empty=True)
+scene = bpy.context.scene
+rc.build(scene, "hidden")
+scene.frame_set(7)
+bpy.data.objects["Rig"].hide_viewport = bpy.data.objects["RigSkin"].hide_viewport = True
+bpy.context.evaluated_depsgraph_get()
+scene.frame_set(rc.FRAME)
+pipeline.render_dataset(RenderConfig(out=f"{out}/hidden", python=python), scene)
 """
 
 
@@ -224,6 +232,10 @@ def test_blender_34_binary_agrees_with_the_bpy_module(rendered, tmp_path, run, b
             points = [ann["keypoints"][i:i + 3] for i in range(0, 9, 3)]
             twin = flat[_match(points, flat)]
             assert np.allclose(points, twin, atol=0.011, rtol=0)  # COCO's two decimals; the same flags
+    # an armature disabled in viewports, with its mesh: posed at the rendered frame in 3.4 too
+    hidden = _record(tmp_path / "ds" / "hidden")["instances"][0]["keypoints"]
+    visible = _record(rendered / "hidden_visible")["instances"][0]["keypoints"]
+    assert np.allclose(np.array(hidden, float), np.array(visible, float), atol=1e-3, rtol=0)
 
 
 CESIUM = r"""
