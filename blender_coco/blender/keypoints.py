@@ -12,7 +12,10 @@ Projection uses the camera exactly as the render does: Blender's own projection 
 pixel aspect) at the rendered size (resolution x percentage / 100, truncated as Blender
 does), and the camera's world matrix without scale. Positions come from the evaluated
 pose at the current frame (actions, constraints, drivers and parenting applied):
-``world = matrix_world @ pose_bone.head`` (or ``.tail``).
+``world = matrix_world @ pose_bone.head`` (or ``.tail``); an armature the viewport
+depsgraph does not evaluate (disabled in viewports) is evaluated for the moment
+(:func:`evaluated_pose`). :func:`project_pose` places any pose by a given matrix (an
+instanced copy's: :mod:`blender_coco.blender.copy_keypoints`).
 
 Returned points are ``[x, y, depth]``: x, y continuous pixel coordinates with (0, 0) the
 top-left corner of the image, and depth the distance along the camera's view axis
