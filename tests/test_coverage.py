@@ -80,6 +80,8 @@ def test_manifest_and_json_round_trip():
     assert crypto_manifest(odd) == {0x00CF4885: "cell_018", 0xFF231097: "cell_087"}
     with pytest.raises(ValueError, match="no Cryptomatte manifest"):
         crypto_manifest({})
+    # a frame where no object renders: Blender 5.0 writes the empty manifest as "}" (measured)
+    assert crypto_manifest({"cryptomatte/abc/name": "ViewLayer.CryptoObject", "cryptomatte/abc/manifest": "}"}) == {}
     cov = Coverage(names={"Cube": 1}, copies={"Scatter": ((5, 2), (7, 3))})
     side = Sidecar(index=0, image="000000.png", passes="000000.exr", width=4, height=1, coverage=cov)
     back = Sidecar.from_json(side.to_json())

@@ -18,6 +18,7 @@ The render stage:
 - :mod:`.instancing`: every instanced copy (collection, geometry nodes, particles) labelled by the marking contract.
 - :mod:`.coverage_passes`: the Cryptomatte and instance-id passes behind majority-coverage masks.
 - :mod:`.keypoints`: keypoint maps of armatures, bones projected to pixels.
+- :mod:`.copy_keypoints`: keypoints of instanced copies of a keypoint armature (their pose placed per copy).
 - :mod:`.views`: the cameras a run renders every frame from (``--cameras``), a stereo camera's two eyes.
 - :mod:`.amodal`: each instance's unoccluded silhouette: evaluated triangles rasterized with the camera
   (numpy where Blender's Python has it, else the same rasterizer in pure Python).

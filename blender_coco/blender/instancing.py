@@ -11,6 +11,8 @@
         .labels      {(top instancer key, persistent_id path): label}: which copy drew which label
         .ambiguous   {Cryptomatte name: [object keys]}: annotated objects whose name another shares
                      (linked from two libraries); Cryptomatte cannot tell them apart
+        .poses       {label: (matrix_world, {bone: (head, tail)})}: copies of a marked keypoint armature
+                     (blender/copy_keypoints.py projects them)
     copy_path(depsgraph_instance) -> key of .labels
 
 Collection instances, geometry-node instances and particles appear in
@@ -69,6 +71,8 @@ class Copies:
     labels: dict[tuple, int] = field(default_factory=dict)
     #: Cryptomatte names that two rendered objects share (linked from two libraries), one of them annotated
     ambiguous: dict[str, list[str]] = field(default_factory=dict)
+    #: label -> (world matrix, evaluated pose {bone: (head, tail)}) of each copied marked keypoint armature
+    poses: dict[int, tuple] = field(default_factory=dict)
 
 
 def _path(inst) -> tuple:
@@ -100,7 +104,8 @@ def frame_copies(depsgraph, indices: dict[str, int], first_label: int, where=Non
     them out (hidden in the viewport only, yet rendered).
     """
     by_mesh = None
-    rows = []  # (crypto name, random, top instancer, pid, source object, gn, particle, origin pixel)
+    rows = []  # (crypto name, random, top instancer, pid, source object, gn, particle, origin pixel, pose)
+    bones: dict[int, dict] = {}  # evaluated armature -> its pose, read once per frame
     path_objects: dict[tuple, object] = {}
     real: dict[str, int] = {}
     out = Copies()
@@ -136,14 +141,19 @@ def frame_copies(depsgraph, indices: dict[str, int], first_label: int, where=Non
         else:
             path_objects[(top.name, pid)] = source
         xy = where(inst.matrix_world.translation) if where is not None else (0.0, 0.0)
-        rows.append((obj.name, inst.random_id & 0xFFFFFFFF, top, pid, source, gn, particle, xy))
+        pose = None
+        if not gn and obj.type == "ARMATURE" and marking.KEYPOINTS_PROP in source:
+            if obj.as_pointer() not in bones:
+                bones[obj.as_pointer()] = {b.name: (b.head.copy(), b.tail.copy()) for b in obj.pose.bones}
+            pose = (inst.matrix_world.copy(), bones[obj.as_pointer()])
+        rows.append((obj.name, inst.random_id & 0xFFFFFFFF, top, pid, source, gn, particle, xy, pose))
 
     keys: dict[tuple, int] = {}
     label_of_name: dict[str, set] = {}
     copies: dict[str, list] = {}
     gate_names: dict[str, dict] = {}
     source_names: dict[str, dict] = {}
-    for name, random, top, pid, source, gn, particle, xy in rows:
+    for name, random, top, pid, source, gn, particle, xy, pose in rows:
         label, key, info = 0, None, None
         marked = marking.instance_of(source) if source is not None else None
         if marked is not None:
@@ -181,6 +191,8 @@ def frame_copies(depsgraph, indices: dict[str, int], first_label: int, where=Non
                     supercategory=marking.supercategory_of(owner)))
         if label:
             out.labels[(marking.object_key(top), pid)] = label
+            if pose is not None and key is not None and info[0] == source:
+                out.poses[label] = pose
         label_of_name.setdefault(name, set()).add(label)
         copies.setdefault(name, []).append((random, label, round(xy[0], 1), round(xy[1], 1)))
         gates = gate_names.setdefault(name, {})

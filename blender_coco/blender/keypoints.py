@@ -12,7 +12,10 @@ Projection uses the camera exactly as the render does: Blender's own projection 
 pixel aspect) at the rendered size (resolution x percentage / 100, truncated as Blender
 does), and the camera's world matrix without scale. Positions come from the evaluated
 pose at the current frame (actions, constraints, drivers and parenting applied):
-``world = matrix_world @ pose_bone.head`` (or ``.tail``).
+``world = matrix_world @ pose_bone.head`` (or ``.tail``); an armature the viewport
+depsgraph does not evaluate (disabled in viewports) is evaluated for the moment
+(:func:`evaluated_pose`). :func:`project_pose` places any pose by a given matrix (an
+instanced copy's: :mod:`blender_coco.blender.copy_keypoints`).
 
 Returned points are ``[x, y, depth]``: x, y continuous pixel coordinates with (0, 0) the
 top-left corner of the image, and depth the distance along the camera's view axis
@@ -195,33 +198,86 @@ def project_keypoints(scene, camera_obj, obj, definition: dict, depsgraph=None) 
     None (with x = y = 0) when the point is at or behind the camera, or the keypoint
     has no bone on this rig.
     """
+    if depsgraph is None:
+        depsgraph = bpy.context.evaluated_depsgraph_get()
+    matrix, pose = evaluated_pose(scene, obj, depsgraph)
+    return project_pose(scene, camera_obj, obj.name_full, matrix, pose, definition, depsgraph)
+
+
+def evaluated_pose(scene, obj, depsgraph) -> tuple:
+    """(world matrix, {bone: (head, tail)}) of armature ``obj`` evaluated at the current frame.
+
+    The viewport depsgraph leaves out an armature disabled in viewports (its own
+    ``hide_viewport`` or its collection's) unless a visible object depends on it; the
+    render still poses it (its skinned mesh renders), but the original object holds the
+    pose of the last time it was evaluated. Such an armature is enabled in the viewport
+    and linked to the scene's collection for one depsgraph update (tagged for time, else
+    it keeps the stale pose), then put back (an armature never renders, so the picture is
+    unchanged; two depsgraph updates per frame).
+    """
+    arm = obj.evaluated_get(depsgraph)
+    if not arm.is_evaluated:
+        if obj.hide_viewport:
+            try:
+                obj.hide_viewport = False
+            except (AttributeError, TypeError):  # linked from a library: read-only
+                raise UserError(f"armature {obj.name_full!r} is disabled in viewports and linked from a library, so "
+                                f"its pose at this frame cannot be read; enable it in viewports in its library "
+                                f"file (or make a library override)") from None
+            unhidden = True
+        else:
+            unhidden = False
+        linked = False
+        try:
+            if not any(o == obj for o in scene.collection.objects):
+                scene.collection.objects.link(obj)
+                linked = True
+            obj.update_tag(refresh={"OBJECT", "DATA", "TIME"})  # else it keeps the original's (stale) pose
+            depsgraph.update()
+            arm = obj.evaluated_get(depsgraph)
+            evaluated = arm.is_evaluated
+            out = arm.matrix_world.copy(), {pb.name: (pb.head.copy(), pb.tail.copy()) for pb in arm.pose.bones}
+        finally:
+            if linked:
+                scene.collection.objects.unlink(obj)
+            if unhidden:
+                obj.hide_viewport = True
+            depsgraph.update()
+        if not evaluated:
+            raise UserError(f"armature {obj.name_full!r} is not evaluated by Blender at this frame, so its keypoints "
+                            f"cannot be placed; enable it in viewports (its own or its collection's monitor icon)")
+        return out
+    return arm.matrix_world, {pb.name: (pb.head, pb.tail) for pb in arm.pose.bones}
+
+
+def project_pose(scene, camera_obj, name: str, matrix_world, pose: dict, definition: dict, depsgraph) -> list:
+    """:func:`project_keypoints` for a pose placed anywhere: ``pose`` maps bone -> (head, tail) in
+    armature space (an evaluated pose), ``matrix_world`` places it (a copy's instance matrix);
+    ``name`` names the armature in messages."""
     if camera_obj is None:
         scene_camera(scene)
     if camera_obj.type != "CAMERA":
         raise UserError(f"object {camera_obj.name!r} is a {camera_obj.type.lower()}, not a camera; "
                         f"set a camera as the scene camera")
-    if depsgraph is None:
-        depsgraph = bpy.context.evaluated_depsgraph_get()
     cam = camera_obj.evaluated_get(depsgraph)
     if cam.data.type not in ("PERSP", "ORTHO"):
         raise UserError(f"camera {camera_obj.name!r} is {cam.data.type.lower()}; keypoint projection supports "
                         f"perspective and orthographic cameras: switch its type")
-    arm = obj.evaluated_get(depsgraph)
     width, height = output_size(scene)
     r = scene.render
     proj = cam.calc_matrix_camera(depsgraph, x=width, y=height,
                                   scale_x=r.pixel_aspect_x, scale_y=r.pixel_aspect_y)
     view = cam.matrix_world.normalized().inverted()
-    to_cam = view @ arm.matrix_world
+    to_cam = view @ matrix_world
     out = []
     for bone, end in definition["bones"]:
         if bone is None:
             out.append([0.0, 0.0, None])
             continue
-        pb = arm.pose.bones.get(bone)
-        if pb is None:
-            raise UserError(f"armature {obj.name_full!r} has no bone {bone!r} any more; update {PROP_KEYPOINTS}")
-        p = to_cam @ (pb.tail if end == "tail" else pb.head)
+        ends = pose.get(bone)
+        if ends is None:
+            raise UserError(f"armature {name!r} has no bone {bone!r} any more; update {PROP_KEYPOINTS}")
+        p = to_cam @ ends[1 if end == "tail" else 0]
         depth = -p.z
         if not depth > 0.0 or not math.isfinite(depth):
             out.append([0.0, 0.0, None])

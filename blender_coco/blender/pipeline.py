@@ -392,9 +392,11 @@ class RenderJob:
             color = colors.get(copy.object)
             if color is None:
                 color = colors[copy.object] = marking.instance_color(owners[copy.object]) or ()
+            points = self._copy_keypoints(scene, camera, copy, copies, owners[copy.object], entry)
             instances.append(Instance(pass_index=copy.label, object=copy.object, category=copy.category,
                                       color=tuple(color) or None, instancer=copy.instancer, source=copy.source,
-                                      instance_index=copy.index, amodal=amodal.get(copy.label)))
+                                      instance_index=copy.index, amodal=amodal.get(copy.label),
+                                      keypoints=None if points is None else tuple(tuple(k) for k in points)))
         background = marking.background_category(scene)
         if background is not None:
             entry = categories.setdefault(background, {"name": background})
@@ -426,6 +428,24 @@ class RenderJob:
             views=tuple(names) if names else None,
             coverage=self._coverage(copies),
         )
+
+    def _copy_keypoints(self, scene, camera, copy, copies, owner, entry: dict):
+        """A copy's keypoints (blender/copy_keypoints.py), or None when its marked object has none;
+        fills the category's keypoint definition (a linked armature is not among the scene's roots)."""
+        if marking.KEYPOINTS_PROP not in owner:
+            return None
+        definition = self._keypoint_defs.get(copy.object)
+        if definition is None:
+            definition = self._keypoint_defs[copy.object] = self._keypoint_definitions([owner])[copy.object]
+        if "keypoints" not in entry:
+            entry["keypoints"] = list(definition["keypoints"])
+            entry["skeleton"] = [list(p) for p in definition["skeleton"]]
+        from blender_coco.blender import copy_keypoints
+
+        points, warning = copy_keypoints.copy_points(scene, camera, copy, copies.poses.get(copy.label), definition,
+                                                     evaluated_depsgraph(scene, self._view_layer))
+        self._warn(warning)
+        return points
 
     def _coverage(self, copies):
         """The frame's coverage table, or None (masks from the object-index pass) when two rendered

@@ -90,6 +90,8 @@ def crypto_manifest(headers: Mapping[str, str], layer: str = "CryptoObject") -> 
             manifest = headers.get(key[:-len("name")] + "manifest")
             if manifest is None:
                 break
+            if str(manifest).strip() in ("", "}"):  # no object rendered: Blender 5.0 writes "}" (measured)
+                return {}
             return {_as_float_bits(int(h, 16)): name for name, h in json.loads(manifest).items()}
     raise ValueError(f"no Cryptomatte manifest for layer {layer!r} in the EXR header")
 
