@@ -139,6 +139,13 @@ def test_every_copy_carries_the_keypoints_of_its_real_twin(rendered, kind):
         assert {i["object"] for i in copies} == {"Rig [rig_lib.blend]"}
 
 
+def test_marks_reached_only_through_a_linked_collection_are_not_reported_missing(rendered):
+    # the linked scene's only marked armature lives in a library collection an empty instances
+    warnings = _facts(rendered)["warnings"]
+    assert [w for w in warnings["linked"] if "no object marked" in w] == []
+    assert len(json.loads((rendered / "linked" / "annotations" / "instances.json").read_text())["annotations"]) > 0
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_visibility_flags_equal_the_real_armatures(rendered, kind):
     copies = load_coco(rendered / kind / "annotations" / "instances.json")

@@ -145,13 +145,16 @@ class RenderJob:
         marking.check_marks(scene)
         roots = marking.marked_roots(scene)
         marking.pass_indices(scene)  # fails early beyond 32767 instances
-        if not roots:
+        copied = marking.instanced_marks(scene)  # e.g. a linked asset collection instanced by empties
+        if not roots and not copied:
             log.warning("scene %r has no object marked for COCO: set the custom property %r on each object "
                         "to annotate (the add-on's panel does it); rendering images with no annotations",
                         scene.name, marking.CATEGORY_PROP)
-        else:
-            counts = marking.category_counts(scene)
-            log.info("%d marked object(s): %s", len(roots), ", ".join(f"{n} {c}" for c, n in counts.items()))
+        for what, objects in (("", roots), (" copied by instancers", copied)):
+            if objects:
+                counts = marking.category_counts(scene, objects)
+                log.info("%d marked object(s)%s: %s", len(objects), what,
+                         ", ".join(f"{n} {c}" for c, n in counts.items()))
         self.views = views.resolve_views(scene, config.cameras)  # before any folder is made
         self._places_cameras = config.cameras is not None or self.views[0].eye is not None
         ensure_dir(self.out_dir)
