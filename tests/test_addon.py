@@ -596,7 +596,7 @@ def test_render_operator_writes_a_dataset_that_pycocotools_loads(tmp_path):
 @pytest.mark.blender
 def test_mask_threshold_field_reaches_the_export(tmp_path):
     """A 30%-opaque square (scenes/instances.py): the majority leaves it unannotated; the panel's
-    Mask Threshold 0.25 annotates it (the same cut as --mask-threshold 0.25)."""
+    Threshold 0.25 annotates it (the same cut as --mask-threshold 0.25)."""
     facts = run_bpy(f"""
         sys.path.insert(0, {str(REPO / "scenes")!r})
         import instances as scenes

@@ -159,12 +159,12 @@ class BLENDER_COCO_PG_settings(PropertyGroup):
         name="Masks", default="auto", description="Format of each annotation's segmentation",
         items=[(m, m.upper() if m == "rle" else m.title(), _DESCRIPTIONS.get(m, m)) for m in SEGMENTATION_MODES])
     use_mask_threshold: BoolProperty(
-        name="Mask threshold", default=False,
+        name="Threshold", default=False,
         description="Give a pixel to an instance that covers at least the share below of it (off: to the one "
                     "covering the most, when that is at least as much as everything unannotated in the pixel)")
     mask_threshold: FloatProperty(
         name="Threshold", min=0.001, max=1.0, default=0.5, subtype="FACTOR",
-        description="Share of a pixel an instance must cover to own it when Mask Threshold is on (e.g. 0.25 "
+        description="Share of a pixel an instance must cover to own it when Threshold is on (e.g. 0.25 "
                     "annotates a 30%-opaque surface, which is not the majority of its pixels)")
     amodal: BoolProperty(
         name="Amodal", default=RenderConfig.amodal,

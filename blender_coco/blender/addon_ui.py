@@ -206,7 +206,7 @@ class BLENDER_COCO_PT_output(_CocoSubPanel, Panel):
         col = layout.column(align=True)
         col.prop(settings, "segmentation")
         col.prop(settings, "image_format")
-        row = layout.row(heading="Mask Threshold", align=True)
+        row = layout.row(heading="Threshold", align=True)  # of the masks; "Mask Threshold" is cut at the default width
         row.prop(settings, "use_mask_threshold", text="")
         sub = row.row(align=True)
         sub.enabled = settings.use_mask_threshold
