@@ -172,7 +172,8 @@ class RenderMatch:
         for psys in obj.particle_systems:
             s = psys.settings
             self._set(s, "display_percentage", 100, obj)
-            self._set(s, "child_percent", s.rendered_child_count, obj)
+            children = "child_percent" if hasattr(s, "child_percent") else "child_nbr"  # Blender < 4.0: child_nbr
+            self._set(s, children, s.rendered_child_count, obj)
             self._set(s, "display_step", s.render_step, obj)
             if s.render_type in {"OBJECT", "COLLECTION"}:
                 self._set(s, "display_method", "RENDER", obj)
