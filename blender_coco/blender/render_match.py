@@ -5,7 +5,7 @@
     RenderMatch(scene, view_layer, guard)
         .apply() -> [warning]     set the viewport settings to the render's (again each frame: cheap,
                                   a no-op once they match; catches what randomizers spawn or change)
-    is_viewport_objects(objects) -> {object: [modifier name]}   geometry nodes that read Is Viewport
+    is_viewport_objects(objects, known=None) -> {object: [modifier name]}   geometry nodes reading Is Viewport
 
 Cycles renders from a depsgraph evaluated in render mode; the frame's geometry facts
 (instanced copies, amodal silhouettes, keypoint poses) are read before the render from
@@ -50,25 +50,26 @@ _MODIFIER_LEVELS = {  # modifier type -> [(viewport attribute, render attribute)
 }
 
 
-def _uses_is_viewport(tree, seen: set) -> bool:
+def _uses_is_viewport(tree, known: dict, seen: set) -> bool:
     if tree is None or tree.as_pointer() in seen:
         return False
-    seen.add(tree.as_pointer())
-    for node in tree.nodes:
-        if node.bl_idname == IS_VIEWPORT:
-            return True
-        if _uses_is_viewport(getattr(node, "node_tree", None), seen):
-            return True
-    return False
+    key = tree.as_pointer()
+    if key not in known:
+        seen.add(key)
+        known[key] = any(node.bl_idname == IS_VIEWPORT or _uses_is_viewport(getattr(node, "node_tree", None), known, seen)
+                         for node in tree.nodes)
+    return known[key]
 
 
-def is_viewport_objects(objects) -> dict:
+def is_viewport_objects(objects, known: dict | None = None) -> dict:
     """Objects whose render-enabled geometry-nodes modifiers (nested groups included) contain an
-    Is Viewport node -> those modifiers' names."""
+    Is Viewport node -> those modifiers' names. ``known``: node group pointer -> answer, kept
+    between calls (node groups do not change during a run)."""
+    known = {} if known is None else known
     out: dict = {}
     for obj in objects:
         for mod in obj.modifiers:
-            if mod.type == "NODES" and mod.show_render and _uses_is_viewport(mod.node_group, set()):
+            if mod.type == "NODES" and mod.show_render and _uses_is_viewport(mod.node_group, known, set()):
                 out.setdefault(obj, []).append(mod.name)
     return out
 
@@ -111,6 +112,7 @@ class RenderMatch:
         self.guard = guard
         self._eye_shown: set[int] = set()
         self._read_only: set[str] = set()
+        self._trees: dict[int, bool] = {}  # node group -> reads Is Viewport
 
     def _set(self, owner, attr: str, value, obj=None) -> None:
         if getattr(owner, attr) == value:
@@ -156,7 +158,7 @@ class RenderMatch:
                 if not marking.is_spawned(obj) and obj.as_pointer() not in self._eye_shown:
                     self._eye_shown.add(obj.as_pointer())
                     self.guard.on_restore(lambda o=obj: o.hide_set(True, view_layer=layer))
-        warnings = [_is_viewport_warning(obj, mods) for obj, mods in is_viewport_objects(objects).items()]
+        warnings = [_is_viewport_warning(obj, mods) for obj, mods in is_viewport_objects(objects, self._trees).items()]
         for key in sorted(self._read_only):
             warnings.append(f"object {key!r} is linked from a library, so blender-coco cannot set its viewport "
                             f"settings to the render's; its annotations follow the viewport settings: make its "
