@@ -13,7 +13,8 @@ renders each with the pipeline:
 * a scene where every matched viewport setting differs from its render value: each is
   back to its value after a finished run and after a cancelled one (``abort``), and
   matched while the run is on;
-* geometry nodes reading Is Viewport (inside a nested group): one warning line;
+* geometry nodes reading Is Viewport (inside a nested group), a marked object whose material
+  displaces its surface at render time: one warning line each;
 * an animated armature hidden in the viewport (its collection's monitor icon off): its
   keypoints are those of the rendered frame, by the analytic projection. (This one held
   before render_match too: Blender evaluates the hidden rig's animation; it guards the claim.)
@@ -214,6 +215,20 @@ mod = cube.modifiers.new("scatter", "NODES"); mod.node_group = outer
 plain = bpy.data.node_groups.new("plain", "GeometryNodeTree")
 bpy.ops.mesh.primitive_cube_add(size=0.5, location=(1.0, 0.0, 0.0))
 bpy.context.object.modifiers.new("plain", "NODES").node_group = plain
+def displaced(name, method, category):
+    bpy.ops.mesh.primitive_cube_add(size=0.3, location=(-1.0, 0.0, 0.0))
+    obj = bpy.context.object; obj.name = name
+    mat = bpy.data.materials.new(name); mat.use_nodes = True; mat.displacement_method = method
+    tree = mat.node_tree
+    tree.links.new(tree.nodes.new("ShaderNodeDisplacement").outputs[0],
+                   tree.nodes["Material Output"].inputs["Displacement"])
+    obj.data.materials.append(mat)
+    if category:
+        marking.mark(obj, category)
+
+displaced("bumpy", "BUMP", "thing")           # bump only: the surface stays where the mesh is
+displaced("unmarked", "DISPLACEMENT", None)   # not annotated: no amodal mask to get wrong
+displaced("shifted", "BOTH", "thing")
 lines = []
 class Catch(logging.Handler):
     def emit(self, record):
@@ -338,3 +353,10 @@ def test_blender_34_gives_the_same_annotations(runs, run, blender_binary, tmp_pa
         for a, b in zip(ours, module):
             points = [v for k in a.get("keypoints") or () for v in k]
             assert points == pytest.approx([v for k in b.get("keypoints") or () for v in k], abs=1e-3)
+
+
+def test_render_time_displacement_of_a_marked_object_gets_one_warning_line(runs):
+    _, result = runs
+    lines = [w for w in result["warnings"] if "displaces" in w]
+    assert len(lines) == 1, result["warnings"]
+    assert lines[0].startswith("object 'shifted': material 'shifted' displaces it") and "--no-amodal" in lines[0]

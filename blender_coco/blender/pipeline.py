@@ -169,7 +169,7 @@ class RenderJob:
         self._warn(run_warnings.engine_warning(scene),
                    run_warnings.camera_warning(scene) if config.cameras is None else None)
         self._setup_render(scene, config)
-        self._match = render_match.RenderMatch(scene, self._view_layer, self._guard)  # viewport shows the render
+        self._match = render_match.RenderMatch(scene, self._view_layer, self._guard, config.amodal)  # as rendered
         self._warn(*self._match.apply())
         self._warn(*instancing.realized_warnings(scene))
         self._keypoint_defs = self._keypoint_definitions(roots)

@@ -6,6 +6,7 @@
         .apply() -> [warning]     set the viewport settings to the render's (again each frame: cheap,
                                   a no-op once they match; catches what randomizers spawn or change)
     is_viewport_objects(objects, known=None) -> {object: [modifier name]}   geometry nodes reading Is Viewport
+    surface_warnings(scene, objects) -> [warning]   marked objects Cycles displaces or dices at render time
 
 Cycles renders from a depsgraph evaluated in render mode; the frame's geometry facts
 (instanced copies, amodal silhouettes, keypoint poses) are read before the render from
@@ -31,7 +32,9 @@ the run ends, fails or is cancelled):
 
 What cannot be matched gets one warning line each: an object whose geometry nodes read
 "Is Viewport" (the render takes the other branch), an object linked from a library
-whose settings are read-only. The objects considered are the scene's and those that
+whose settings are read-only, and (when amodal masks are on) a marked object whose
+surface Cycles displaces (material displacement) or dices (adaptive subdivision) at
+render time, which no evaluated mesh shows. The objects considered are the scene's and those that
 instancing copies into it (collection instances, particle instance objects and
 collections).
 """
@@ -74,6 +77,52 @@ def is_viewport_objects(objects, known: dict | None = None) -> dict:
     return out
 
 
+def _displacing_materials(obj) -> list[str]:
+    """Names of ``obj``'s materials that displace the surface at render time (Displacement Only or Both,
+    with the Material Output's Displacement input linked)."""
+    out = []
+    for slot in obj.material_slots:
+        mat = slot.material
+        if mat is None or not mat.use_nodes or mat.node_tree is None:
+            continue
+        settings = mat if hasattr(mat, "displacement_method") else getattr(mat, "cycles", None)  # 3.4: mat.cycles
+        if getattr(settings, "displacement_method", "BUMP") not in {"DISPLACEMENT", "BOTH"}:
+            continue
+        if any(n.bl_idname == "ShaderNodeOutputMaterial" and n.inputs["Displacement"].is_linked
+               for n in mat.node_tree.nodes):
+            out.append(mat.name)
+    return out
+
+
+def _adaptive(obj, scene) -> bool:
+    """Whether Cycles dices ``obj``'s surface (adaptive subdivision) instead of using its evaluated mesh."""
+    if any(m.type == "SUBSURF" and m.show_render and getattr(m, "use_adaptive_subdivision", False)
+           for m in obj.modifiers):  # Blender 5.0: on the modifier
+        return True
+    cycles = getattr(obj, "cycles", None)  # Blender < 5.0: an object setting of the experimental feature set
+    return bool(getattr(cycles, "use_adaptive_subdivision", False)) and \
+        getattr(getattr(scene, "cycles", None), "feature_set", "") == "EXPERIMENTAL" and \
+        bool(obj.modifiers) and obj.modifiers[-1].type == "SUBSURF" and obj.modifiers[-1].show_render
+
+
+def surface_warnings(scene, objects) -> list[str]:
+    """One line per marked object whose rendered surface no evaluated mesh shows (adaptive subdivision,
+    true displacement): its amodal silhouette follows the undiced, undisplaced mesh."""
+    out = []
+    for obj in objects:
+        if obj.hide_render or obj.type not in {"MESH", "CURVE", "SURFACE", "META", "FONT"} \
+                or marking.instance_of(obj) is None:
+            continue
+        why = [f"material {m!r} displaces it at render time" for m in _displacing_materials(obj)]
+        if _adaptive(obj, scene):
+            why.append("Cycles subdivides it adaptively")
+        if why:
+            out.append(f"object {marking.object_key(obj)!r}: {'; '.join(why)}, beyond the mesh blender-coco reads, so "
+                       f"its amodal silhouette follows the mesh without it (its mask follows the picture): set the "
+                       f"material's Displacement to Bump Only and adaptive subdivision off, or pass --no-amodal")
+    return out
+
+
 def _instanced(scene) -> tuple[list, list]:
     """(objects, collections) that instancing copies into ``scene`` from anywhere in the file."""
     collections: dict[int, object] = {}
@@ -106,8 +155,9 @@ def _instanced(scene) -> tuple[list, list]:
 class RenderMatch:
     """The viewport settings of one run's scene set to the render's (see the module docstring)."""
 
-    def __init__(self, scene, view_layer, guard) -> None:
+    def __init__(self, scene, view_layer, guard, amodal: bool = True) -> None:
         self.scene = scene
+        self.amodal = amodal
         self.view_layer = view_layer
         self.guard = guard
         self._eye_shown: set[int] = set()
@@ -159,6 +209,8 @@ class RenderMatch:
                     self._eye_shown.add(obj.as_pointer())
                     self.guard.on_restore(lambda o=obj: o.hide_set(True, view_layer=layer))
         warnings = [_is_viewport_warning(obj, mods) for obj, mods in is_viewport_objects(objects, self._trees).items()]
+        if self.amodal:
+            warnings.extend(surface_warnings(scene, objects))
         for key in sorted(self._read_only):
             warnings.append(f"object {key!r} is linked from a library, so blender-coco cannot set its viewport "
                             f"settings to the render's; its annotations follow the viewport settings: make its "
