@@ -3,8 +3,8 @@
 ::
 
     RenderMatch(scene, view_layer, guard)
-        .apply() -> [warning]     set the viewport settings to the render's (again each frame: cheap,
-                                  a no-op once they match; catches what randomizers spawn or change)
+        .apply() -> [warning]     set the viewport settings to the render's (again each frame: the
+                                  objects spawned for it, and visibility, which randomizers change)
     is_viewport_objects(objects, known=None) -> {object: [modifier name]}   geometry nodes reading Is Viewport
     surface_warnings(scene, objects) -> [warning]   marked objects Cycles displaces or dices at render time
 
@@ -163,6 +163,7 @@ class RenderMatch:
         self._eye_shown: set[int] = set()
         self._read_only: set[str] = set()
         self._trees: dict[int, bool] = {}  # node group -> reads Is Viewport
+        self._matched: set[int] = set()  # objects whose own settings are matched
 
     def _set(self, owner, attr: str, value, obj=None) -> None:
         if getattr(owner, attr) == value:
@@ -183,9 +184,13 @@ class RenderMatch:
         r = scene.render
         self._set(r, "simplify_subdivision", r.simplify_subdivision_render)
         self._set(r, "simplify_child_particles", r.simplify_child_particles_render)
-        for obj in objects:
+        # an object's own settings once (the hooks do not change them); objects spawned for a frame each time
+        fresh = [o for o in objects if o.as_pointer() not in self._matched or marking.is_spawned(o)]
+        for obj in fresh:
             self._match_object(obj)
-        # visibility: what renders must be in the viewport's depsgraph
+            if not marking.is_spawned(obj):
+                self._matched.add(obj.as_pointer())
+        # visibility (every frame: randomizers show collections for render): what renders must be in the viewport's depsgraph
         stack = [layer.layer_collection]
         while stack:
             lc = stack.pop()
@@ -208,9 +213,9 @@ class RenderMatch:
                 if not marking.is_spawned(obj) and obj.as_pointer() not in self._eye_shown:
                     self._eye_shown.add(obj.as_pointer())
                     self.guard.on_restore(lambda o=obj: o.hide_set(True, view_layer=layer))
-        warnings = [_is_viewport_warning(obj, mods) for obj, mods in is_viewport_objects(objects, self._trees).items()]
+        warnings = [_is_viewport_warning(obj, mods) for obj, mods in is_viewport_objects(fresh, self._trees).items()]
         if self.amodal:
-            warnings.extend(surface_warnings(scene, objects))
+            warnings.extend(surface_warnings(scene, fresh))
         for key in sorted(self._read_only):
             warnings.append(f"object {key!r} is linked from a library, so blender-coco cannot set its viewport "
                             f"settings to the render's; its annotations follow the viewport settings: make its "
