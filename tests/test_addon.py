@@ -748,6 +748,40 @@ def test_render_session_steps_frame_by_frame_shows_progress_and_cancels(tmp_path
 
 @needs_bpy
 @pytest.mark.blender
+def test_cancelled_session_puts_back_the_viewport_settings_it_matched_to_the_render(tmp_path):
+    """In the user's session: the viewport evaluates as the render while the run is on
+    (blender/render_match.py); a Cancel after one frame puts every value back."""
+    facts = run_bpy(SCENE + f"""
+        from blender_coco.blender import addon_render, pipeline
+        from blender_coco.blender.addon_props import render_config
+        scene = bpy.context.scene
+        sphere, cube = bpy.data.objects["Sphere"], bpy.data.objects["Cube"]
+        sub = sphere.modifiers.new("sub", "SUBSURF"); sub.levels, sub.render_levels = 0, 2
+        ps = cube.modifiers.new("ps", "PARTICLE_SYSTEM").particle_system.settings
+        ps.render_type, ps.instance_object = "OBJECT", sphere
+        ps.display_percentage, ps.display_method = 10, "DOT"
+        cube.hide_set(True)
+        def state():
+            return [sub.levels, ps.display_percentage, ps.display_method, cube.hide_get()]
+        out = {{"before": state()}}
+        settings.output_dir, settings.frames = {str(tmp_path / "cancel")!r}, 3
+        session = addon_render.RenderSession(pipeline.RenderJob(render_config(settings), scene))
+        addon_render._session = session
+        session.start()
+        session.tick()
+        out["during"] = state()
+        bpy.ops.blender_coco.render_cancel()
+        out["state"] = session.tick()
+        out["after"] = state()
+        result(**out)
+    """, tmp_path, "cancelled render session")
+    assert facts["before"] == [0, 10, "DOT", True]
+    assert facts["during"] == [2, 100, "RENDER", False]
+    assert facts["state"] == "CANCELLED" and facts["after"] == facts["before"]
+
+
+@needs_bpy
+@pytest.mark.blender
 def test_render_operator_reports_user_errors_in_one_line(tmp_path):
     facts = run_bpy(SCENE + f"""
         settings.output_dir = {str(tmp_path / "ds")!r}

@@ -13,7 +13,7 @@ Cycles renders from a depsgraph evaluated in render mode; the frame's geometry f
 the one Python can evaluate, the viewport's. Where a scene's viewport and render
 settings differ, the two disagree and the annotations would silently describe other
 geometry than the picture (measured, bpy 5.0 and Blender 3.4: a particle system at
-10% viewport display lists 10 of the 100 copies the render draws; with Viewport Display
+10% viewport display lists 9 of the 100 copies the render draws; with Viewport Display
 "None" or "Point" it lists none). So for the run the viewport settings take the render
 values (all through :class:`~blender_coco.blender.guard.SettingsGuard`: put back when
 the run ends, fails or is cancelled):
@@ -165,11 +165,13 @@ class RenderMatch:
         self._trees: dict[int, bool] = {}  # node group -> reads Is Viewport
         self._matched: set[int] = set()  # objects whose own settings are matched
 
-    def _set(self, owner, attr: str, value, obj=None) -> None:
+    def _set(self, owner, attr: str, value, obj=None, data: bool = False) -> None:
+        """``owner.attr = value`` through the guard; directly on an object spawned for this frame (``obj``;
+        not on its ``data``, which it may share with its asset)."""
         if getattr(owner, attr) == value:
             return
         try:
-            if obj is not None and marking.is_spawned(obj):  # made for this frame only: nothing to put back
+            if obj is not None and not data and marking.is_spawned(obj):  # made for this frame only
                 setattr(owner, attr, value)
             else:
                 self.guard.set(owner, attr, value)
@@ -230,20 +232,20 @@ class RenderMatch:
                 self._set(mod, viewport, getattr(mod, render), obj)
         for psys in obj.particle_systems:
             s = psys.settings
-            self._set(s, "display_percentage", 100, obj)
+            self._set(s, "display_percentage", 100, obj, data=True)
             children = "child_percent" if hasattr(s, "child_percent") else "child_nbr"  # Blender < 4.0: child_nbr
-            self._set(s, children, s.rendered_child_count, obj)
-            self._set(s, "display_step", s.render_step, obj)
+            self._set(s, children, s.rendered_child_count, obj, data=True)
+            self._set(s, "display_step", s.render_step, obj, data=True)
             if s.render_type in {"OBJECT", "COLLECTION"}:
-                self._set(s, "display_method", "RENDER", obj)
+                self._set(s, "display_method", "RENDER", obj, data=True)
         data = obj.data
         if obj.type in _CURVES and data is not None:
             for axis in ("u", "v"):
                 render = getattr(data, f"render_resolution_{axis}")
                 if render > 0:
-                    self._set(data, f"resolution_{axis}", render, obj)
+                    self._set(data, f"resolution_{axis}", render, obj, data=True)
         elif obj.type == "META" and data is not None:
-            self._set(data, "resolution", data.render_resolution, obj)
+            self._set(data, "resolution", data.render_resolution, obj, data=True)
 
 
 def _is_viewport_warning(obj, modifiers: list[str]) -> str:
