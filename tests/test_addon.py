@@ -594,6 +594,43 @@ def test_render_operator_writes_a_dataset_that_pycocotools_loads(tmp_path):
 
 @needs_bpy
 @pytest.mark.blender
+def test_mask_threshold_field_reaches_the_export(tmp_path):
+    """A 30%-opaque square (scenes/instances.py): the majority leaves it unannotated; the panel's
+    Threshold 0.25 annotates it (the same cut as --mask-threshold 0.25)."""
+    facts = run_bpy(f"""
+        sys.path.insert(0, {str(REPO / "scenes")!r})
+        import instances as scenes
+        from blender_coco.blender.addon_props import render_config
+        blender_coco.register()
+        for obj in list(bpy.data.objects):
+            bpy.data.objects.remove(obj)
+        scene = bpy.context.scene
+        scenes.single(scene, "transparent")
+        settings = scene.blender_coco
+        settings.frames, settings.segmentation, settings.output_dir = 1, "rle", {str(tmp_path / "ds")!r}
+        out = {{"default": render_config(settings).export.mask_threshold}}
+        for name, on in (("majority", False), ("threshold", True)):
+            settings.output_dir = {str(tmp_path)!r} + "/" + name
+            settings.use_mask_threshold, settings.mask_threshold = on, 0.25
+            out[name] = [sorted(bpy.ops.blender_coco.render()), render_config(settings).export.mask_threshold]
+        result(**out)
+    """, tmp_path, "render with a mask threshold")
+    assert facts["default"] is None
+    assert facts["majority"] == [["FINISHED"], None] and facts["threshold"] == [["FINISHED"], 0.25]
+    import numpy as np
+    from pycocotools.coco import COCO
+
+    assert COCO(str(tmp_path / "majority" / "annotations" / "instances.json")).getAnnIds() == []
+    coco = COCO(str(tmp_path / "threshold" / "annotations" / "instances.json"))
+    (ann,) = coco.loadAnns(coco.getAnnIds())
+    mask = coco.annToMask(ann).astype(bool)
+    truth = np.zeros_like(mask)
+    truth[32:64, 48:80] = True  # the square: columns 48..80, rows 32..64
+    assert (mask & truth).sum() / (mask | truth).sum() >= 0.99
+
+
+@needs_bpy
+@pytest.mark.blender
 def test_render_operator_with_a_stuff_floor_writes_stuff_and_panoptic(tmp_path):
     """Marked in the panel: a stuff floor, the world as 'sky', a box, and a rig whose map has a null bone."""
     from test_panoptic import panoptic_to_detection, panopticapi_checks, same_annotations
@@ -707,6 +744,40 @@ def test_render_session_steps_frame_by_frame_shows_progress_and_cancels(tmp_path
     assert len(list((tmp_path / "cancel" / "images").iterdir())) == 1  # the finished frame stays
     assert facts["cancel_poll_after"] is False
     assert not [ln for ln in log[0].splitlines() if "rna_uiItem" in ln]
+
+
+@needs_bpy
+@pytest.mark.blender
+def test_cancelled_session_puts_back_the_viewport_settings_it_matched_to_the_render(tmp_path):
+    """In the user's session: the viewport evaluates as the render while the run is on
+    (blender/render_match.py); a Cancel after one frame puts every value back."""
+    facts = run_bpy(SCENE + f"""
+        from blender_coco.blender import addon_render, pipeline
+        from blender_coco.blender.addon_props import render_config
+        scene = bpy.context.scene
+        sphere, cube = bpy.data.objects["Sphere"], bpy.data.objects["Cube"]
+        sub = sphere.modifiers.new("sub", "SUBSURF"); sub.levels, sub.render_levels = 0, 2
+        ps = cube.modifiers.new("ps", "PARTICLE_SYSTEM").particle_system.settings
+        ps.render_type, ps.instance_object = "OBJECT", sphere
+        ps.display_percentage, ps.display_method = 10, "DOT"
+        cube.hide_set(True)
+        def state():
+            return [sub.levels, ps.display_percentage, ps.display_method, cube.hide_get()]
+        out = {{"before": state()}}
+        settings.output_dir, settings.frames = {str(tmp_path / "cancel")!r}, 3
+        session = addon_render.RenderSession(pipeline.RenderJob(render_config(settings), scene))
+        addon_render._session = session
+        session.start()
+        session.tick()
+        out["during"] = state()
+        bpy.ops.blender_coco.render_cancel()
+        out["state"] = session.tick()
+        out["after"] = state()
+        result(**out)
+    """, tmp_path, "cancelled render session")
+    assert facts["before"] == [0, 10, "DOT", True]
+    assert facts["during"] == [2, 100, "RENDER", False]
+    assert facts["state"] == "CANCELLED" and facts["after"] == facts["before"]
 
 
 @needs_bpy

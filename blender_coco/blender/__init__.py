@@ -15,6 +15,8 @@ The render stage:
   and :func:`~.marking.object_key`, how objects are keyed and named (linked ones with their library).
 - :mod:`.run_warnings`: one warning line for each thing a run does differently from the scene
   (engine, cameras, marked objects that render nowhere).
+- :mod:`.render_match`: for a run, the viewport's evaluation takes the render's settings (particle display,
+  modifier levels, simplify, visibility...), so the geometry facts read before a render are the render's.
 - :mod:`.instancing`: every instanced copy (collection, geometry nodes, particles) labelled by the marking contract.
 - :mod:`.coverage_passes`: the Cryptomatte and instance-id passes behind majority-coverage masks.
 - :mod:`.keypoints`: keypoint maps of armatures, bones projected to pixels.

@@ -18,7 +18,7 @@ definitions from the class annotations, which must stay real objects.)
 """
 
 import bpy
-from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 from bpy.types import PropertyGroup
 
 from blender_coco.blender import handoff, marking
@@ -158,6 +158,14 @@ class BLENDER_COCO_PG_settings(PropertyGroup):
     segmentation: EnumProperty(
         name="Masks", default="auto", description="Format of each annotation's segmentation",
         items=[(m, m.upper() if m == "rle" else m.title(), _DESCRIPTIONS.get(m, m)) for m in SEGMENTATION_MODES])
+    use_mask_threshold: BoolProperty(
+        name="Threshold", default=False,
+        description="Give a pixel to an instance that covers at least the share below of it (off: to the one "
+                    "covering the most, when that is at least as much as everything unannotated in the pixel)")
+    mask_threshold: FloatProperty(
+        name="Threshold", min=0.001, max=1.0, default=0.5, subtype="FACTOR",
+        description="Share of a pixel an instance must cover to own it when Threshold is on (e.g. 0.25 "
+                    "annotates a 30%-opaque surface, which is not the majority of its pixels)")
     amodal: BoolProperty(
         name="Amodal", default=RenderConfig.amodal,
         description="Also store each object's unoccluded (amodal) mask, visible fraction and truncation: its "
@@ -222,7 +230,8 @@ def render_config(settings: BLENDER_COCO_PG_settings) -> RenderConfig:
         samples=settings.samples or None,
         device=settings.device,
         image_format=settings.image_format,
-        export=ExportConfig(segmentation=settings.segmentation),
+        export=ExportConfig(segmentation=settings.segmentation,
+                            mask_threshold=settings.mask_threshold if settings.use_mask_threshold else None),
         python=python,
         randomize=randomize,
         cameras=parse_cameras(settings.cameras) if settings.cameras.strip() else None,

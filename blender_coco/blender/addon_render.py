@@ -157,6 +157,7 @@ PANEL_FIELDS = {
     "randomize": "COCO > Output > Randomization > Config",
     "cameras": "COCO > Output > Cameras",
     "amodal": "COCO > Output > Amodal",
+    "mask_threshold": "COCO > Output > Threshold",
 }
 
 

@@ -6,7 +6,7 @@
       Mark                  category to mark with, Mark / Unmark, the active object's marking, world
       Categories            the scene's categories, each with a select button
       Keypoints             the active armature's keypoint map (closed by default)
-      Output                folder, frames, seed, mask and image formats, amodal masks
+      Output                folder, frames, seed, mask and image formats, mask threshold, amodal masks
         Render Settings     samples and resolution overrides (off: the scene's own), device
         Randomization       the randomization config file
         Export Python       the Python that runs the export stage (when Blender's own cannot)
@@ -206,6 +206,11 @@ class BLENDER_COCO_PT_output(_CocoSubPanel, Panel):
         col = layout.column(align=True)
         col.prop(settings, "segmentation")
         col.prop(settings, "image_format")
+        row = layout.row(heading="Threshold", align=True)  # of the masks; "Mask Threshold" is cut at the default width
+        row.prop(settings, "use_mask_threshold", text="")
+        sub = row.row(align=True)
+        sub.enabled = settings.use_mask_threshold
+        sub.prop(settings, "mask_threshold", text="")
         layout.prop(settings, "amodal")
 
 

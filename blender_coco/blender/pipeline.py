@@ -9,7 +9,9 @@ Per run the job gives each marked object a unique ``pass_index`` 1..n in name or
 (its descendants share it, unmarked objects get 0), labels every instanced copy
 (:mod:`~blender_coco.blender.instancing`), enables the object-index, depth,
 Cryptomatte and instance-id passes (:mod:`~blender_coco.blender.coverage_passes`:
-masks by majority coverage) and renders with Cycles once per frame. Frame ``i`` shows scene frame
+masks by majority coverage) and renders with Cycles once per frame. The frame's geometry facts
+(copies, amodal silhouettes, keypoint poses) are read from the viewport's depsgraph, so the
+viewport settings take the render's for the run (:mod:`~blender_coco.blender.render_match`). Frame ``i`` shows scene frame
 ``frame_start + i % (frame_end - frame_start + 1)``. Every setting it changes
 (pass indices included) is restored when the job finishes, fails or is aborted;
 the .blend file is never saved.
@@ -46,7 +48,7 @@ import bpy
 
 from blender_coco import stop
 from blender_coco.blender import (coverage_passes, device, frame_files, image_format, instancing, marking,
-                                    run_warnings, views)
+                                    render_match, run_warnings, views)
 from blender_coco.blender.guard import SettingsGuard
 from blender_coco.blender.handoff import export_python, run_export
 from blender_coco.blender.hooks import FrameHook, as_hook
@@ -122,6 +124,7 @@ class RenderJob:
         self._missing: dict[int, list[views.View]] = {}
         self._places_cameras = False  # the run sets scene.camera per view (--cameras, stereo eyes)
         self._lock = RunLock(None)
+        self._match: render_match.RenderMatch | None = None
 
     # -- set-up ------------------------------------------------------------
 
@@ -169,6 +172,8 @@ class RenderJob:
         self._warn(run_warnings.engine_warning(scene),
                    run_warnings.camera_warning(scene) if config.cameras is None else None)
         self._setup_render(scene, config)
+        self._match = render_match.RenderMatch(scene, self._view_layer, self._guard, config.amodal)  # as rendered
+        self._warn(*self._match.apply())
         self._warn(*instancing.realized_warnings(scene))
         self._keypoint_defs = self._keypoint_definitions(roots)
         for hook in self.hooks:
@@ -296,6 +301,7 @@ class RenderJob:
         scene.frame_set(frame)
         for hook in self.hooks:
             hook.before_frame(scene, index, self.config.seed)
+        self._warn(*self._match.apply())  # what the hooks changed or spawned, too
         if self._places_cameras:
             evaluated_depsgraph(scene, self._view_layer)  # cameras under a moved rig parent: their poses now
         extra = None
