@@ -12,9 +12,9 @@ Projection uses the camera exactly as the render does: Blender's own projection 
 pixel aspect) at the rendered size (resolution x percentage / 100, truncated as Blender
 does), and the camera's world matrix without scale. Positions come from the evaluated
 pose at the current frame (actions, constraints, drivers and parenting applied):
-``world = matrix_world @ pose_bone.head`` (or ``.tail``); an armature the viewport
-depsgraph does not evaluate (disabled in viewports) is evaluated for the moment
-(:func:`evaluated_pose`). :func:`project_pose` places any pose by a given matrix (an
+``world = matrix_world @ pose_bone.head`` (or ``.tail``); an armature disabled in
+viewports is shown for the run by :mod:`blender_coco.blender.render_match`, else
+:func:`evaluated_pose` refuses it rather than read a stale pose. :func:`project_pose` places any pose by a given matrix (an
 instanced copy's: :mod:`blender_coco.blender.copy_keypoints`).
 
 Returned points are ``[x, y, depth]``: x, y continuous pixel coordinates with (0, 0) the
@@ -208,45 +208,17 @@ def evaluated_pose(scene, obj, depsgraph) -> tuple:
     """(world matrix, {bone: (head, tail)}) of armature ``obj`` evaluated at the current frame.
 
     The viewport depsgraph leaves out an armature disabled in viewports (its own
-    ``hide_viewport`` or its collection's) unless a visible object depends on it; the
-    render still poses it (its skinned mesh renders), but the original object holds the
-    pose of the last time it was evaluated. Such an armature is enabled in the viewport
-    and linked to the scene's collection for one depsgraph update (tagged for time, else
-    it keeps the stale pose), then put back (an armature never renders, so the picture is
-    unchanged; two depsgraph updates per frame).
+    ``hide_viewport`` or its collection's) unless a visible object depends on it, and the
+    original then holds the pose of the last frame it was evaluated (measured on 5.0 and
+    3.4: the hand 6.5 px off in tests/test_keypoint_copies.py). A run shows such objects
+    for its duration (:mod:`blender_coco.blender.render_match`); one it could not show
+    (read-only library data) is a one-line error here rather than a stale pose.
     """
     arm = obj.evaluated_get(depsgraph)
     if not arm.is_evaluated:
-        if obj.hide_viewport:
-            try:
-                obj.hide_viewport = False
-            except (AttributeError, TypeError):  # linked from a library: read-only
-                raise UserError(f"armature {obj.name_full!r} is disabled in viewports and linked from a library, so "
-                                f"its pose at this frame cannot be read; enable it in viewports in its library "
-                                f"file (or make a library override)") from None
-            unhidden = True
-        else:
-            unhidden = False
-        linked = False
-        try:
-            if not any(o == obj for o in scene.collection.objects):
-                scene.collection.objects.link(obj)
-                linked = True
-            obj.update_tag(refresh={"OBJECT", "DATA", "TIME"})  # else it keeps the original's (stale) pose
-            depsgraph.update()
-            arm = obj.evaluated_get(depsgraph)
-            evaluated = arm.is_evaluated
-            out = arm.matrix_world.copy(), {pb.name: (pb.head.copy(), pb.tail.copy()) for pb in arm.pose.bones}
-        finally:
-            if linked:
-                scene.collection.objects.unlink(obj)
-            if unhidden:
-                obj.hide_viewport = True
-            depsgraph.update()
-        if not evaluated:
-            raise UserError(f"armature {obj.name_full!r} is not evaluated by Blender at this frame, so its keypoints "
-                            f"cannot be placed; enable it in viewports (its own or its collection's monitor icon)")
-        return out
+        raise UserError(f"armature {obj.name_full!r} is not evaluated by Blender at this frame (disabled in viewports), "
+                        f"so its keypoints cannot be placed; enable it in viewports (its own or its collection's "
+                        f"monitor icon), in its library file if it is linked")
     return arm.matrix_world, {pb.name: (pb.head, pb.tail) for pb in arm.pose.bones}
 
 
