@@ -230,3 +230,77 @@ def single(scene, kind: str) -> None:
         tree.links.new(mix.outputs[0], tree.nodes["Material Output"].inputs["Surface"])
     else:
         raise ValueError(f"kind must be motion, focus or transparent, got {kind!r}")
+
+
+#: where Set Position moves the realized mesh (``realized(after=True)``), and the square its
+#: geometry nodes join to it (never an instance: the scatter object's own geometry)
+AFTER_OFFSET = (0.5, 0.5, 0.0)
+BASE = (6.0, 4.5)
+
+
+def realized(scene, after: bool = False, marked: str = "source") -> None:
+    """The geometry-nodes scatter of :func:`build` with Realize Instances: six copies in one mesh.
+
+    Each copy is coloured by an instance attribute ``tint`` (Random Value per instance,
+    stored before the realize and read by the material's Attribute node), since Object
+    Info > Random is one value for a realized mesh. ``marked``: ``"source"`` (the Tile)
+    or ``"scatter"`` (the scatter object, the Tile unmarked). ``after``: a Set Position
+    after the realize moves the mesh by AFTER_OFFSET, and a 1x1 square at BASE (the
+    scatter's own geometry) is joined to it.
+    """
+    build(scene, "geometry_nodes")
+    tile, scatter = bpy.data.objects["Tile"], bpy.data.objects["Scatter"]
+    if marked == "scatter":
+        del tile["coco_category"]
+        scatter["coco_category"] = "pattern"
+    tree = bpy.data.materials["PerCopy"].node_tree
+    attr = tree.nodes.new("ShaderNodeAttribute")
+    attr.attribute_type, attr.attribute_name = "GEOMETRY", "tint"
+    ramp = next(n for n in tree.nodes if n.bl_idname == "ShaderNodeValToRGB")
+    tree.links.new(attr.outputs["Fac"], ramp.inputs["Fac"])
+    group = bpy.data.node_groups["Scatter"]
+    nodes, links = group.nodes, group.links
+    iop = nodes["Instance on Points"]
+    out = next(n for n in nodes if n.bl_idname == "NodeGroupOutput")
+    tint = nodes.new("GeometryNodeStoreNamedAttribute")
+    tint.data_type, tint.domain = "FLOAT", "INSTANCE"
+    tint.inputs["Name"].default_value = "tint"
+    rand = nodes.new("FunctionNodeRandomValue")
+    rand.data_type = "FLOAT"
+    links.new(next(s for s in rand.outputs if s.type == "VALUE" and s.enabled),
+              next(s for s in tint.inputs if s.type == "VALUE" and s.enabled))
+    realize = nodes.new("GeometryNodeRealizeInstances")
+    links.new(iop.outputs["Instances"], tint.inputs[0])
+    links.new(tint.outputs[0], realize.inputs[0])
+    last = realize.outputs[0]
+    if after:
+        move = nodes.new("GeometryNodeSetPosition")
+        links.new(last, move.inputs["Geometry"])
+        move.inputs["Offset"].default_value = AFTER_OFFSET
+        quad = nodes.new("GeometryNodeMeshGrid")
+        quad.inputs["Size X"].default_value = quad.inputs["Size Y"].default_value = 1.0
+        quad.inputs["Vertices X"].default_value = quad.inputs["Vertices Y"].default_value = 2
+        place = nodes.new("GeometryNodeTransform")
+        place.inputs["Translation"].default_value = (*BASE, 0.0)
+        links.new(quad.outputs["Mesh"], place.inputs["Geometry"])
+        material = nodes.new("GeometryNodeSetMaterial")
+        material.inputs["Material"].default_value = bpy.data.materials["PerCopy"]
+        links.new(place.outputs["Geometry"], material.inputs["Geometry"])
+        join = nodes.new("GeometryNodeJoinGeometry")
+        links.new(material.outputs["Geometry"], join.inputs[0])
+        links.new(move.outputs["Geometry"], join.inputs[0])
+        last = join.outputs[0]
+    links.new(last, out.inputs[0])
+
+
+def make_real_realized(scene, after: bool = False) -> int:
+    """The truth of :func:`realized`: the unrealized scatter's copies made real objects (each its own
+    pass index), moved as Set Position moves them, and the joined square a plain unmarked object."""
+    count = make_real(scene, "geometry_nodes")
+    if after:
+        for obj in scene.objects:
+            if obj.name.startswith("real."):
+                obj.location = tuple(a + b for a, b in zip(obj.location, AFTER_OFFSET))
+        base = _square("Base", scene.collection, size=1.0)
+        base.location = (*BASE, 0.0)
+    return count
