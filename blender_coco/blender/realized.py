@@ -320,7 +320,7 @@ def _probe(realizing: Realizing, scene, view_layer) -> dict[str, dict[int, list]
 
 
 def _mesh_pieces(obj_eval, where):
-    """{piece: (id float, x, y)} of an evaluated realized mesh; {} when the attributes did not survive."""
+    """{piece: (id float, x, y)} of an evaluated realized mesh; None when no vertex carries a copy's tag."""
     mesh = obj_eval.data
     attrs = getattr(mesh, "attributes", None)
     piece_attr = attrs.get(PIECE) if attrs is not None else None
@@ -344,6 +344,8 @@ def _mesh_pieces(obj_eval, where):
         s[2] += co[3 * i + 1]
         s[3] += co[3 * i + 2]
         s[4] += 1
+    if not sums and n:
+        return None  # tags lost on the way (e.g. Convex Hull keeps the attribute, all 0)
     m = obj_eval.matrix_world
     out = {}
     for k, (value, x, y, z, count) in sums.items():
@@ -366,7 +368,7 @@ def frame_pieces(realizing: Realizing, scene, view_layer, indices: dict, first_l
         found = _mesh_pieces(obj.evaluated_get(depsgraph), where)
         if found is None:
             out.warnings.extend(_cannot_split(obj, f"the copies' tags ({PIECE!r}) do not reach its evaluated mesh (a node "
-                                                   f"after Realize Instances drops attributes, or the result is not a mesh)"))
+                                                   f"after Realize Instances drops or resets attributes, e.g. Convex Hull)"))
         elif found:
             meshes[marking.object_key(obj)] = (obj, found)
     if not meshes:
