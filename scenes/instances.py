@@ -238,17 +238,44 @@ AFTER_OFFSET = (0.5, 0.5, 0.0)
 BASE = (6.0, 4.5)
 
 
-def realized(scene, after: bool = False, marked: str = "source") -> None:
+def two_sources(scene) -> None:
+    """Make the :func:`build` ``geometry_nodes`` scatter pick, per point, one child of the Assets
+    collection (Collection Info, Separate Children; Pick Instance = index % 2): the marked Tile
+    or an unmarked 2x1 Plate (the Plate comes first by name)."""
+    lib = bpy.data.collections["Assets"]
+    plate = _square("Plate", lib)
+    plate.data.vertices.foreach_set("co", [c for x, y in ((-1, -0.5), (1, -0.5), (1, 0.5), (-1, 0.5)) for c in (x, y, 0.0)])
+    plate.data.update()
+    plate.data.materials.append(bpy.data.materials["PerCopy"])
+    group = bpy.data.node_groups["Scatter"]
+    iop = group.nodes["Instance on Points"]
+    info = group.nodes.new("GeometryNodeCollectionInfo")
+    info.inputs["Collection"].default_value = lib
+    info.inputs["Separate Children"].default_value = True
+    info.inputs["Reset Children"].default_value = True
+    group.links.new(info.outputs[0], iop.inputs["Instance"])
+    iop.inputs["Pick Instance"].default_value = True
+    index = group.nodes.new("GeometryNodeInputIndex")
+    mod = group.nodes.new("ShaderNodeMath")
+    mod.operation = "MODULO"
+    mod.inputs[1].default_value = 2.0
+    group.links.new(index.outputs[0], mod.inputs[0])
+    group.links.new(mod.outputs[0], iop.inputs["Instance Index"])
+
+
+def realized(scene, after: bool = False, marked: str = "source", mixed: bool = False) -> None:
     """The geometry-nodes scatter of :func:`build` with Realize Instances: six copies in one mesh.
 
     Each copy is coloured by an instance attribute ``tint`` (Random Value per instance,
     stored before the realize and read by the material's Attribute node), since Object
     Info > Random is one value for a realized mesh. ``marked``: ``"source"`` (the Tile)
-    or ``"scatter"`` (the scatter object, the Tile unmarked). ``after``: a Set Position
+    or ``"scatter"`` (the scatter object, the Tile unmarked). ``mixed``: :func:`two_sources`. ``after``: a Set Position
     after the realize moves the mesh by AFTER_OFFSET, and a 1x1 square at BASE (the
     scatter's own geometry) is joined to it.
     """
     build(scene, "geometry_nodes")
+    if mixed:
+        two_sources(scene)
     tile, scatter = bpy.data.objects["Tile"], bpy.data.objects["Scatter"]
     if marked == "scatter":
         del tile["coco_category"]

@@ -40,7 +40,8 @@ import instances as scenes
 from blender_coco.blender import pipeline
 from blender_coco.config import ExportConfig, RenderConfig
 
-VARIANTS = {"source": (False, "source", 7.0), "scatter": (False, "scatter", 7.0), "after": (True, "source", 0.0)}
+VARIANTS = {"source": (False, "source", 7.0, False), "scatter": (False, "scatter", 7.0, False),
+            "after": (True, "source", 0.0, False), "mixed": (False, "source", 0.0, True)}
 python = None if python == "-" else python
 
 
@@ -66,8 +67,8 @@ for kind in kinds.split(","):
         pipeline.render_dataset(RenderConfig(out=f"{out}/{kind}", python=python,
                                              export=ExportConfig(segmentation="rle")), scene)
         continue
-    after, marked, turn = VARIANTS[kind]
-    scenes.realized(scene, after=after, marked=marked)
+    after, marked, turn, mixed = VARIANTS[kind]
+    scenes.realized(scene, after=after, marked=marked, mixed=mixed)
     bpy.data.objects["Scatter"].rotation_euler[2] = math.radians(turn)
     r = scene.render
     r.image_settings.file_format, r.image_settings.color_mode, r.image_settings.color_depth = "PNG", "RGB", "8"
@@ -82,8 +83,11 @@ for kind in kinds.split(","):
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = bpy.context.scene
     scenes.build(scene, "geometry_nodes")
+    if mixed:
+        scenes.two_sources(scene)
     bpy.data.objects["Scatter"].rotation_euler[2] = math.radians(turn)
     scenes.make_real_realized(scene, after)
+    facts[kind]["truth"] = {o.pass_index: o.data.name for o in scene.objects if o.name.startswith("real.")}
     scene.cycles.samples = 1
     scene.cycles.filter_width = 0.01  # the truth: one sample at each pixel's centre
     bpy.ops.render.render()
@@ -105,7 +109,7 @@ def rendered(tmp_path_factory):
     from shared_assets import REPO
 
     out = tmp_path_factory.mktemp("realized")
-    proc = _run([sys.executable, "-c", SCRIPT, ",".join((*KINDS, "hull")), REPO, "-", out], "realized scenes (bpy)")
+    proc = _run([sys.executable, "-c", SCRIPT, ",".join((*KINDS, "mixed", "hull")), REPO, "-", out], "realized scenes (bpy)")
     (out / "stderr.txt").write_text(proc.stderr)
     return out
 
@@ -155,6 +159,26 @@ def test_each_realized_copy_is_an_instance_matching_the_truth(rendered, kind):
     assert {names[a["category_id"]] for a, _ in anns} == {CATEGORY[kind]}
 
 
+def test_copies_of_two_sources_follow_their_own_marks(rendered):
+    """Collection Info picks the marked Tile or the unmarked Plate per point: the Tile copies are
+    annotated (source Tile), the Plate copies are not, although all are one realized mesh."""
+    truth = _index_pass(rendered / "mixed_truth.exr")
+    meshes = {int(k): v for k, v in json.loads((rendered / "facts.json").read_text())["mixed"]["truth"].items()}
+    tiles = [v for v, name in meshes.items() if name == "Tile"]
+    plates = [v for v, name in meshes.items() if name == "Plate"]
+    assert len(tiles) == len(plates) == 3
+    coco = load_coco(rendered / "mixed" / "annotations" / "instances.json")
+    masks = [m for _, m in _copies(coco)]
+    assert len(masks) == 3
+    for v in tiles:
+        assert max(_iou(truth == v, m) for m in masks) >= 0.98
+    for m in masks:
+        assert not (m & np.isin(truth, plates)).any()
+    record = json.loads((rendered / "mixed" / "records" / "000000.json").read_text())
+    copies = [i for i in record["instances"] if "instancer" in i]
+    assert [i["source"] for i in copies] == ["Tile"] * 3 and {i["category"] for i in copies} == {"tile"}
+
+
 def test_a_marked_scatter_keeps_its_own_geometry_as_its_instance(rendered):
     """The scatter marked: six copies plus nothing else (it has no faces of its own): 6 annotations."""
     coco = load_coco(rendered / "scatter" / "annotations" / "instances.json")
@@ -186,11 +210,11 @@ def test_blender_34_binary_agrees_with_the_bpy_module(rendered, tmp_path, run, b
     script = tmp_path / "render.py"
     script.write_text(SCRIPT)
     run([blender_binary, "-b", "--factory-startup", "--python-exit-code", "1", "-P", script, "--",
-         ",".join(KINDS), REPO, sys.executable, tmp_path], "realized scenes in blender -b (3.4)")
-    for kind in KINDS:
+         ",".join((*KINDS, "mixed")), REPO, sys.executable, tmp_path], "realized scenes in blender -b (3.4)")
+    for kind in (*KINDS, "mixed"):
         old = load_coco(tmp_path / kind / "annotations" / "instances.json")
         new = load_coco(rendered / kind / "annotations" / "instances.json")
         masks_old, masks_new = [m for _, m in _copies(old)], [m for _, m in _copies(new)]
-        assert len(masks_old) == len(masks_new) >= 6
+        assert len(masks_old) == len(masks_new) >= (3 if kind == "mixed" else 6)
         for m in masks_old:
             assert max(_iou(m, n) for n in masks_new) >= 0.98

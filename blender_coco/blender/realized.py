@@ -296,7 +296,11 @@ def _probe(realizing: Realizing, scene, view_layer) -> dict[str, dict[int, list]
                 node.mute = True
                 muted.append(node)
         depsgraph = evaluated_depsgraph(scene, view_layer)
-        for inst in depsgraph.object_instances:
+        if hasattr(bpy.types, "GeometrySet"):  # 4.3+: each instance's tag and reference, in any order
+            for obj in realizing.objects:
+                found[marking.object_key(obj)] = _tagged_references(obj.evaluated_get(depsgraph))
+            return found
+        for inst in depsgraph.object_instances:  # 3.x: the instances' order is the instance index
             if not inst.is_instance or inst.parent is None:
                 continue
             top = marking.object_key(inst.parent.original)
@@ -317,6 +321,37 @@ def _probe(realizing: Realizing, scene, view_layer) -> dict[str, dict[int, list]
         for node in muted:
             node.mute = False
     return found
+
+
+def _tagged_references(obj_eval) -> dict[int, list]:
+    """{instance index: [source objects]} of an evaluated object's instances (Blender 4.3+: the
+    instances' ``blender_coco_piece`` attribute and reference, read through ``GeometrySet``)."""
+    geometry = bpy.types.GeometrySet.from_evaluated_object(obj_eval)
+    cloud = geometry.instances_pointcloud()
+    if cloud is None:
+        return {}
+    refs = geometry.instance_references()
+    tag, which = cloud.attributes.get(PIECE), cloud.attributes.get(".reference_index")
+    if tag is None or which is None:
+        return {}
+    n = len(tag.data)
+    tags, ref_index = [0.0] * n, [0] * n
+    tag.data.foreach_get("value", tags)
+    which.data.foreach_get("value", ref_index)
+    sources = []
+    for ref in refs:
+        if isinstance(ref, bpy.types.Object):
+            sources.append([ref.original])
+        elif isinstance(ref, bpy.types.Collection):
+            sources.append(sorted(ref.original.all_objects, key=lambda o: o.name))
+        else:  # a geometry set: Object Info names it after its object
+            obj = bpy.data.objects.get(getattr(ref, "name", "") or "")
+            sources.append([obj] if obj is not None else [])
+    out: dict[int, list] = {}
+    for k, r in zip(tags, ref_index):
+        if k > 0 and 0 <= r < len(sources):
+            out.setdefault(int(round(k)) - 1, []).extend(sources[r])
+    return out
 
 
 def _mesh_pieces(obj_eval, where):
