@@ -41,7 +41,8 @@ from blender_coco.blender import pipeline
 from blender_coco.config import ExportConfig, RenderConfig
 
 VARIANTS = {"source": (False, "source", 7.0, False), "scatter": (False, "scatter", 7.0, False),
-            "after": (True, "source", 0.0, False), "mixed": (False, "source", 0.0, True)}
+            "after": (True, "source", 0.0, False), "mixed": (False, "source", 0.0, True),
+            "partial": (False, "source", 0.0, False)}
 python = None if python == "-" else python
 
 
@@ -69,6 +70,14 @@ for kind in kinds.split(","):
         continue
     after, marked, turn, mixed = VARIANTS[kind]
     scenes.realized(scene, after=after, marked=marked, mixed=mixed)
+    if kind == "partial":  # Realize Instances' Selection (5.0): copies 0-2 realized, 3-5 stay instances
+        group = bpy.data.node_groups["Scatter"]
+        realize = next(n for n in group.nodes if n.bl_idname == "GeometryNodeRealizeInstances")
+        less = group.nodes.new("FunctionNodeCompare")
+        less.data_type, less.operation = "INT", "LESS_THAN"
+        group.links.new(group.nodes.new("GeometryNodeInputIndex").outputs[0], less.inputs[2])
+        less.inputs[3].default_value = 3
+        group.links.new(less.outputs[0], realize.inputs["Selection"])
     bpy.data.objects["Scatter"].rotation_euler[2] = math.radians(turn)
     r = scene.render
     r.image_settings.file_format, r.image_settings.color_mode, r.image_settings.color_depth = "PNG", "RGB", "8"
@@ -109,7 +118,7 @@ def rendered(tmp_path_factory):
     from shared_assets import REPO
 
     out = tmp_path_factory.mktemp("realized")
-    proc = _run([sys.executable, "-c", SCRIPT, ",".join((*KINDS, "mixed", "hull")), REPO, "-", out], "realized scenes (bpy)")
+    proc = _run([sys.executable, "-c", SCRIPT, ",".join((*KINDS, "mixed", "partial", "hull")), REPO, "-", out], "realized scenes (bpy)")
     (out / "stderr.txt").write_text(proc.stderr)
     return out
 
@@ -177,6 +186,18 @@ def test_copies_of_two_sources_follow_their_own_marks(rendered):
     record = json.loads((rendered / "mixed" / "records" / "000000.json").read_text())
     copies = [i for i in record["instances"] if "instancer" in i]
     assert [i["source"] for i in copies] == ["Tile"] * 3 and {i["category"] for i in copies} == {"tile"}
+
+
+def test_copies_left_unrealized_by_a_selection_are_instances_too(rendered):
+    """Realize Instances with a Selection: three copies in the mesh, three still instances; all
+    six are annotations matching the truth (the tags are reset on what stays an instance, and
+    the mesh's own-geometry tag is written on the mesh component only)."""
+    truth = _index_pass(rendered / "partial_truth.exr")
+    coco = load_coco(rendered / "partial" / "annotations" / "instances.json")
+    masks = [m for _, m in _copies(coco)]
+    assert len(masks) == 6
+    for v in [v for v in np.unique(truth) if v]:
+        assert max(_iou(truth == v, m) for m in masks) >= 0.98
 
 
 def test_a_marked_scatter_keeps_its_own_geometry_as_its_instance(rendered):

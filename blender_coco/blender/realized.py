@@ -53,7 +53,7 @@ OWN_ID = 0.125
 @dataclass
 class Realizing:
     objects: list = field(default_factory=list)  # objects whose realized copies carry PIECE
-    nodes: list = field(default_factory=list)  # (tree, realize node name) tagged
+    nodes: list = field(default_factory=list)  # (tree, node name) of the tagged Realize Instances nodes
     warnings: list[str] = field(default_factory=list)
 
 
@@ -95,7 +95,10 @@ def _store(tree, name: str, value_socket, domain: str = "INSTANCE"):
 
 
 def _tag(tree, realize) -> bool:
-    """Put the two Store Named Attribute nodes before ``realize``'s Geometry input; False when unlinked."""
+    """Put the two Store Named Attribute nodes before ``realize``'s Geometry input; False when it is
+    unlinked. Copies a Selection or Depth leaves unrealized keep the tags on the instance domain,
+    which the shader's Attribute node does not read there (measured on 5.0: they write their
+    Object Info > Random as before)."""
     geometry = realize.inputs[0]
     if not geometry.is_linked:
         return False
@@ -129,13 +132,18 @@ def _random_output(node):
 
 
 def _tag_output(tree) -> bool:
-    """At the end of the modifier's tree, give the geometry that never was an instance the id
-    OWN_ID (``max(id, OWN_ID)``: a copy's id is at least 0.25), so that it writes a known AOV value."""
+    """At the end of the modifier's tree, give the mesh geometry that never was an instance the id
+    OWN_ID (``max(id, OWN_ID)``: a copy's id is at least 0.25), so that it writes a known AOV value.
+
+    Only the mesh component is tagged (Separate Components, then Join Geometry): on 5.0 a Store
+    Named Attribute also writes into the geometry of what is still an instance (measured)."""
     out = next((n for n in tree.nodes if n.bl_idname == "NodeGroupOutput" and n.is_active_output), None)
     geometry = next((s for s in out.inputs if s.type == "GEOMETRY"), None) if out is not None else None
     if geometry is None or not geometry.is_linked:
         return False
     upstream = geometry.links[0].from_socket
+    split = tree.nodes.new("GeometryNodeSeparateComponents")
+    join = tree.nodes.new("GeometryNodeJoinGeometry")
     read = tree.nodes.new("GeometryNodeInputNamedAttribute")
     read.data_type = "FLOAT"
     read.inputs["Name"].default_value = PIECE_ID
@@ -144,9 +152,14 @@ def _tag_output(tree) -> bool:
     floor.inputs[1].default_value = OWN_ID
     tree.links.new(next(s for s in read.outputs if s.type == "VALUE" and s.enabled), floor.inputs[0])
     store = _store(tree, PIECE_ID, floor.outputs[0], "POINT")
-    tree.links.new(upstream, store.inputs[0])
-    tree.links.new(store.outputs[0], geometry)
-    for node in (read, floor, store):
+    tree.links.new(upstream, split.inputs[0])
+    tree.links.new(split.outputs["Mesh"], store.inputs[0])
+    tree.links.new(store.outputs[0], join.inputs[0])
+    for socket in split.outputs:
+        if socket.name != "Mesh" and socket.type == "GEOMETRY" and socket.enabled:
+            tree.links.new(socket, join.inputs[0])
+    tree.links.new(join.outputs[0], geometry)
+    for node in (split, join, read, floor, store):
         node.label = _LABEL
         node.location = (out.location[0] - 300, out.location[1] - 300)
     return True
@@ -157,14 +170,19 @@ def _untag(trees) -> None:
     for tree in trees:
         tagged = [n for n in tree.nodes if n.label == _LABEL]
         for head in tagged:
-            if head.bl_idname != "GeometryNodeStoreNamedAttribute" or not head.inputs[0].is_linked:
+            if head.bl_idname not in ("GeometryNodeStoreNamedAttribute", "GeometryNodeSeparateComponents") \
+                    or not head.inputs[0].is_linked:
                 continue
             src = head.inputs[0].links[0].from_socket
             if src.node.label == _LABEL:
                 continue
             last = head
-            while last.outputs[0].is_linked and last.outputs[0].links[0].to_node.label == _LABEL:
-                last = last.outputs[0].links[0].to_node
+            while True:
+                nxt = [link.to_node for out in last.outputs for link in out.links if link.to_node.label == _LABEL
+                       and link.to_node.bl_idname in ("GeometryNodeStoreNamedAttribute", "GeometryNodeJoinGeometry")]
+                if not nxt:
+                    break
+                last = nxt[0]
             for socket in [link.to_socket for link in last.outputs[0].links]:
                 tree.links.new(src, socket)
         for node in tagged:
