@@ -320,9 +320,10 @@ def realized(scene, after: bool = False, marked: str = "source", mixed: bool = F
     links.new(last, out.inputs[0])
 
 
-def make_real_realized(scene, after: bool = False) -> int:
+def make_real_realized(scene, after: bool = False, base_index: int = 0) -> int:
     """The truth of :func:`realized`: the unrealized scatter's copies made real objects (each its own
-    pass index), moved as Set Position moves them, and the joined square a plain unmarked object."""
+    pass index), moved as Set Position moves them, and the joined square a plain object (pass index
+    ``base_index``)."""
     count = make_real(scene, "geometry_nodes")
     if after:
         for obj in scene.objects:
@@ -330,4 +331,5 @@ def make_real_realized(scene, after: bool = False) -> int:
                 obj.location = tuple(a + b for a, b in zip(obj.location, AFTER_OFFSET))
         base = _square("Base", scene.collection, size=1.0)
         base.location = (*BASE, 0.0)
+        base.pass_index = base_index
     return count

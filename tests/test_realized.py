@@ -42,7 +42,7 @@ from blender_coco.config import ExportConfig, RenderConfig
 
 VARIANTS = {"source": (False, "source", 7.0, False), "scatter": (False, "scatter", 7.0, False),
             "after": (True, "source", 0.0, False), "mixed": (False, "source", 0.0, True),
-            "partial": (False, "source", 0.0, False)}
+            "partial": (False, "source", 0.0, False), "scatter_after": (True, "scatter", 0.0, False)}
 python = None if python == "-" else python
 
 
@@ -95,7 +95,7 @@ for kind in kinds.split(","):
     if mixed:
         scenes.two_sources(scene)
     bpy.data.objects["Scatter"].rotation_euler[2] = math.radians(turn)
-    scenes.make_real_realized(scene, after)
+    scenes.make_real_realized(scene, after, base_index=100 if marked == "scatter" else 0)
     facts[kind]["truth"] = {o.pass_index: o.data.name for o in scene.objects if o.name.startswith("real.")}
     scene.cycles.samples = 1
     scene.cycles.filter_width = 0.01  # the truth: one sample at each pixel's centre
@@ -118,7 +118,7 @@ def rendered(tmp_path_factory):
     from shared_assets import REPO
 
     out = tmp_path_factory.mktemp("realized")
-    proc = _run([sys.executable, "-c", SCRIPT, ",".join((*KINDS, "mixed", "partial", "hull")), REPO, "-", out], "realized scenes (bpy)")
+    proc = _run([sys.executable, "-c", SCRIPT, ",".join((*KINDS, "mixed", "partial", "scatter_after", "hull")), REPO, "-", out], "realized scenes (bpy)")
     (out / "stderr.txt").write_text(proc.stderr)
     return out
 
@@ -137,7 +137,7 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _copies(coco) -> list:
-    """(annotation, mask) of every annotated copy (the marked scatter's own square excluded)."""
+    """(annotation, mask) of every annotation."""
     return [(a, coco.annToMask(a).astype(bool)) for a in coco.loadAnns(coco.getAnnIds())]
 
 
@@ -153,17 +153,15 @@ def test_each_realized_copy_is_an_instance_matching_the_truth(rendered, kind):
     assert all(i["instancer"] == "Scatter" and i["source"] == "Tile" for i in copies)
     assert {i["category"] for i in copies} == {CATEGORY[kind]}
     anns = _copies(coco)
-    if kind == "after":  # the square joined after the realize is the scatter's own (unmarked) geometry
-        assert len(anns) == 6
+    assert len(anns) == 6  # "after": the square joined after the realize is the unmarked scatter's own
     masks = [m for _, m in anns]
     for v in labels:
         ious = sorted(_iou(truth == v, m) for m in masks)
         assert ious[-1] >= 0.98, f"{kind}: copy {v} best IoU {ious[-1]:.3f}"
         assert ious[-2] < 0.5  # one annotation per copy, not one for all
-    for ann, mask in anns:
-        if ann["area"] == 256 or kind != "scatter":
-            amodal = mask_utils.decode(ann["amodal_segmentation"]).astype(bool)
-            assert max(_iou(truth == v, amodal) for v in labels) >= 0.98
+    for ann, mask in anns:  # nothing occludes a copy: its amodal mask is the copy too
+        amodal = mask_utils.decode(ann["amodal_segmentation"]).astype(bool)
+        assert max(_iou(truth == v, amodal) for v in labels) >= 0.98
     names = {c["id"]: c["name"] for c in coco.loadCats(coco.getCatIds())}
     assert {names[a["category_id"]] for a, _ in anns} == {CATEGORY[kind]}
 
@@ -201,9 +199,17 @@ def test_copies_left_unrealized_by_a_selection_are_instances_too(rendered):
 
 
 def test_a_marked_scatter_keeps_its_own_geometry_as_its_instance(rendered):
-    """The scatter marked: six copies plus nothing else (it has no faces of its own): 6 annotations."""
-    coco = load_coco(rendered / "scatter" / "annotations" / "instances.json")
-    assert len(coco.getAnnIds()) == 6
+    """The scatter marked, a square of its own joined after the realize: the six copies and the
+    square (the scatter object itself, no instancer) are seven instances of its category."""
+    truth = _index_pass(rendered / "scatter_after_truth.exr")
+    coco = load_coco(rendered / "scatter_after" / "annotations" / "instances.json")
+    masks = [m for _, m in _copies(coco)]
+    assert len(masks) == 7
+    for v in [v for v in np.unique(truth) if v]:
+        assert max(_iou(truth == v, m) for m in masks) >= 0.98, v
+    record = json.loads((rendered / "scatter_after" / "records" / "000000.json").read_text())
+    own = [i for i in record["instances"] if "instancer" not in i]
+    assert [(i["object"], i["category"]) for i in own] == [("Scatter", "pattern")]
 
 
 @pytest.mark.parametrize("kind", KINDS)
