@@ -263,7 +263,18 @@ def two_sources(scene) -> None:
     group.links.new(mod.outputs[0], iop.inputs["Instance Index"])
 
 
-def realized(scene, after: bool = False, marked: str = "source", mixed: bool = False) -> None:
+#: scatter points whose copies touch (2x2 squares 2 apart, in two rows of three)
+TOUCHING = [(-5.0, -3.0), (-3.0, -3.0), (-1.0, -3.0), (-5.0, -1.0), (-3.0, -1.0), (-1.0, -1.0)]
+
+
+def touching(scene) -> None:
+    """Move the scatter's points to TOUCHING: neighbouring copies share edges."""
+    pts = bpy.data.objects["Scatter"].data
+    pts.clear_geometry()
+    pts.from_pydata([(x, y, 0.0) for x, y in TOUCHING], [], [])
+
+
+def realized(scene, after: bool = False, marked: str = "source", mixed: bool = False, weld: bool = False) -> None:
     """The geometry-nodes scatter of :func:`build` with Realize Instances: six copies in one mesh.
 
     Each copy is coloured by an instance attribute ``tint`` (Random Value per instance,
@@ -317,6 +328,11 @@ def realized(scene, after: bool = False, marked: str = "source", mixed: bool = F
         links.new(material.outputs["Geometry"], join.inputs[0])
         links.new(move.outputs["Geometry"], join.inputs[0])
         last = join.outputs[0]
+    if weld:
+        touching(scene)
+        merge = nodes.new("GeometryNodeMergeByDistance")
+        links.new(last, merge.inputs["Geometry"])
+        last = merge.outputs[0]
     links.new(last, out.inputs[0])
 
 

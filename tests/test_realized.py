@@ -4,7 +4,8 @@ scenes/instances.py ``realized`` scatters six copies of a Tile with geometry nod
 joins them into one mesh with Realize Instances; each copy is coloured by an instance
 attribute. Variants: the Tile marked (scatter turned 7 degrees, so copy edges cross
 pixels), the scatter object marked, and a Set Position after the realize with a square
-of the scatter's own geometry joined to it. One bpy process renders each three ways:
+of the scatter's own geometry joined to it, and touching copies welded by a Merge by
+Distance after the realize. One bpy process renders each three ways:
 plain bpy (the RGB oracle), ``render_dataset``, and the truth: the unrealized scatter's
 copies made real objects with their own pass indices (moved as Set Position moves
 them), read from the plain object-index pass (one sample at each pixel centre). Then:
@@ -42,7 +43,8 @@ from blender_coco.config import ExportConfig, RenderConfig
 
 VARIANTS = {"source": (False, "source", 7.0, False), "scatter": (False, "scatter", 7.0, False),
             "after": (True, "source", 0.0, False), "mixed": (False, "source", 0.0, True),
-            "partial": (False, "source", 0.0, False), "scatter_after": (True, "scatter", 0.0, False)}
+            "partial": (False, "source", 0.0, False), "scatter_after": (True, "scatter", 0.0, False),
+            "weld": (False, "source", 0.0, False)}
 python = None if python == "-" else python
 
 
@@ -69,7 +71,7 @@ for kind in kinds.split(","):
                                              export=ExportConfig(segmentation="rle")), scene)
         continue
     after, marked, turn, mixed = VARIANTS[kind]
-    scenes.realized(scene, after=after, marked=marked, mixed=mixed)
+    scenes.realized(scene, after=after, marked=marked, mixed=mixed, weld=kind == "weld")
     if kind == "partial":  # Realize Instances' Selection (5.0): copies 0-2 realized, 3-5 stay instances
         group = bpy.data.node_groups["Scatter"]
         realize = next(n for n in group.nodes if n.bl_idname == "GeometryNodeRealizeInstances")
@@ -94,6 +96,8 @@ for kind in kinds.split(","):
     scenes.build(scene, "geometry_nodes")
     if mixed:
         scenes.two_sources(scene)
+    if kind == "weld":
+        scenes.touching(scene)
     bpy.data.objects["Scatter"].rotation_euler[2] = math.radians(turn)
     scenes.make_real_realized(scene, after, base_index=100 if marked == "scatter" else 0)
     facts[kind]["truth"] = {o.pass_index: o.data.name for o in scene.objects if o.name.startswith("real.")}
@@ -108,8 +112,8 @@ for kind in kinds.split(","):
 json.dump(facts, open(f"{out}/facts.json", "w"))
 """
 
-KINDS = ("source", "scatter", "after")
-CATEGORY = {"source": "tile", "scatter": "pattern", "after": "tile"}
+KINDS = ("source", "scatter", "after", "weld")
+CATEGORY = {"source": "tile", "scatter": "pattern", "after": "tile", "weld": "tile"}
 
 
 @pytest.fixture(scope="module")
@@ -155,13 +159,16 @@ def test_each_realized_copy_is_an_instance_matching_the_truth(rendered, kind):
     anns = _copies(coco)
     assert len(anns) == 6  # "after": the square joined after the realize is the unmarked scatter's own
     masks = [m for _, m in anns]
+    # touching copies of one Cryptomatte name: a pixel two copies share falls to the nearest identified
+    # pixel (records/coverage.py); the unrealized scatter gets the same 0.95-0.97 there (measured)
+    bar = 0.93 if kind == "weld" else 0.98
     for v in labels:
         ious = sorted(_iou(truth == v, m) for m in masks)
-        assert ious[-1] >= 0.98, f"{kind}: copy {v} best IoU {ious[-1]:.3f}"
+        assert ious[-1] >= bar, f"{kind}: copy {v} best IoU {ious[-1]:.3f}"
         assert ious[-2] < 0.5  # one annotation per copy, not one for all
-    for ann, mask in anns:  # nothing occludes a copy: its amodal mask is the copy too
+    for ann, mask in anns:  # nothing occludes a copy: its amodal mask (which takes in the visible one) is the copy
         amodal = mask_utils.decode(ann["amodal_segmentation"]).astype(bool)
-        assert max(_iou(truth == v, amodal) for v in labels) >= 0.98
+        assert max(_iou(truth == v, amodal) for v in labels) >= bar
     names = {c["id"]: c["name"] for c in coco.loadCats(coco.getCatIds())}
     assert {names[a["category_id"]] for a, _ in anns} == {CATEGORY[kind]}
 
@@ -243,5 +250,5 @@ def test_blender_34_binary_agrees_with_the_bpy_module(rendered, tmp_path, run, b
         new = load_coco(rendered / kind / "annotations" / "instances.json")
         masks_old, masks_new = [m for _, m in _copies(old)], [m for _, m in _copies(new)]
         assert len(masks_old) == len(masks_new) >= (3 if kind == "mixed" else 6)
-        for m in masks_old:
-            assert max(_iou(m, n) for n in masks_new) >= 0.98
+        for m in masks_old:  # "weld": where touching copies meet, each run fills its own way (see above)
+            assert max(_iou(m, n) for n in masks_new) >= (0.9 if kind == "weld" else 0.98)

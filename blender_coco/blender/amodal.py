@@ -142,22 +142,22 @@ def frame_amodal(scene, view_layer, camera, wanted: set[int], copies: dict | Non
         return _frame_amodal(scene, view_layer, camera, wanted, rendered, copies or {}, pieces or {})
 
 
-def _split_by_piece(mesh, co, tri, labels: dict, own: int) -> dict:
+def _split_by_piece(mesh, tri, labels: dict, own: int) -> dict:
     """{label: flat triangle indices} of a realized mesh, each triangle under its copy's label
-    (the ``blender_coco_piece`` point attribute; ``own`` where it is 0 or unlabelled)."""
+    (the ``blender_coco_piece`` face attribute; ``own`` where it is 0 or unlabelled)."""
     from blender_coco.blender.realized import PIECE
 
     attr = mesh.attributes.get(PIECE)
-    if attr is None or attr.domain != "POINT":
+    if attr is None or attr.domain != "FACE":
         return {own: tri}
-    n = len(mesh.vertices)
+    n, nt = len(mesh.polygons), len(mesh.loop_triangles)
     if has_numpy():
         import numpy as np
 
-        piece = np.empty(n, dtype=np.float32)
+        piece, face = np.empty(n, dtype=np.float32), np.empty(nt, dtype=np.int64)
         attr.data.foreach_get("value", piece)
-        tris = np.asarray(tri).reshape(-1, 3)
-        of_tri = np.rint(piece[tris[:, 0]]).astype(np.int64) if len(tris) else np.zeros(0, np.int64)
+        mesh.loop_triangles.foreach_get("polygon_index", face)
+        of_tri = np.rint(piece[face]).astype(np.int64)
         keys = np.array(sorted(labels), np.int64)
         values = np.array([labels[k] for k in sorted(labels)], np.int64)
         if keys.size:
@@ -165,13 +165,15 @@ def _split_by_piece(mesh, co, tri, labels: dict, own: int) -> dict:
             label_of = np.where(keys[at] == of_tri, values[at], own)
         else:
             label_of = np.full(of_tri.shape, own)
+        tris = np.asarray(tri).reshape(-1, 3)
         return {int(v): tris[label_of == v].ravel() for v in np.unique(label_of)}
-    piece = [0.0] * n
+    piece, face = [0.0] * n, [0] * nt
     attr.data.foreach_get("value", piece)
+    mesh.loop_triangles.foreach_get("polygon_index", face)
     out: dict = {}
-    for j in range(0, len(tri), 3):
-        label = labels.get(int(round(piece[tri[j]])), own)
-        out.setdefault(label, []).extend(tri[j:j + 3])
+    for t, f in enumerate(face):
+        label = labels.get(int(round(piece[f])), own)
+        out.setdefault(label, []).extend(tri[3 * t:3 * t + 3])
     return out
 
 
@@ -210,7 +212,7 @@ def _frame_amodal(scene, view_layer, camera, wanted: set[int], rendered: set[str
             cache[key] = _mesh_arrays(source) if isinstance(source, bpy.types.Mesh) else _object_arrays(source)
         co, tri = cache[key]
         rows = [list(row) for row in matrix]
-        groups = {index: tri} if split is None else _split_by_piece(source, co, tri, split, index)
+        groups = {index: tri} if split is None else _split_by_piece(source, tri, split, index)
         for label, some in groups.items():
             if len(some) and label in parts:
                 parts[label].append((co, some, rows))

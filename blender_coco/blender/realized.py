@@ -10,26 +10,29 @@
         .copies      {Cryptomatte name: [(id uint32, label, x, y)]}: extends the coverage table
         .labels      {object key: {piece: label}}: which triangles draw which label (amodal masks)
         .gate        objects that must write the instance-id AOV (nonzero pass index)
-    PIECE, PIECE_ID                                  the attribute names (the AOV shader reads PIECE_ID)
+    merge(copies, pieces)                            add them to the frame's instancing.Copies
+    PIECE, PIECE_ID, OWN_ID                          the attribute names (the AOV reads PIECE_ID), own id
 
-Why (measured on Blender 5.0 and 3.4, docs/records.md "Instances"): a Store Named
-Attribute node on the instance domain, put before a Realize Instances node's Geometry
-input, is carried by the realize onto every point of each copy. For the run, each such
-node gets two: ``blender_coco_piece`` = instance index + 1 (0: geometry that never was
-an instance) and ``blender_coco_id`` = Random Value (0.25..1) of the index. The
-instance-id AOV writes ``blender_coco_id`` where it is nonzero instead of Object Info >
-Random (:mod:`blender_coco.blender.coverage_passes`), so the Cryptomatte name of the
-realized object, like a geometry-nodes instancer's, is split per copy by the coverage
+Why (measured on Blender 5.0 and 3.4, docs/records.md "Realized instances"): a Store
+Named Attribute node on the instance domain, put before a Realize Instances node's
+Geometry input, is carried by the realize onto every point of each copy. For the run,
+each such node gets two: ``blender_coco_piece`` = instance index + 1 (0: geometry that
+never was an instance) and ``blender_coco_id`` = Random Value (0.25..1) of the index;
+two more right after it move both to the faces (a Merge by Distance welding touching
+copies keeps face tags apart, not point tags), and the end of the modifier's tree gives
+the mesh's own faces ``blender_coco_id`` = OWN_ID. The instance-id AOV writes
+``blender_coco_id`` where it is nonzero instead of Object Info > Random
+(:mod:`blender_coco.blender.coverage_passes`), so the Cryptomatte name of the realized object, like a geometry-nodes instancer's, is split per copy by the coverage
 table's ``copies`` (records/coverage.py, unchanged). Nothing reads the attributes in the
 surface shading, so the RGB is the same. Which object each copy copies is read from a
 probe evaluation with the tagged Realize Instances nodes muted (the instances' order is
-the instance index), once per frame, and the nodes are put back at once; nodes after
-the realize are left as they are. The nodes come out when the run ends.
+the instance index on 3.x; each instance's tag through ``GeometrySet`` on 4.3+), once per
+frame, and the nodes are put back at once; user nodes after the realize are left as
+they are. The nodes come out when the run ends.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 
 import bpy
@@ -38,8 +41,6 @@ from blender_coco.blender import marking
 from blender_coco.blender.instancing import CopyInstance, MAX_LABELS
 from blender_coco.blender.scene_info import evaluated_depsgraph
 from blender_coco.errors import UserError
-
-log = logging.getLogger(__name__)
 
 PIECE = "blender_coco_piece"
 PIECE_ID = "blender_coco_id"
@@ -53,7 +54,7 @@ OWN_ID = 0.125
 @dataclass
 class Realizing:
     objects: list = field(default_factory=list)  # objects whose realized copies carry PIECE
-    nodes: list = field(default_factory=list)  # (tree, node name) of the tagged Realize Instances nodes
+    nodes: list = field(default_factory=list)  # (tree, node name): tagged Realize Instances nodes, stores after them
     warnings: list[str] = field(default_factory=list)
 
 
@@ -94,14 +95,15 @@ def _store(tree, name: str, value_socket, domain: str = "INSTANCE"):
     return store
 
 
-def _tag(tree, realize) -> bool:
-    """Put the two Store Named Attribute nodes before ``realize``'s Geometry input; False when it is
-    unlinked. Copies a Selection or Depth leaves unrealized keep the tags on the instance domain,
+def _tag(tree, realize):
+    """Put the two Store Named Attribute nodes before ``realize``'s Geometry input and two after it
+    (the names of these, which the probe mutes with the realize); None when the input is unlinked.
+    Copies a Selection or Depth leaves unrealized keep the tags on the instance domain,
     which the shader's Attribute node does not read there (measured on 5.0: they write their
     Object Info > Random as before)."""
     geometry = realize.inputs[0]
     if not geometry.is_linked:
-        return False
+        return None
     upstream = geometry.links[0].from_socket
     index = tree.nodes.new("GeometryNodeInputIndex")
     plus = tree.nodes.new("ShaderNodeMath")
@@ -114,21 +116,36 @@ def _tag(tree, realize) -> bool:
     _value_input(rand, name="Max").default_value = 1.0
     _value_input(rand, "INT", "Seed").default_value = _SEED
     tree.links.new(index.outputs[0], _value_input(rand, "INT", "ID"))
-    first, second = _store(tree, PIECE, plus.outputs[0]), _store(tree, PIECE_ID, _random_output(rand))
+    first, second = _store(tree, PIECE, plus.outputs[0]), _store(tree, PIECE_ID, _float_output(rand))
     tree.links.new(upstream, first.inputs[0])
     tree.links.new(first.outputs[0], second.inputs[0])
     tree.links.new(second.outputs[0], geometry)
-    for node in (index, plus, rand, first, second):
+    made = [index, plus, rand, first, second]
+    # right after the realize, move both tags from the points to the faces: a face keeps its own
+    # tag through what follows (Merge by Distance welds points of touching copies: measured)
+    after = []
+    targets = [link.to_socket for link in realize.outputs[0].links]
+    if targets:
+        last = realize.outputs[0]
+        for name in (PIECE, PIECE_ID):
+            read = tree.nodes.new("GeometryNodeInputNamedAttribute")
+            read.data_type = "FLOAT"
+            read.inputs["Name"].default_value = name
+            store = _store(tree, name, _float_output(read), "FACE")
+            tree.links.new(last, store.inputs[0])
+            last = store.outputs[0]
+            made += [read, store]
+            after.append(store.name)
+        for socket in targets:
+            tree.links.new(last, socket)
+    for node in made:
         node.label = _LABEL
         node.location = (realize.location[0] - 300, realize.location[1] - 300)
-    return True
+    return after
 
 
-def _random_output(node):
-    for socket in node.outputs:
-        if socket.type == "VALUE" and socket.enabled:
-            return socket
-    raise RuntimeError("no float output on Random Value")
+def _float_output(node):
+    return next(s for s in node.outputs if s.type == "VALUE" and s.enabled)
 
 
 def _tag_output(tree) -> bool:
@@ -150,8 +167,8 @@ def _tag_output(tree) -> bool:
     floor = tree.nodes.new("ShaderNodeMath")
     floor.operation = "MAXIMUM"
     floor.inputs[1].default_value = OWN_ID
-    tree.links.new(next(s for s in read.outputs if s.type == "VALUE" and s.enabled), floor.inputs[0])
-    store = _store(tree, PIECE_ID, floor.outputs[0], "POINT")
+    tree.links.new(_float_output(read), floor.inputs[0])
+    store = _store(tree, PIECE_ID, floor.outputs[0], "FACE")
     tree.links.new(upstream, split.inputs[0])
     tree.links.new(split.outputs["Mesh"], store.inputs[0])
     tree.links.new(store.outputs[0], join.inputs[0])
@@ -275,11 +292,12 @@ def prepare(objects, guard) -> Realizing:
             for tree, realize in _realize_nodes(top, set()):
                 key = (tree.as_pointer(), realize.name)
                 if key not in done:
-                    if not _tag(tree, realize):
+                    after = _tag(tree, realize)
+                    if after is None:
                         continue
                     done.add(key)
                     trees[tree.as_pointer()] = tree
-                    out.nodes.append((tree, realize.name))
+                    out.nodes.extend((tree, name) for name in (realize.name, *after))
                 tagged = here = True
             if here and ("out", top.as_pointer()) not in done and _tag_output(top):
                 done.add(("out", top.as_pointer()))
@@ -373,18 +391,21 @@ def _tagged_references(obj_eval) -> dict[int, list]:
 
 
 def _mesh_pieces(obj_eval, where):
-    """{piece: (id float, x, y)} of an evaluated realized mesh; None when no vertex carries a copy's tag."""
+    """{piece: (id float, x, y)} of an evaluated realized mesh (x, y: the pixel of the mean of its
+    faces' centres); None when no face carries a copy's tag."""
+    from mathutils import Vector
+
     mesh = obj_eval.data
     attrs = getattr(mesh, "attributes", None)
     piece_attr = attrs.get(PIECE) if attrs is not None else None
     id_attr = attrs.get(PIECE_ID) if attrs is not None else None
-    if piece_attr is None or id_attr is None or piece_attr.domain != "POINT" or id_attr.domain != "POINT":
+    if piece_attr is None or id_attr is None or piece_attr.domain != "FACE" or id_attr.domain != "FACE":
         return None
-    n = len(mesh.vertices)
+    n = len(mesh.polygons)
     pieces, ids, co = [0.0] * n, [0.0] * n, [0.0] * (3 * n)
     piece_attr.data.foreach_get("value", pieces)
     id_attr.data.foreach_get("value", ids)
-    mesh.vertices.foreach_get("co", co)
+    mesh.polygons.foreach_get("center", co)
     sums: dict[int, list] = {}
     for i, p in enumerate(pieces):
         k = int(round(p))
@@ -402,8 +423,6 @@ def _mesh_pieces(obj_eval, where):
     m = obj_eval.matrix_world
     out = {}
     for k, (value, x, y, z, count) in sums.items():
-        from mathutils import Vector
-
         px, py = where(m @ Vector((x / count, y / count, z / count)))
         out[k] = (value, px, py)
     return out
