@@ -336,6 +336,33 @@ def realized(scene, after: bool = False, marked: str = "source", mixed: bool = F
     links.new(last, out.inputs[0])
 
 
+def two_scatters(scene, realize: bool) -> None:
+    """The :func:`build` ``geometry_nodes`` scatter joined with a second one (three Tiles on a line at
+    y = 5), each realized by its own Realize Instances node when ``realize``."""
+    build(scene, "geometry_nodes")
+    group = bpy.data.node_groups["Scatter"]
+    nodes, links = group.nodes, group.links
+    iop = nodes["Instance on Points"]
+    out = next(n for n in nodes if n.bl_idname == "NodeGroupOutput")
+    info = next(n for n in nodes if n.bl_idname == "GeometryNodeObjectInfo")
+    line = nodes.new("GeometryNodeMeshLine")
+    line.inputs["Count"].default_value = 3
+    line.inputs["Start Location"].default_value = (-5.0, 5.0, 0.0)
+    line.inputs["Offset"].default_value = (4.0, 0.0, 0.0)
+    second = nodes.new("GeometryNodeInstanceOnPoints")
+    links.new(line.outputs[0], second.inputs["Points"])
+    links.new(info.outputs["Geometry"], second.inputs["Instance"])
+    join = nodes.new("GeometryNodeJoinGeometry")
+    for scatter in (iop, second):
+        last = scatter.outputs[0]
+        if realize:
+            node = nodes.new("GeometryNodeRealizeInstances")
+            links.new(last, node.inputs[0])
+            last = node.outputs[0]
+        links.new(last, join.inputs[0])
+    links.new(join.outputs[0], out.inputs[0])
+
+
 def make_real_realized(scene, after: bool = False, base_index: int = 0) -> int:
     """The truth of :func:`realized`: the unrealized scatter's copies made real objects (each its own
     pass index), moved as Set Position moves them, and the joined square a plain object (pass index

@@ -53,13 +53,33 @@ def tree_state():
     return {"nodes": sorted(n.name for n in group.nodes),
             "links": sorted(f"{l.from_node.name}.{l.from_socket.identifier}>{l.to_node.name}.{l.to_socket.identifier}"
                             for l in group.links),
-            "materials": {m.name: len(m.node_tree.nodes) for m in bpy.data.materials}}
+            "materials": {m.name: len(m.node_tree.nodes) for m in bpy.data.materials},
+            "joined": [[l.from_node.name for l in sorted(sock.links, key=lambda l: getattr(l, "multi_input_sort_id", 0))]
+                       for n in group.nodes for sock in n.inputs if getattr(sock, "is_multi_input", False)]}
 
 
 facts = {}
 for kind in kinds.split(","):
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = bpy.context.scene
+    if kind == "two":  # two scatters, each realized by its own node, joined (truth: unrealized, made real)
+        scenes.two_scatters(scene, realize=True)
+        before = tree_state()
+        pipeline.render_dataset(RenderConfig(out=f"{out}/{kind}", python=python,
+                                             export=ExportConfig(segmentation="rle")), scene)
+        facts[kind] = {"before": before, "after": tree_state()}
+        bpy.ops.wm.read_factory_settings(use_empty=True)
+        scene = bpy.context.scene
+        scenes.two_scatters(scene, realize=False)
+        scenes.make_real(scene, "geometry_nodes")
+        scene.cycles.samples, scene.cycles.filter_width = 1, 0.01
+        bpy.ops.render.render()
+        ims = scene.render.image_settings
+        if "media_type" in ims.bl_rna.properties:
+            ims.media_type = "MULTI_LAYER_IMAGE"
+        ims.file_format, ims.color_depth, ims.exr_codec = "OPEN_EXR_MULTILAYER", "32", "ZIP"
+        bpy.data.images["Render Result"].save_render(filepath=f"{out}/{kind}_truth.exr", scene=scene)
+        continue
     if kind == "hull":  # a node after the realize that drops every attribute
         scenes.realized(scene, marked="scatter")
         group = bpy.data.node_groups["Scatter"]
@@ -122,7 +142,7 @@ def rendered(tmp_path_factory):
     from shared_assets import REPO
 
     out = tmp_path_factory.mktemp("realized")
-    proc = _run([sys.executable, "-c", SCRIPT, ",".join((*KINDS, "mixed", "partial", "scatter_after", "hull")), REPO, "-", out], "realized scenes (bpy)")
+    proc = _run([sys.executable, "-c", SCRIPT, ",".join((*KINDS, "mixed", "partial", "scatter_after", "two", "hull")), REPO, "-", out], "realized scenes (bpy)")
     (out / "stderr.txt").write_text(proc.stderr)
     return out
 
@@ -203,6 +223,22 @@ def test_copies_left_unrealized_by_a_selection_are_instances_too(rendered):
     assert len(masks) == 6
     for v in [v for v in np.unique(truth) if v]:
         assert max(_iou(truth == v, m) for m in masks) >= 0.98
+
+
+def test_two_realize_nodes_in_one_object_keep_their_copies_apart(rendered):
+    """Two scatters, each realized by its own node, joined into one mesh: 9 copies, 9 annotations
+    (each node's tags are its own; instance indices 0-5 and 0-2)."""
+    truth = _index_pass(rendered / "two_truth.exr")
+    labels = [v for v in np.unique(truth) if v]
+    coco = load_coco(rendered / "two" / "annotations" / "instances.json")
+    masks = [m for _, m in _copies(coco)]
+    assert len(labels) == len(masks) == 9
+    for v in labels:
+        assert max(_iou(truth == v, m) for m in masks) >= 0.98
+    record = json.loads((rendered / "two" / "records" / "000000.json").read_text())
+    assert sorted(i["instance_index"] for i in record["instances"]) == [0, 0, 1, 1, 2, 2, 3, 4, 5]
+    facts = json.loads((rendered / "facts.json").read_text())["two"]
+    assert facts["after"] == facts["before"] and facts["before"]["joined"]  # the Join's inputs in their order
 
 
 def test_a_marked_scatter_keeps_its_own_geometry_as_its_instance(rendered):

@@ -47,6 +47,7 @@ PIECE_ID = "blender_coco_id"
 _LABEL = "blender-coco realized copy (removed after the run)"
 _END = 2 ** 31 - 1
 _SEED = 7919
+_RUN = 1 << 16  # each tagged Realize Instances node's tags: RUN * its number + instance index + 1
 #: the id of a realizing object's own geometry (never an instance); a copy's id lies in [0.25, 1)
 OWN_ID = 0.125
 
@@ -55,6 +56,7 @@ OWN_ID = 0.125
 class Realizing:
     objects: list = field(default_factory=list)  # objects whose realized copies carry PIECE
     nodes: list = field(default_factory=list)  # (tree, node name): tagged Realize Instances nodes, stores after them
+    runs: dict = field(default_factory=dict)  # object key -> numbers of its tagged Realize Instances nodes
     warnings: list[str] = field(default_factory=list)
 
 
@@ -95,9 +97,11 @@ def _store(tree, name: str, value_socket, domain: str = "INSTANCE"):
     return store
 
 
-def _tag(tree, realize):
+def _tag(tree, realize, number: int):
     """Put the two Store Named Attribute nodes before ``realize``'s Geometry input and two after it
     (the names of these, which the probe mutes with the realize); None when the input is unlinked.
+    ``number`` keeps the tags of each tagged node apart (``blender_coco_piece`` = RUN * number +
+    index + 1, the id's seed).
     Copies a Selection or Depth leaves unrealized keep the tags on the instance domain,
     which the shader's Attribute node does not read there (measured on 5.0: they write their
     Object Info > Random as before)."""
@@ -108,13 +112,13 @@ def _tag(tree, realize):
     index = tree.nodes.new("GeometryNodeInputIndex")
     plus = tree.nodes.new("ShaderNodeMath")
     plus.operation = "ADD"
-    plus.inputs[1].default_value = 1.0
+    plus.inputs[1].default_value = float(_RUN * number + 1)
     tree.links.new(index.outputs[0], plus.inputs[0])
     rand = tree.nodes.new("FunctionNodeRandomValue")
     rand.data_type = "FLOAT"
     _value_input(rand, name="Min").default_value = 0.25
     _value_input(rand, name="Max").default_value = 1.0
-    _value_input(rand, "INT", "Seed").default_value = _SEED
+    _value_input(rand, "INT", "Seed").default_value = _SEED + number
     tree.links.new(index.outputs[0], _value_input(rand, "INT", "ID"))
     first, second = _store(tree, PIECE, plus.outputs[0]), _store(tree, PIECE_ID, _float_output(rand))
     tree.links.new(upstream, first.inputs[0])
@@ -124,24 +128,41 @@ def _tag(tree, realize):
     # right after the realize, move both tags from the points to the faces: a face keeps its own
     # tag through what follows (Merge by Distance welds points of touching copies: measured)
     after = []
-    targets = [link.to_socket for link in realize.outputs[0].links]
-    if targets:
-        last = realize.outputs[0]
+    if realize.outputs[0].is_linked:
         for name in (PIECE, PIECE_ID):
             read = tree.nodes.new("GeometryNodeInputNamedAttribute")
             read.data_type = "FLOAT"
             read.inputs["Name"].default_value = name
             store = _store(tree, name, _float_output(read), "FACE")
-            tree.links.new(last, store.inputs[0])
-            last = store.outputs[0]
             made += [read, store]
             after.append(store.name)
-        for socket in targets:
-            tree.links.new(last, socket)
+        first_after, last_after = made[-3], made[-1]
+        _relink(tree, realize.outputs[0], last_after.outputs[0])
+        tree.links.new(realize.outputs[0], first_after.inputs[0])
+        tree.links.new(first_after.outputs[0], last_after.inputs[0])
     for node in made:
         node.label = _LABEL
         node.location = (realize.location[0] - 300, realize.location[1] - 300)
     return after
+
+
+def _relink(tree, old, new) -> None:
+    """Let ``new`` feed every socket ``old`` feeds, in ``old``'s place: a multi-input socket (Join
+    Geometry) keeps its inputs' order, so the joined geometry's order is unchanged."""
+    for link in list(old.links):
+        socket = link.to_socket
+        if not getattr(socket, "is_multi_input", False):
+            tree.links.new(new, socket)
+            continue
+        froms = [l.from_socket for l in sorted(socket.links, key=_sort_id)]
+        for other in list(socket.links):
+            tree.links.remove(other)
+        for src in froms:
+            tree.links.new(new if src == old else src, socket)
+
+
+def _sort_id(link) -> int:
+    return getattr(link, "multi_input_sort_id", 0)
 
 
 def _float_output(node):
@@ -200,8 +221,7 @@ def _untag(trees) -> None:
                 if not nxt:
                     break
                 last = nxt[0]
-            for socket in [link.to_socket for link in last.outputs[0].links]:
-                tree.links.new(src, socket)
+            _relink(tree, last.outputs[0], src)
         for node in tagged:
             tree.nodes.remove(node)
 
@@ -277,6 +297,7 @@ def prepare(objects, guard) -> Realizing:
     out = Realizing()
     trees: dict[int, object] = {}
     done: set[tuple] = set()
+    numbers: dict[tuple, int] = {}
     for obj in sorted(objects, key=lambda o: o.name):
         if not _maybe_annotated(obj):
             continue
@@ -292,12 +313,14 @@ def prepare(objects, guard) -> Realizing:
             for tree, realize in _realize_nodes(top, set()):
                 key = (tree.as_pointer(), realize.name)
                 if key not in done:
-                    after = _tag(tree, realize)
+                    after = _tag(tree, realize, len(numbers))
                     if after is None:
                         continue
                     done.add(key)
+                    numbers[key] = len(numbers)
                     trees[tree.as_pointer()] = tree
                     out.nodes.extend((tree, name) for name in (realize.name, *after))
+                out.runs.setdefault(marking.object_key(obj), []).append(numbers[key])
                 tagged = here = True
             if here and ("out", top.as_pointer()) not in done and _tag_output(top):
                 done.add(("out", top.as_pointer()))
@@ -319,10 +342,11 @@ def _sources_by_mesh() -> dict[str, list]:
     return out
 
 
-def _probe(realizing: Realizing, scene, view_layer) -> dict[str, dict[int, list]]:
-    """{object key: {instance index: [source objects]}} with the tagged realize nodes muted."""
+def _probe(realizing: Realizing, scene, view_layer) -> tuple[dict[str, dict[int, list]], list[str]]:
+    """({object key: {copy tag: [source objects]}}, warnings) with the tagged realize nodes muted."""
     muted = []
     found: dict[str, dict[int, list]] = {}
+    warnings: list[str] = []
     keys = {marking.object_key(o) for o in realizing.objects}
     by_mesh = None
     try:
@@ -334,8 +358,17 @@ def _probe(realizing: Realizing, scene, view_layer) -> dict[str, dict[int, list]
         depsgraph = evaluated_depsgraph(scene, view_layer)
         if hasattr(bpy.types, "GeometrySet"):  # 4.3+: each instance's tag and reference, in any order
             for obj in realizing.objects:
-                found[marking.object_key(obj)] = _tagged_references(obj.evaluated_get(depsgraph))
-            return found
+                found[marking.object_key(obj)], twice = _tagged_references(obj.evaluated_get(depsgraph))
+                if twice:
+                    warnings.append(f"object {obj.name!r}: a node group with Realize Instances runs more than once in "
+                                    f"its geometry nodes, so copies from different runs share tags and are annotated "
+                                    f"together; realize once, after joining the runs' instances")
+            return found, warnings
+        single = {k: v[0] for k, v in realizing.runs.items() if len(set(v)) == 1}
+        for key in sorted(keys - set(single)):
+            warnings.append(f"object {key!r} has several Realize Instances nodes: before Blender 4.3 its realized copies "
+                            f"cannot be traced to the objects they copy, so only its own mark applies to them "
+                            f"(Blender 4.3 or newer traces them)")
         for inst in depsgraph.object_instances:  # 3.x: the instances' order is the instance index
             if not inst.is_instance or inst.parent is None:
                 continue
@@ -352,24 +385,26 @@ def _probe(realizing: Realizing, scene, view_layer) -> dict[str, dict[int, list]
                 source = (marked or candidates or [None])[0]
             else:
                 source = obj.original
-            found.setdefault(top, {}).setdefault(pid[-1], []).append(source)
+            if top in single:
+                found.setdefault(top, {}).setdefault(_RUN * single[top] + pid[-1] + 1, []).append(source)
     finally:
         for node in muted:
             node.mute = False
-    return found
+    return found, warnings
 
 
-def _tagged_references(obj_eval) -> dict[int, list]:
-    """{instance index: [source objects]} of an evaluated object's instances (Blender 4.3+: the
-    instances' ``blender_coco_piece`` attribute and reference, read through ``GeometrySet``)."""
+def _tagged_references(obj_eval) -> tuple[dict[int, list], bool]:
+    """({copy tag: [source objects]}, whether a tag is on two instances) of an evaluated object's
+    instances (Blender 4.3+: their ``blender_coco_piece`` attribute and reference, read through
+    ``GeometrySet``)."""
     geometry = bpy.types.GeometrySet.from_evaluated_object(obj_eval)
     cloud = geometry.instances_pointcloud()
     if cloud is None:
-        return {}
+        return {}, False
     refs = geometry.instance_references()
     tag, which = cloud.attributes.get(PIECE), cloud.attributes.get(".reference_index")
     if tag is None or which is None:
-        return {}
+        return {}, False
     n = len(tag.data)
     tags, ref_index = [0.0] * n, [0] * n
     tag.data.foreach_get("value", tags)
@@ -384,10 +419,12 @@ def _tagged_references(obj_eval) -> dict[int, list]:
             obj = bpy.data.objects.get(getattr(ref, "name", "") or "")
             sources.append([obj] if obj is not None else [])
     out: dict[int, list] = {}
+    twice = False
     for k, r in zip(tags, ref_index):
         if k > 0 and 0 <= r < len(sources):
-            out.setdefault(int(round(k)) - 1, []).extend(sources[r])
-    return out
+            twice = twice or int(round(k)) in out
+            out.setdefault(int(round(k)), []).extend(sources[r])
+    return out, twice
 
 
 def _mesh_pieces(obj_eval, where):
@@ -445,7 +482,8 @@ def frame_pieces(realizing: Realizing, scene, view_layer, indices: dict, first_l
             meshes[marking.object_key(obj)] = (obj, found)
     if not meshes:
         return out
-    sources = _probe(realizing, scene, view_layer)
+    sources, warnings = _probe(realizing, scene, view_layer)
+    out.warnings.extend(warnings)
     evaluated_depsgraph(scene, view_layer)  # the frame as it renders again
     label = first_label
     for key, (obj, found) in sorted(meshes.items()):
@@ -457,7 +495,7 @@ def frame_pieces(realizing: Realizing, scene, view_layer, indices: dict, first_l
         rows = [(_as_uint32(OWN_ID), indices.get(key, 0), round(x, 1), round(y, 1))]
         for k in sorted(found):
             value, x, y = found[k]
-            srcs = of_object.get(k - 1, [])
+            srcs = of_object.get(k, [])
             source = next((s for s in srcs if s is not None and marking.instance_of(s) is not None),
                           next((s for s in srcs if s is not None), None))
             owner = marking.instance_of(source) if source is not None else None
@@ -471,7 +509,7 @@ def frame_pieces(realizing: Realizing, scene, view_layer, indices: dict, first_l
                                     f"blender-coco labels at most {MAX_LABELS} per frame: scatter fewer copies")
                 out.instances.append(CopyInstance(
                     label=this, category=marking.category_of(owner), object=marking.object_key(owner),
-                    instancer=key, source=None if source is None else marking.object_key(source), index=k - 1,
+                    instancer=key, source=None if source is None else marking.object_key(source), index=(k - 1) % _RUN,
                     supercategory=marking.supercategory_of(owner)))
                 labels[k] = this
             rows.append((_as_uint32(value), this, round(x, 1), round(y, 1)))
