@@ -16,6 +16,7 @@ The render stage:
 - :mod:`.run_warnings`: one warning line for each thing a run does differently from the scene
   (engine, cameras, marked objects that render nowhere).
 - :mod:`.instancing`: every instanced copy (collection, geometry nodes, particles) labelled by the marking contract.
+- :mod:`.realized`: copies that geometry nodes realize into one mesh, tagged per copy and labelled the same way.
 - :mod:`.coverage_passes`: the Cryptomatte and instance-id passes behind majority-coverage masks.
 - :mod:`.keypoints`: keypoint maps of armatures, bones projected to pixels.
 - :mod:`.views`: the cameras a run renders every frame from (``--cameras``), a stereo camera's two eyes.
