@@ -427,22 +427,31 @@ def _tagged_references(obj_eval) -> tuple[dict[int, list], bool]:
     return out, twice
 
 
-def _mesh_pieces(obj_eval, where):
-    """{piece: (id float, x, y)} of an evaluated realized mesh (x, y: the pixel of the mean of its
-    faces' centres); None when no face carries a copy's tag."""
-    from mathutils import Vector
+def _face_sums(piece_attr, id_attr, polygons, n: int) -> dict[int, list]:
+    """{piece: [id, sum x, sum y, sum z, faces]} over the faces of each tagged copy."""
+    from blender_coco.blender.amodal import has_numpy
 
-    mesh = obj_eval.data
-    attrs = getattr(mesh, "attributes", None)
-    piece_attr = attrs.get(PIECE) if attrs is not None else None
-    id_attr = attrs.get(PIECE_ID) if attrs is not None else None
-    if piece_attr is None or id_attr is None or piece_attr.domain != "FACE" or id_attr.domain != "FACE":
-        return None
-    n = len(mesh.polygons)
+    if has_numpy():  # a realized scatter of detailed copies has millions of faces
+        import numpy as np
+
+        pieces, ids, co = np.empty(n, np.float32), np.empty(n, np.float32), np.empty(3 * n, np.float64)
+        piece_attr.data.foreach_get("value", pieces)
+        id_attr.data.foreach_get("value", ids)
+        polygons.foreach_get("center", co)
+        k = np.rint(pieces).astype(np.int64)
+        sel = np.flatnonzero(k > 0)
+        if sel.size == 0:
+            return {}
+        keys, first, inv = np.unique(k[sel], return_index=True, return_inverse=True)
+        xyz = co.reshape(-1, 3)[sel]
+        counts = np.bincount(inv)
+        sx, sy, sz = (np.bincount(inv, weights=xyz[:, j]) for j in range(3))
+        return {int(key): [float(ids[sel[f]]), float(x), float(y), float(z), int(c)]
+                for key, f, x, y, z, c in zip(keys, first, sx, sy, sz, counts)}
     pieces, ids, co = [0.0] * n, [0.0] * n, [0.0] * (3 * n)
     piece_attr.data.foreach_get("value", pieces)
     id_attr.data.foreach_get("value", ids)
-    mesh.polygons.foreach_get("center", co)
+    polygons.foreach_get("center", co)
     sums: dict[int, list] = {}
     for i, p in enumerate(pieces):
         k = int(round(p))
@@ -455,6 +464,22 @@ def _mesh_pieces(obj_eval, where):
         s[2] += co[3 * i + 1]
         s[3] += co[3 * i + 2]
         s[4] += 1
+    return sums
+
+
+def _mesh_pieces(obj_eval, where):
+    """{piece: (id float, x, y)} of an evaluated realized mesh (x, y: the pixel of the mean of its
+    faces' centres); None when no face carries a copy's tag."""
+    from mathutils import Vector
+
+    mesh = obj_eval.data
+    attrs = getattr(mesh, "attributes", None)
+    piece_attr = attrs.get(PIECE) if attrs is not None else None
+    id_attr = attrs.get(PIECE_ID) if attrs is not None else None
+    if piece_attr is None or id_attr is None or piece_attr.domain != "FACE" or id_attr.domain != "FACE":
+        return None
+    n = len(mesh.polygons)
+    sums = _face_sums(piece_attr, id_attr, mesh.polygons, n)
     if not sums and n:
         return None  # tags lost on the way (e.g. Convex Hull keeps the attribute, all 0)
     m = obj_eval.matrix_world
