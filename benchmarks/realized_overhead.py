@@ -15,7 +15,7 @@ Also printed: seconds per frame in ``realized.frame_pieces`` and in its probe. T
 alternate ``--repeat`` times and the fastest run of each counts (the machine may be shared).
 
     python benchmarks/realized_overhead.py                      # 640x480, 32 samples, 3 frames, 50 copies
-    python benchmarks/realized_overhead.py --copies 1000 --frames 2 --repeat 1
+    python benchmarks/realized_overhead.py --copies 1000 --cuts 20 --resolution 320x240 --samples 4 --frames 2 --repeat 1
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ SCENE = r"""
 import json, sys, time
 import bpy
 
-variant, out, width, height, samples, frames, copies = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:8])
+variant, out, width, height, samples, frames, copies, cuts = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:9])
 bpy.ops.wm.read_factory_settings(use_empty=True)
 scene = bpy.context.scene
 r = scene.render
@@ -51,7 +51,10 @@ scene.collection.objects.link(sun)
 floor = bpy.data.meshes.new("floor"); floor.from_pydata([(-20,-20,0),(20,-20,0),(20,20,0),(-20,20,0)], [], [(0,1,2,3)])
 scene.collection.objects.link(bpy.data.objects.new("Floor", floor))
 import bmesh
-mesh = bpy.data.meshes.new("cube"); bm = bmesh.new(); bmesh.ops.create_cube(bm, size=0.8); bm.to_mesh(mesh)
+mesh = bpy.data.meshes.new("cube"); bm = bmesh.new(); bmesh.ops.create_cube(bm, size=0.8)
+if cuts:  # a detailed copy: 6 * (cuts + 1)**2 faces
+    bmesh.ops.subdivide_edges(bm, edges=bm.edges[:], cuts=cuts, use_grid_fill=True)
+bm.to_mesh(mesh)
 mat = bpy.data.materials.new("M"); mat.use_nodes = True; mesh.materials.append(mat)
 tree = mat.node_tree; info = tree.nodes.new("ShaderNodeObjectInfo")
 tree.links.new(info.outputs["Random"], tree.nodes["Principled BSDF"].inputs["Base Color"])
@@ -114,7 +117,7 @@ def run(variant: str, args) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, PYTHONPATH=str(REPO))
         proc = subprocess.run([sys.executable, "-c", SCENE, variant, tmp, str(args.width), str(args.height),
-                               str(args.samples), str(args.frames), str(args.copies)], cwd=REPO, env=env,
+                               str(args.samples), str(args.frames), str(args.copies), str(args.cuts)], cwd=REPO, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         if proc.returncode != 0:
             sys.exit(f"{variant} failed:\n{proc.stderr[-3000:]}")
@@ -127,6 +130,7 @@ def main() -> None:
     p.add_argument("--samples", type=int, default=32)
     p.add_argument("--frames", type=int, default=3)
     p.add_argument("--copies", type=int, default=50)
+    p.add_argument("--cuts", type=int, default=0, help="subdivide each cube: 6 * (cuts + 1)**2 faces a copy")
     p.add_argument("--repeat", type=int, default=2)
     args = p.parse_args()
     args.width, args.height = map(int, args.resolution.split("x"))
@@ -139,8 +143,8 @@ def main() -> None:
                 if key in got:
                     old[key] = min(old[key], got[key])
     bare, bare_cpu = best["bare"]["per_frame"], best["bare"]["cpu_per_frame"]
-    print(f"{args.width}x{args.height}, {args.samples} samples, {args.frames} frames, {args.copies} scattered copies, "
-          f"best of {args.repeat}")
+    print(f"{args.width}x{args.height}, {args.samples} samples, {args.frames} frames, {args.copies} scattered copies "
+          f"of {6 * (args.cuts + 1) ** 2} faces, best of {args.repeat}")
     print(f"{'variant':<11} {'wall s/frame':>12} {'vs bare':>8} {'CPU s/frame':>12} {'vs bare':>8} "
           f"{'annotations/frame':>18} {'frame_pieces s':>15} {'probe s':>8}")
     for variant in ("bare", "unrealized", "realized"):

@@ -3,21 +3,26 @@
 scenes/instances.py ``realized`` scatters six copies of a Tile with geometry nodes and
 joins them into one mesh with Realize Instances; each copy is coloured by an instance
 attribute. Variants: the Tile marked (scatter turned 7 degrees, so copy edges cross
-pixels), the scatter object marked, and a Set Position after the realize with a square
-of the scatter's own geometry joined to it, and touching copies welded by a Merge by
-Distance after the realize. One bpy process renders each three ways:
-plain bpy (the RGB oracle), ``render_dataset``, and the truth: the unrealized scatter's
-copies made real objects with their own pass indices (moved as Set Position moves
-them), read from the plain object-index pass (one sample at each pixel centre). Then:
+pixels; two frames), the scatter object marked, a Set Position after the realize with
+a square of the scatter's own geometry joined to it (Tile or scatter marked), touching
+copies welded by a Merge by Distance after the realize, two sources picked per point
+(marked Tile, unmarked Plate), a Realize Instances Selection that leaves three copies
+instances, two scatters each realized by its own node and joined, and a Convex Hull
+after the realize. One bpy process renders each three ways: plain bpy (the RGB
+oracle), ``render_dataset``, and the truth: the unrealized scatter's copies made real
+objects with their own pass indices (moved as Set Position moves them), read from the
+plain object-index pass (one sample at each pixel centre). Then:
 
-* one annotation per copy, each matching one truth copy with IoU >= 0.98, and its
-  amodal mask too (nothing occludes the copies);
-* categories follow the marking contract (the Tile's mark, else the scatter's), and the
-  record names each copy's instancer, source and instance index;
-* the RGB is the plain render's, and the node trees and materials are as before the run;
-* a node after the realize that drops attributes (Convex Hull) keeps the old single
-  annotation with one warning line naming the object and why;
-* Blender 3.4 (binary) and bpy 5.0 give the same annotations.
+* one annotation per copy, each matching one truth copy with IoU >= 0.98 (touching
+  copies: >= 0.93, see the test), and its amodal mask too (nothing occludes them);
+* categories follow the marking contract (the copied object's mark, else the
+  scatter's), and the record names each copy's instancer, source and instance index;
+* the RGB is the plain render's, and the node trees (a Join's input order included)
+  and materials are as before the run; the second frame gives the same masks;
+* Convex Hull after the realize keeps the old single annotation with one warning line
+  naming the object and why;
+* Blender 3.4 (binary) and bpy 5.0 give the same annotations and amodal masks;
+  pycocotools loads every output.
 """
 
 from __future__ import annotations
