@@ -142,14 +142,16 @@ def frame_amodal(scene, view_layer, camera, wanted: set[int], copies: dict | Non
         return _frame_amodal(scene, view_layer, camera, wanted, rendered, copies or {}, pieces or {})
 
 
-def _split_by_piece(mesh, tri, labels: dict, own: int) -> dict:
-    """{label: flat triangle indices} of a realized mesh, each triangle under its copy's label
-    (the ``blender_coco_piece`` face attribute; ``own`` where it is 0 or unlabelled)."""
+def _split_by_piece(mesh, co, tri, labels: dict, own: int) -> dict:
+    """{label: (flat coordinates, flat triangle indices)} of a realized mesh, each triangle under its
+    copy's label (the ``blender_coco_piece`` face attribute; ``own`` where it is 0 or unlabelled),
+    each label with only the vertices its triangles use (a scatter of thousands of copies would
+    else transform the whole mesh once per copy)."""
     from blender_coco.blender.realized import PIECE
 
     attr = mesh.attributes.get(PIECE)
     if attr is None or attr.domain != "FACE":
-        return {own: tri}
+        return {own: (co, tri)}
     n, nt = len(mesh.polygons), len(mesh.loop_triangles)
     if has_numpy():
         import numpy as np
@@ -166,15 +168,31 @@ def _split_by_piece(mesh, tri, labels: dict, own: int) -> dict:
         else:
             label_of = np.full(of_tri.shape, own)
         tris = np.asarray(tri).reshape(-1, 3)
-        return {int(v): tris[label_of == v].ravel() for v in np.unique(label_of)}
+        points = np.asarray(co).reshape(-1, 3)
+        order = np.argsort(label_of, kind="stable")
+        found, starts = np.unique(label_of[order], return_index=True)
+        out = {}
+        for v, lo, hi in zip(found, starts, [*starts[1:], order.size]):
+            used, local = np.unique(tris[order[lo:hi]], return_inverse=True)
+            out[int(v)] = (points[used].ravel(), local.reshape(-1).astype(np.int32))
+        return out
     piece, face = [0.0] * n, [0] * nt
     attr.data.foreach_get("value", piece)
     mesh.loop_triangles.foreach_get("polygon_index", face)
-    out: dict = {}
+    parts: dict = {}
     for t, f in enumerate(face):
         label = labels.get(int(round(piece[f])), own)
-        out.setdefault(label, []).extend(tri[3 * t:3 * t + 3])
-    return out
+        part = parts.get(label)
+        if part is None:
+            part = parts[label] = ({}, [], [])  # old vertex -> new, coordinates, triangles
+        remap, coords, tris = part
+        for v in tri[3 * t:3 * t + 3]:
+            new = remap.get(v)
+            if new is None:
+                new = remap[v] = len(remap)
+                coords.extend(co[3 * v:3 * v + 3])
+            tris.append(new)
+    return {label: (coords, tris) for label, (_, coords, tris) in parts.items()}
 
 
 def _frame_amodal(scene, view_layer, camera, wanted: set[int], rendered: set[str],
@@ -212,10 +230,10 @@ def _frame_amodal(scene, view_layer, camera, wanted: set[int], rendered: set[str
             cache[key] = _mesh_arrays(source) if isinstance(source, bpy.types.Mesh) else _object_arrays(source)
         co, tri = cache[key]
         rows = [list(row) for row in matrix]
-        groups = {index: tri} if split is None else _split_by_piece(source, tri, split, index)
-        for label, some in groups.items():
+        groups = {index: (co, tri)} if split is None else _split_by_piece(source, co, tri, split, index)
+        for label, (points, some) in groups.items():
             if len(some) and label in parts:
-                parts[label].append((co, some, rows))
+                parts[label].append((points, some, rows))
     near, far = camera.data.clip_start, camera.data.clip_end
     out = {}
     for index, pieces in parts.items():
