@@ -33,6 +33,7 @@ they are. The nodes come out when the run ends.
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass, field
 
 import bpy
@@ -429,9 +430,7 @@ def _tagged_references(obj_eval) -> tuple[dict[int, list], bool]:
 
 def _face_sums(piece_attr, id_attr, polygons, n: int) -> dict[int, list]:
     """{piece: [id, sum x, sum y, sum z, faces]} over the faces of each tagged copy."""
-    from blender_coco.blender.amodal import has_numpy
-
-    if has_numpy():  # a realized scatter of detailed copies has millions of faces
+    if importlib.util.find_spec("numpy") is not None:  # a realized scatter of detailed copies: millions of faces
         import numpy as np
 
         pieces, ids, co = np.empty(n, np.float32), np.empty(n, np.float32), np.empty(3 * n, np.float64)
