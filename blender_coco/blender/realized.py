@@ -286,8 +286,21 @@ def _maybe_annotated(obj) -> bool:
         realizes, sources = _realizing_trees(mod.node_group)
         if realizes and (marking.instance_of(obj) is not None
                          or any(marking.instance_of(o) is not None for o in sources + _modifier_objects(mod))
-                         or any(n.bl_idname == "GeometryNodeObjectInfo" and n.inputs[0].is_linked
-                                for n in mod.node_group.nodes)):
+                         or _linked_info(mod.node_group, set())):
+            return True
+    return False
+
+
+def _linked_info(tree, seen) -> bool:
+    """Whether an Object Info or Collection Info node in ``tree`` or its groups gets its object from
+    a link (a group input, a switch): which objects it copies is known only when evaluated."""
+    if tree is None or tree.as_pointer() in seen:
+        return False
+    seen.add(tree.as_pointer())
+    for node in tree.nodes:
+        if node.bl_idname in ("GeometryNodeObjectInfo", "GeometryNodeCollectionInfo") and node.inputs[0].is_linked:
+            return True
+        if getattr(node, "node_tree", None) is not None and _linked_info(node.node_tree, seen):
             return True
     return False
 
