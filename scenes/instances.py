@@ -230,3 +230,149 @@ def single(scene, kind: str) -> None:
         tree.links.new(mix.outputs[0], tree.nodes["Material Output"].inputs["Surface"])
     else:
         raise ValueError(f"kind must be motion, focus or transparent, got {kind!r}")
+
+
+#: where Set Position moves the realized mesh (``realized(after=True)``), and the square its
+#: geometry nodes join to it (never an instance: the scatter object's own geometry)
+AFTER_OFFSET = (0.5, 0.5, 0.0)
+BASE = (6.0, 4.5)
+
+
+def two_sources(scene) -> None:
+    """Make the :func:`build` ``geometry_nodes`` scatter pick, per point, one child of the Assets
+    collection (Collection Info, Separate Children; Pick Instance = index % 2): the marked Tile
+    or an unmarked 2x1 Plate (the Plate comes first by name)."""
+    lib = bpy.data.collections["Assets"]
+    plate = _square("Plate", lib)
+    plate.data.vertices.foreach_set("co", [c for x, y in ((-1, -0.5), (1, -0.5), (1, 0.5), (-1, 0.5)) for c in (x, y, 0.0)])
+    plate.data.update()
+    plate.data.materials.append(bpy.data.materials["PerCopy"])
+    group = bpy.data.node_groups["Scatter"]
+    iop = group.nodes["Instance on Points"]
+    info = group.nodes.new("GeometryNodeCollectionInfo")
+    info.inputs["Collection"].default_value = lib
+    info.inputs["Separate Children"].default_value = True
+    info.inputs["Reset Children"].default_value = True
+    group.links.new(info.outputs[0], iop.inputs["Instance"])
+    iop.inputs["Pick Instance"].default_value = True
+    index = group.nodes.new("GeometryNodeInputIndex")
+    mod = group.nodes.new("ShaderNodeMath")
+    mod.operation = "MODULO"
+    mod.inputs[1].default_value = 2.0
+    group.links.new(index.outputs[0], mod.inputs[0])
+    group.links.new(mod.outputs[0], iop.inputs["Instance Index"])
+
+
+#: scatter points whose copies touch (2x2 squares 2 apart, in two rows of three)
+TOUCHING = [(-5.0, -3.0), (-3.0, -3.0), (-1.0, -3.0), (-5.0, -1.0), (-3.0, -1.0), (-1.0, -1.0)]
+
+
+def touching(scene) -> None:
+    """Move the scatter's points to TOUCHING: neighbouring copies share edges."""
+    pts = bpy.data.objects["Scatter"].data
+    pts.clear_geometry()
+    pts.from_pydata([(x, y, 0.0) for x, y in TOUCHING], [], [])
+
+
+def realized(scene, after: bool = False, marked: str = "source", mixed: bool = False, weld: bool = False) -> None:
+    """The geometry-nodes scatter of :func:`build` with Realize Instances: six copies in one mesh.
+
+    Each copy is coloured by an instance attribute ``tint`` (Random Value per instance,
+    stored before the realize and read by the material's Attribute node), since Object
+    Info > Random is one value for a realized mesh. ``marked``: ``"source"`` (the Tile)
+    or ``"scatter"`` (the scatter object, the Tile unmarked). ``mixed``: :func:`two_sources`. ``after``: a Set Position
+    after the realize moves the mesh by AFTER_OFFSET, and a 1x1 square at BASE (the
+    scatter's own geometry) is joined to it.
+    """
+    build(scene, "geometry_nodes")
+    if mixed:
+        two_sources(scene)
+    tile, scatter = bpy.data.objects["Tile"], bpy.data.objects["Scatter"]
+    if marked == "scatter":
+        del tile["coco_category"]
+        scatter["coco_category"] = "pattern"
+    tree = bpy.data.materials["PerCopy"].node_tree
+    attr = tree.nodes.new("ShaderNodeAttribute")
+    attr.attribute_type, attr.attribute_name = "GEOMETRY", "tint"
+    ramp = next(n for n in tree.nodes if n.bl_idname == "ShaderNodeValToRGB")
+    tree.links.new(attr.outputs["Fac"], ramp.inputs["Fac"])
+    group = bpy.data.node_groups["Scatter"]
+    nodes, links = group.nodes, group.links
+    iop = nodes["Instance on Points"]
+    out = next(n for n in nodes if n.bl_idname == "NodeGroupOutput")
+    tint = nodes.new("GeometryNodeStoreNamedAttribute")
+    tint.data_type, tint.domain = "FLOAT", "INSTANCE"
+    tint.inputs["Name"].default_value = "tint"
+    rand = nodes.new("FunctionNodeRandomValue")
+    rand.data_type = "FLOAT"
+    links.new(next(s for s in rand.outputs if s.type == "VALUE" and s.enabled),
+              next(s for s in tint.inputs if s.type == "VALUE" and s.enabled))
+    realize = nodes.new("GeometryNodeRealizeInstances")
+    links.new(iop.outputs["Instances"], tint.inputs[0])
+    links.new(tint.outputs[0], realize.inputs[0])
+    last = realize.outputs[0]
+    if after:
+        move = nodes.new("GeometryNodeSetPosition")
+        links.new(last, move.inputs["Geometry"])
+        move.inputs["Offset"].default_value = AFTER_OFFSET
+        quad = nodes.new("GeometryNodeMeshGrid")
+        quad.inputs["Size X"].default_value = quad.inputs["Size Y"].default_value = 1.0
+        quad.inputs["Vertices X"].default_value = quad.inputs["Vertices Y"].default_value = 2
+        place = nodes.new("GeometryNodeTransform")
+        place.inputs["Translation"].default_value = (*BASE, 0.0)
+        links.new(quad.outputs["Mesh"], place.inputs["Geometry"])
+        material = nodes.new("GeometryNodeSetMaterial")
+        material.inputs["Material"].default_value = bpy.data.materials["PerCopy"]
+        links.new(place.outputs["Geometry"], material.inputs["Geometry"])
+        join = nodes.new("GeometryNodeJoinGeometry")
+        links.new(material.outputs["Geometry"], join.inputs[0])
+        links.new(move.outputs["Geometry"], join.inputs[0])
+        last = join.outputs[0]
+    if weld:
+        touching(scene)
+        merge = nodes.new("GeometryNodeMergeByDistance")
+        links.new(last, merge.inputs["Geometry"])
+        last = merge.outputs[0]
+    links.new(last, out.inputs[0])
+
+
+def two_scatters(scene, realize: bool) -> None:
+    """The :func:`build` ``geometry_nodes`` scatter joined with a second one (three Tiles on a line at
+    y = 5), each realized by its own Realize Instances node when ``realize``."""
+    build(scene, "geometry_nodes")
+    group = bpy.data.node_groups["Scatter"]
+    nodes, links = group.nodes, group.links
+    iop = nodes["Instance on Points"]
+    out = next(n for n in nodes if n.bl_idname == "NodeGroupOutput")
+    info = next(n for n in nodes if n.bl_idname == "GeometryNodeObjectInfo")
+    line = nodes.new("GeometryNodeMeshLine")
+    line.inputs["Count"].default_value = 3
+    line.inputs["Start Location"].default_value = (-5.0, 5.0, 0.0)
+    line.inputs["Offset"].default_value = (4.0, 0.0, 0.0)
+    second = nodes.new("GeometryNodeInstanceOnPoints")
+    links.new(line.outputs[0], second.inputs["Points"])
+    links.new(info.outputs["Geometry"], second.inputs["Instance"])
+    join = nodes.new("GeometryNodeJoinGeometry")
+    for scatter in (iop, second):
+        last = scatter.outputs[0]
+        if realize:
+            node = nodes.new("GeometryNodeRealizeInstances")
+            links.new(last, node.inputs[0])
+            last = node.outputs[0]
+        links.new(last, join.inputs[0])
+    links.new(join.outputs[0], out.inputs[0])
+
+
+def make_real_realized(scene, after: bool = False, base_index: int = 0) -> int:
+    """The truth of :func:`realized`: the unrealized scatter's copies made real objects (each its own
+    pass index), moved as Set Position moves them, and the joined square a plain object (pass index
+    ``base_index``)."""
+    count = make_real(scene, "geometry_nodes")
+    if after:
+        for obj in scene.objects:
+            if obj.name.startswith("real."):
+                obj.location = tuple(a + b for a, b in zip(obj.location, AFTER_OFFSET))
+        base = _square("Base", scene.collection, size=1.0)
+        base.location = (*BASE, 0.0)
+        base.pass_index = base_index
+    return count

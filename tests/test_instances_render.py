@@ -316,30 +316,3 @@ def test_numpy_exr_reader_gives_the_same_coverage_mask(rendered, tmp_path):
     expected, _ = rec.read_passes()
     assert np.array_equal(mask, expected) and len(np.unique(mask)) == 7
 
-
-REALIZED = r"""
-import sys
-import bpy
-import instances as scenes
-from blender_coco.blender import pipeline
-from blender_coco.config import ExportConfig, RenderConfig
-
-bpy.ops.wm.read_factory_settings(use_empty=True)
-scene = bpy.context.scene
-scenes.build(scene, "geometry_nodes")
-group = bpy.data.node_groups["Scatter"]
-iop = group.nodes["Instance on Points"]
-out = next(n for n in group.nodes if n.bl_idname == "NodeGroupOutput")
-realize = group.nodes.new("GeometryNodeRealizeInstances")
-group.links.new(iop.outputs["Instances"], realize.inputs[0])
-group.links.new(realize.outputs[0], out.inputs[0])
-pipeline.render_dataset(RenderConfig(out=sys.argv[1], export=ExportConfig(segmentation="rle")), scene)
-"""
-
-
-def test_realized_instances_are_said(tmp_path, run_bpy):
-    """Realize Instances merges the marked copies into one mesh that no pass can split: one warning
-    line naming the object, the marked source and the fix."""
-    proc = run_bpy(REALIZED, str(tmp_path / "ds"), what="realized instances")
-    lines = [line for line in proc.stderr.splitlines() if "realizes instances" in line]
-    assert len(lines) == 1 and "'Scatter'" in lines[0] and "'Tile'" in lines[0] and "Realize Instances" in lines[0]

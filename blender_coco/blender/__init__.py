@@ -18,6 +18,7 @@ The render stage:
 - :mod:`.render_match`: for a run, the viewport's evaluation takes the render's settings (particle display,
   modifier levels, simplify, visibility...), so the geometry facts read before a render are the render's.
 - :mod:`.instancing`: every instanced copy (collection, geometry nodes, particles) labelled by the marking contract.
+- :mod:`.realized`: copies that geometry nodes realize into one mesh, tagged per copy and labelled the same way.
 - :mod:`.coverage_passes`: the Cryptomatte and instance-id passes behind majority-coverage masks.
 - :mod:`.keypoints`: keypoint maps of armatures, bones projected to pixels.
 - :mod:`.copy_keypoints`: keypoints of instanced copies of a keypoint armature (their pose placed per copy).

@@ -128,19 +128,75 @@ def _shown_in_viewport(scene, view_layer, rendered: set[str], wanted: set[int]):
             step()
 
 
-def frame_amodal(scene, view_layer, camera, wanted: set[int], copies: dict | None = None) -> dict[int, Amodal]:
+def frame_amodal(scene, view_layer, camera, wanted: set[int], copies: dict | None = None,
+                 pieces: dict | None = None) -> dict[int, Amodal]:
     """Each wanted label's unoccluded silhouette in the current frame (empty ones included).
 
     Real objects draw under their pass index; a copy made by instancing draws under its
     label in ``copies`` (:attr:`blender_coco.blender.instancing.Copies.labels`), and not at
-    all when it has none, so an object's silhouette never takes in its copies'."""
+    all when it has none, so an object's silhouette never takes in its copies'. The
+    triangles of a realized copy (``pieces``: object key -> {piece: label},
+    :attr:`blender_coco.blender.realized.Pieces.labels`) draw under the copy's label."""
     rendered = marking.rendered_objects(view_layer)
     with _shown_in_viewport(scene, view_layer, rendered, wanted):
-        return _frame_amodal(scene, view_layer, camera, wanted, rendered, copies or {})
+        return _frame_amodal(scene, view_layer, camera, wanted, rendered, copies or {}, pieces or {})
+
+
+def _split_by_piece(mesh, co, tri, labels: dict, own: int) -> dict:
+    """{label: (flat coordinates, flat triangle indices)} of a realized mesh, each triangle under its
+    copy's label (the ``blender_coco_piece`` face attribute; ``own`` where it is 0 or unlabelled),
+    each label with only the vertices its triangles use (a scatter of thousands of copies would
+    else transform the whole mesh once per copy)."""
+    from blender_coco.blender.realized import PIECE
+
+    attr = mesh.attributes.get(PIECE)
+    if attr is None or attr.domain != "FACE":
+        return {own: (co, tri)}
+    n, nt = len(mesh.polygons), len(mesh.loop_triangles)
+    if has_numpy():
+        import numpy as np
+
+        piece, face = np.empty(n, dtype=np.float32), np.empty(nt, dtype=np.int64)
+        attr.data.foreach_get("value", piece)
+        mesh.loop_triangles.foreach_get("polygon_index", face)
+        of_tri = np.rint(piece[face]).astype(np.int64)
+        keys = np.array(sorted(labels), np.int64)
+        values = np.array([labels[k] for k in sorted(labels)], np.int64)
+        if keys.size:
+            at = np.minimum(np.searchsorted(keys, of_tri), keys.size - 1)
+            label_of = np.where(keys[at] == of_tri, values[at], own)
+        else:
+            label_of = np.full(of_tri.shape, own)
+        tris = np.asarray(tri).reshape(-1, 3)
+        points = np.asarray(co).reshape(-1, 3)
+        order = np.argsort(label_of, kind="stable")
+        found, starts = np.unique(label_of[order], return_index=True)
+        out = {}
+        for v, lo, hi in zip(found, starts, [*starts[1:], order.size]):
+            used, local = np.unique(tris[order[lo:hi]], return_inverse=True)
+            out[int(v)] = (points[used].ravel(), local.reshape(-1).astype(np.int32))
+        return out
+    piece, face = [0.0] * n, [0] * nt
+    attr.data.foreach_get("value", piece)
+    mesh.loop_triangles.foreach_get("polygon_index", face)
+    parts: dict = {}
+    for t, f in enumerate(face):
+        label = labels.get(int(round(piece[f])), own)
+        part = parts.get(label)
+        if part is None:
+            part = parts[label] = ({}, [], [])  # old vertex -> new, coordinates, triangles
+        remap, coords, tris = part
+        for v in tri[3 * t:3 * t + 3]:
+            new = remap.get(v)
+            if new is None:
+                new = remap[v] = len(remap)
+                coords.extend(co[3 * v:3 * v + 3])
+            tris.append(new)
+    return {label: (coords, tris) for label, (_, coords, tris) in parts.items()}
 
 
 def _frame_amodal(scene, view_layer, camera, wanted: set[int], rendered: set[str],
-                  copies: dict) -> dict[int, Amodal]:
+                  copies: dict, pieces: dict) -> dict[int, Amodal]:
     from blender_coco.blender.instancing import copy_path
 
     width, height = output_size(scene)
@@ -156,22 +212,28 @@ def _frame_amodal(scene, view_layer, camera, wanted: set[int], rendered: set[str
         if not inst.is_instance and marking.object_key(original) not in rendered:
             continue
         index = copies.get(copy_path(inst), 0) if inst.is_instance else original.pass_index
-        if index not in wanted:
+        split = None if inst.is_instance else pieces.get(marking.object_key(original))
+        if index not in wanted and split is None:
             continue
         matrix = world_to_cam @ inst.matrix_world
         if inst.is_instance:  # a temporary object: keep its (evaluated) mesh, not the object
             if isinstance(obj.data, bpy.types.Mesh):
-                todo.append((index, obj.data.as_pointer(), obj.data, matrix))
+                todo.append((index, obj.data.as_pointer(), obj.data, matrix, None))
+        elif split is not None and isinstance(obj.data, bpy.types.Mesh):  # realized copies: the evaluated mesh
+            todo.append((index, obj.data.as_pointer(), obj.data, matrix, split))
         else:
-            todo.append((index, obj.as_pointer(), obj, matrix))
+            todo.append((index, obj.as_pointer(), obj, matrix, None))
     parts: dict[int, list] = {index: [] for index in wanted}
     cache: dict[int, tuple] = {}
-    for index, key, source, matrix in todo:
+    for index, key, source, matrix, split in todo:
         if key not in cache:
             cache[key] = _mesh_arrays(source) if isinstance(source, bpy.types.Mesh) else _object_arrays(source)
         co, tri = cache[key]
-        if len(tri):
-            parts[index].append((co, tri, [list(row) for row in matrix]))
+        rows = [list(row) for row in matrix]
+        groups = {index: (co, tri)} if split is None else _split_by_piece(source, co, tri, split, index)
+        for label, (points, some) in groups.items():
+            if len(some) and label in parts:
+                parts[label].append((points, some, rows))
     near, far = camera.data.clip_start, camera.data.clip_end
     out = {}
     for index, pieces in parts.items():

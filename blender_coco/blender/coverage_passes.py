@@ -7,8 +7,9 @@
 
 The Cryptomatte object layer stores, per pixel, the coverage of each object name over
 every sample (motion blur, depth of field and transparency included). The AOV
-``coco_id`` holds Object Info > Random, gated to objects with a nonzero pass index
-(annotated objects and the sources of annotated copies), so that a copy's random id can
+``coco_id`` holds Object Info > Random (a realized copy's ``blender_coco_id`` attribute
+where it has one: :mod:`blender_coco.blender.realized`), gated to objects with a
+nonzero pass index (annotated objects and the sources of annotated copies), so that a copy's random id can
 be read back where its name's coverage is known (:mod:`blender_coco.records.coverage`).
 The nodes only feed an AOV output: the material's surface, and so the RGB, is
 unchanged. They are removed again when the run ends; linked (read-only) materials are
@@ -18,6 +19,8 @@ left alone, and their copies fall back to the nearest identified pixel.
 from __future__ import annotations
 
 import bpy
+
+from blender_coco.blender.realized import PIECE_ID
 
 AOV_NAME = "coco_id"
 CRYPTO_DEPTH = 4  # ranks (names) kept per pixel; coverage beyond them counts as unannotated
@@ -53,23 +56,42 @@ def add_aov_nodes() -> None:
         if tree is None or mat.library is not None or any(n.label == _LABEL for n in tree.nodes):
             continue
         info = tree.nodes.new("ShaderNodeObjectInfo")
-        gate = tree.nodes.new("ShaderNodeMath")
-        gate.operation = "GREATER_THAN"
+        piece = tree.nodes.new("ShaderNodeAttribute")  # a realized copy's id (blender/realized.py), else 0
+        piece.attribute_type, piece.attribute_name = "GEOMETRY", PIECE_ID
+        nodes = [info, piece, *(_math(tree, op) for op in ("GREATER_THAN", "MULTIPLY", "SUBTRACT", "MULTIPLY",
+                                                             "ADD", "GREATER_THAN", "MULTIPLY"))]
+        _, _, is_piece, piece_part, other, random_part, either, gate, product = nodes
+        is_piece.inputs[1].default_value = 0.0
+        other.inputs[0].default_value = 1.0
         gate.inputs[1].default_value = 0.5
-        product = tree.nodes.new("ShaderNodeMath")
-        product.operation = "MULTIPLY"
         out = tree.nodes.new("ShaderNodeOutputAOV")
         if hasattr(out, "aov_name"):
             out.aov_name = AOV_NAME
         else:  # Blender 3.x: the AOV's name is the node's name
             out.name = AOV_NAME
-        for node in (info, gate, product, out):
+        for node in (*nodes, out):
             node.label = _LABEL
             node.location = (-2000, -2000)
-        tree.links.new(info.outputs["Object Index"], gate.inputs[0])
-        tree.links.new(info.outputs["Random"], product.inputs[0])
-        tree.links.new(gate.outputs[0], product.inputs[1])
-        tree.links.new(product.outputs[0], out.inputs["Value"])
+        link = tree.links.new
+        # AOV = (piece id if piece id > 0 else Random) * (Object Index > 0.5); exact: x * 1 + 0 = x
+        link(piece.outputs["Fac"], is_piece.inputs[0])
+        link(piece.outputs["Fac"], piece_part.inputs[0])
+        link(is_piece.outputs[0], piece_part.inputs[1])
+        link(is_piece.outputs[0], other.inputs[1])
+        link(info.outputs["Random"], random_part.inputs[0])
+        link(other.outputs[0], random_part.inputs[1])
+        link(piece_part.outputs[0], either.inputs[0])
+        link(random_part.outputs[0], either.inputs[1])
+        link(info.outputs["Object Index"], gate.inputs[0])
+        link(either.outputs[0], product.inputs[0])
+        link(gate.outputs[0], product.inputs[1])
+        link(product.outputs[0], out.inputs["Value"])
+
+
+def _math(tree, operation: str):
+    node = tree.nodes.new("ShaderNodeMath")
+    node.operation = operation
+    return node
 
 
 def remove_aov_nodes() -> None:

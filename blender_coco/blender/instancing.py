@@ -3,7 +3,6 @@
 ::
 
     frame_copies(depsgraph, indices, first_label, where=None) -> Copies
-    realized_warnings(scene) -> [message]   marked copies that Realize Instances merges into one mesh
         .instances   [CopyInstance(label, category, object, instancer, source, index, supercategory)]
         .coverage    Coverage: Cryptomatte name -> label, and per-copy random ids (records.coverage)
         .gate        objects whose pass index must be nonzero so their copies write the AOV
@@ -227,40 +226,3 @@ def frame_copies(depsgraph, indices: dict[str, int], first_label: int, where=Non
     out.coverage = Coverage(names=names, copies=groups)
     return out
 
-
-def _realizing_trees(tree, seen=None):
-    """(realizes instances, objects referenced by Object/Collection Info) of a node tree and its groups."""
-    seen = set() if seen is None else seen
-    if tree is None or tree.as_pointer() in seen:
-        return False, []
-    seen.add(tree.as_pointer())
-    realizes, sources = False, []
-    for node in tree.nodes:
-        if node.bl_idname == "GeometryNodeRealizeInstances":
-            realizes = True
-        elif node.bl_idname == "GeometryNodeObjectInfo" and node.inputs[0].default_value is not None:
-            sources.append(node.inputs[0].default_value)
-        elif node.bl_idname == "GeometryNodeCollectionInfo" and node.inputs[0].default_value is not None:
-            sources.extend(node.inputs[0].default_value.all_objects)
-        elif getattr(node, "node_tree", None) is not None:
-            more, objs = _realizing_trees(node.node_tree, seen)
-            realizes, sources = realizes or more, sources + objs
-    return realizes, sources
-
-
-def realized_warnings(scene) -> list[str]:
-    """One message per object whose geometry nodes realize instances of a marked object, or that is
-    marked and realizes instances: those copies become one mesh, which no pass can split."""
-    out = []
-    for obj in sorted(scene.objects, key=lambda o: o.name):
-        for mod in obj.modifiers:
-            if mod.type != "NODES" or mod.node_group is None:
-                continue
-            realizes, sources = _realizing_trees(mod.node_group)
-            marked = sorted({o.name for o in sources if marking.instance_of(o) is not None})
-            if realizes and (marked or marking.instance_of(obj) is not None):
-                what = f"copies of marked {', '.join(repr(n) for n in marked)}" if marked else "its copies"
-                out.append(f"object {obj.name!r} realizes instances in geometry nodes ({mod.name!r}): {what} "
-                           f"become one mesh, annotated as one instance of {obj.name!r} or not at all; "
-                           f"remove the Realize Instances node to annotate each copy")
-    return out

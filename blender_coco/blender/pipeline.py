@@ -47,7 +47,7 @@ from typing import Callable, Iterable
 import bpy
 
 from blender_coco import stop
-from blender_coco.blender import (coverage_passes, device, frame_files, image_format, instancing, marking,
+from blender_coco.blender import (coverage_passes, device, frame_files, image_format, instancing, marking, realized,
                                     render_match, run_warnings, views)
 from blender_coco.blender.guard import SettingsGuard
 from blender_coco.blender.handoff import export_python, run_export
@@ -174,7 +174,9 @@ class RenderJob:
         self._setup_render(scene, config)
         self._match = render_match.RenderMatch(scene, self._view_layer, self._guard, config.amodal)  # as rendered
         self._warn(*self._match.apply())
-        self._warn(*instancing.realized_warnings(scene))
+        rendered = marking.rendered_objects(self._view_layer)
+        self._realizing = realized.prepare([o for o in scene.objects if marking.object_key(o) in rendered], self._guard)
+        self._warn(*self._realizing.warnings)
         self._keypoint_defs = self._keypoint_definitions(roots)
         for hook in self.hooks:
             hook.start(scene)
@@ -341,6 +343,9 @@ class RenderJob:
         copies = instancing.frame_copies(evaluated_depsgraph(scene, self._view_layer), indices, len(roots) + 1,
                                          _pixel_of(scene, camera),
                                          [o for o in scene.objects if marking.object_key(o) in rendered])
+        pieces = realized.frame_pieces(self._realizing, scene, self._view_layer, indices,
+                                       len(roots) + 1 + len(copies.instances), _pixel_of(scene, camera))
+        realized.merge(copies, pieces)  # realized geometry-node copies: one instance each
         # sources and instancers of copies told apart by the instance-id AOV must write it (nonzero index);
         # set every index once, so that an unchanged scene stays unchanged (Cycles keeps it between frames)
         wanted = {obj.as_pointer(): (obj, indices[marking.object_key(obj)], False) for obj in scene.objects}
@@ -365,7 +370,7 @@ class RenderJob:
         coverage_passes.add_aov_nodes()
         amodal = self._amodal(camera, {indices[marking.object_key(r)] for r in roots
                                       if marking.object_key(r) in rendered and not marking.is_stuff(r)}
-                              | {c.label for c in copies.instances}, copies.labels)
+                              | {c.label for c in copies.instances}, copies.labels, pieces.labels)
         categories: dict[str, dict] = {}
         instances = []
         for root in roots:
@@ -469,7 +474,7 @@ class RenderJob:
                    f"(or make a library override) for coverage masks")
         return None
 
-    def _amodal(self, camera, wanted: set[int], copies: dict) -> dict:
+    def _amodal(self, camera, wanted: set[int], copies: dict, pieces: dict) -> dict:
         """Amodal silhouettes of the ``wanted`` labels (blender/amodal.py; ``copies``: which copy draws
         which label), or {} with one warning."""
         if not self.config.amodal or not wanted:
@@ -480,7 +485,7 @@ class RenderJob:
             self._warn(f"no amodal masks: camera {camera.name!r} is panoramic, which amodal masks do not support "
                        "yet; pass --no-amodal to silence this")
             return {}
-        return amodal.frame_amodal(self.scene, self._view_layer, camera, wanted, copies)
+        return amodal.frame_amodal(self.scene, self._view_layer, camera, wanted, copies, pieces)
 
     # -- end -----------------------------------------------------------------
 
