@@ -11,8 +11,8 @@ modifier and geometry-node meshes come evaluated, curves and text as their meshe
 gives its triangles in camera space, and :func:`blender_coco.silhouette.silhouette`
 rasterizes each instance's triangles at pixel centres (the camera's own projection
 matrix: sensor fit, shift, pixel aspect, orthographic). Objects hidden from render or
-from camera rays are left out; objects hidden only in the viewport render, so they are
-unhidden while their triangles are read (the viewport's depsgraph leaves them out).
+from camera rays are left out; objects hidden only in the viewport render, and the run
+shows them to the viewport's depsgraph (:mod:`blender_coco.blender.render_match`).
 With numpy in Blender's Python (the ``bpy`` module and Blender's official builds)
 :mod:`blender_coco.silhouette` rasterizes; without it (Debian's Blender 3.4)
 :mod:`blender_coco.silhouette_pure` gives the same masks, slower.
@@ -25,7 +25,6 @@ identity (docs/records.md).
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import importlib.util
 import logging
@@ -92,42 +91,6 @@ def _camera_triangles(co: list, tri: list, m) -> list:
     return [(pts[p], pts[q], pts[r]) for p, q, r in zip(tri[0::3], tri[1::3], tri[2::3])]
 
 
-@contextlib.contextmanager
-def _shown_in_viewport(scene, view_layer, rendered: set[str], wanted: set[int]):
-    """Unhide, for the duration, the viewport-hidden objects of ``wanted`` that render.
-
-    Objects hidden in the viewport (eye or monitor icon, on them or on a collection)
-    still render, but the viewport's depsgraph, the one Python can evaluate, leaves
-    them out; every flag changed here is put back on exit.
-    """
-    undo = []
-    hidden = [o for o in scene.objects if marking.object_key(o) in rendered and o.pass_index in wanted and o.type in _SURFACE_TYPES
-              and (o.hide_viewport or o.hide_get(view_layer=view_layer))]
-    try:
-        if hidden:
-            names = {marking.object_key(o) for o in hidden}
-            stack = [view_layer.layer_collection]
-            while stack:
-                lc = stack.pop()
-                stack.extend(lc.children)
-                if names & {marking.object_key(o) for o in lc.collection.all_objects}:
-                    for holder in (lc, lc.collection):
-                        if holder.hide_viewport:
-                            holder.hide_viewport = False
-                            undo.append(lambda h=holder: setattr(h, "hide_viewport", True))
-            for obj in hidden:
-                if obj.hide_viewport:
-                    obj.hide_viewport = False
-                    undo.append(lambda o=obj: setattr(o, "hide_viewport", True))
-                if obj.hide_get(view_layer=view_layer):
-                    obj.hide_set(False, view_layer=view_layer)
-                    undo.append(lambda o=obj: o.hide_set(True, view_layer=view_layer))
-        yield
-    finally:
-        for step in reversed(undo):
-            step()
-
-
 def frame_amodal(scene, view_layer, camera, wanted: set[int], copies: dict | None = None,
                  pieces: dict | None = None) -> dict[int, Amodal]:
     """Each wanted label's unoccluded silhouette in the current frame (empty ones included).
@@ -138,8 +101,7 @@ def frame_amodal(scene, view_layer, camera, wanted: set[int], copies: dict | Non
     triangles of a realized copy (``pieces``: object key -> {piece: label},
     :attr:`blender_coco.blender.realized.Pieces.labels`) draw under the copy's label."""
     rendered = marking.rendered_objects(view_layer)
-    with _shown_in_viewport(scene, view_layer, rendered, wanted):
-        return _frame_amodal(scene, view_layer, camera, wanted, rendered, copies or {}, pieces or {})
+    return _frame_amodal(scene, view_layer, camera, wanted, rendered, copies or {}, pieces or {})
 
 
 def _split_by_piece(mesh, co, tri, labels: dict, own: int) -> dict:
