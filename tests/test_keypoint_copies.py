@@ -139,10 +139,14 @@ def test_every_copy_carries_the_keypoints_of_its_real_twin(rendered, kind):
         assert {i["object"] for i in copies} == {"Rig [rig_lib.blend]"}
 
 
-def test_marks_reached_only_through_a_linked_collection_are_not_reported_missing(rendered):
+def test_marks_reached_only_through_a_linked_collection_are_counted_and_linked_materials_warned(rendered):
     # the linked scene's only marked armature lives in a library collection an empty instances
     warnings = _facts(rendered)["warnings"]
     assert [w for w in warnings["linked"] if "no object marked" in w] == []
+    # its skin's material is linked too: no instance-id AOV, said once; local scenes say nothing of it
+    linked = [w for w in warnings["linked"] if "linked from a library" in w]
+    assert len(linked) == 1 and "'RigSkin [rig_lib.blend]'" in linked[0], warnings["linked"]
+    assert not any("linked from a library" in w for w in warnings["asset_library"])
     assert len(json.loads((rendered / "linked" / "annotations" / "instances.json").read_text())["annotations"]) > 0
 
 

@@ -215,11 +215,16 @@ def frame_copies(depsgraph, indices: dict[str, int], first_label: int, where=Non
                 names[name] = real[name]
             out.gate.extend(gate_names.get(name, {}).values())
             for obj in source_names.get(name, {}).values():
-                if obj.type == "MESH" and not any(s.material is not None and s.material.node_tree is not None
-                                                  for s in obj.material_slots):
+                mats = [s.material for s in obj.material_slots if s.material is not None and s.material.node_tree is not None]
+                if obj.type == "MESH" and not mats:
                     out.warnings.append(
                         f"object {obj.name!r} has no material, so its copies write no instance id and are told apart "
                         f"by position only (edges between copies may be off); give it a material for exact masks")
+                elif mats and all(m.library is not None for m in mats):  # coverage_passes cannot edit them
+                    out.warnings.append(
+                        f"the materials of object {marking.object_key(obj)!r} are linked from a library, so its copies "
+                        f"write no instance id and are told apart by position only (edges between copies may be off); "
+                        f"make its material local (or a library override) for exact masks")
     for name, label in real.items():
         if label and name not in label_of_name:
             names[name] = label
