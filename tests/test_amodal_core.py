@@ -53,9 +53,12 @@ def test_silhouette_rasterizes_its_box_only_with_the_pixels_of_the_whole_image(s
 
 
 def test_rle_string_is_pycocotools_encoding():
+    """Random masks, also with empty columns before and after (rle_counts scans only the used ones)."""
     rng = np.random.default_rng(1)
-    for _ in range(20):
-        m = rng.random((13, 9)) < rng.random()
+    for _ in range(300):
+        m = rng.random((int(rng.integers(1, 14)), int(rng.integers(1, 10)))) < rng.random()
+        m[:, :int(rng.integers(0, m.shape[1] + 1))] &= rng.random() < 0.5
+        m[:, int(rng.integers(0, m.shape[1] + 1)):] &= rng.random() < 0.5
         ref = mask_utils.encode(np.asfortranarray(m.astype(np.uint8)))["counts"].decode()
         assert encode_counts(rle_counts(m)) == ref
 
