@@ -26,7 +26,7 @@ from blender_coco.records.passes import read_passes
 
 REPO = Path(__file__).resolve().parents[1]
 DECODED = ("ZIP", "ZIPS", "RLE", "NONE")
-REFUSED = ("DWAA", "PIZ")
+REFUSED = ("DWAA", "DWAB", "PIZ")
 
 WRITER = r"""
 import sys
@@ -49,9 +49,9 @@ bpy.ops.render.render()
 for codec in argv[2].split(","):
     image_format.use_exr_multilayer(r.image_settings, codec)
     bpy.data.images["Render Result"].save_render(filepath=str(Path(argv[1]) / f"{codec}.exr"), scene=scene)
-    if "use_exr_interleave" in r.image_settings.bl_rna.properties:  # 5.0: also a part per pass (older records)
-        r.image_settings.use_exr_interleave = False
-        bpy.data.images["Render Result"].save_render(filepath=str(Path(argv[1]) / f"{codec}-parts.exr"), scene=scene)
+    if "use_exr_interleave" in r.image_settings.bl_rna.properties:  # 5.0: also in the other layout
+        r.image_settings.use_exr_interleave = not r.image_settings.use_exr_interleave
+        bpy.data.images["Render Result"].save_render(filepath=str(Path(argv[1]) / f"{codec}-other.exr"), scene=scene)
 """
 
 
@@ -70,7 +70,7 @@ def assert_same(ours: dict, ref: dict) -> None:
 @pytest.fixture(scope="module", params=["bpy", "blender34"])
 def blender_files(request, tmp_path_factory):
     """{codec: path} of one real render (64x37: the last ZIP block has 5 lines) saved in each codec as the
-    render stage writes it (one part), and on 5.0 also as a part per pass ({codec}-parts: older records)."""
+    render stage writes it, and on 5.0 also in the other layout ({codec}-other: one part <-> a part per pass)."""
     out = tmp_path_factory.mktemp(f"exr_{request.param}")
     args = [str(REPO), str(out), ",".join(DECODED + REFUSED)]
     if request.param == "bpy":
@@ -86,9 +86,9 @@ def blender_files(request, tmp_path_factory):
 def test_reads_blenders_own_files_bit_exact_in_every_lossless_codec(blender_files):
     kind, files = blender_files
     parts = {len(OpenEXR.File(str(files[c])).parts) for c in DECODED}
-    assert parts == {1}  # 3.4: one part; 5.0: one interleaved part (use_exr_multilayer)
-    if kind == "bpy":  # 5.0 without interleaving: Combined, Depth, Object Index
-        assert {len(OpenEXR.File(str(files[f"{c}-parts"])).parts) for c in DECODED} == {3}
+    assert parts == ({1} if kind == "blender34" else {3})  # 3.4: one part; 5.0: Combined, Depth, Object Index
+    if kind == "bpy":  # 5.0 interleaved: one part
+        assert {len(OpenEXR.File(str(files[f"{c}-other"])).parts) for c in DECODED} == {1}
     for codec in [c for c in files if c.split("-")[0] in DECODED]:
         ref = openexr_channels(files[codec])
         assert any(".Depth." in n for n in ref) and len(ref) == 6

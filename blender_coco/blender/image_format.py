@@ -63,10 +63,11 @@ def use_exr_multilayer(settings, codec: str = "DWAB") -> None:
       must not load. Files are ~3.5x larger: 1.5 MB instead of 0.44 MB per 640x480
       frame with coverage passes (benchmarks/exr_codecs.py, docs/benchmarks.md).
 
-    All passes go into one interleaved part where Blender offers it (5.0's
-    ``use_exr_interleave``; 3.4 and 4.x write one part anyway): DWAB in one part
-    writes in 0.13 s of CPU per 640x480 frame, DWAA in a part per pass in 0.22 s
-    (benchmarks/render_overhead.py, docs/benchmarks.md "Render overhead").
+    DWA files go in one interleaved part where Blender offers it (5.0's
+    ``use_exr_interleave``; 3.4 and 4.x write one part anyway): DWAB in one part writes
+    in 0.13 s of CPU per 640x480 frame with coverage passes, DWAA in a part per pass in
+    0.22 s (docs/benchmarks.md "Render overhead"). ZIP files keep a part per pass on
+    5.0: as fast to write, and the numpy reader skips the unread Combined part.
     """
     if _has(settings, "media_type"):
         settings.media_type = "MULTI_LAYER_IMAGE"
@@ -74,4 +75,4 @@ def use_exr_multilayer(settings, codec: str = "DWAB") -> None:
     settings.color_depth = "32"
     settings.exr_codec = codec
     if _has(settings, "use_exr_interleave"):
-        settings.use_exr_interleave = True
+        settings.use_exr_interleave = codec.startswith("DWA")
