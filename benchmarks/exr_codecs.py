@@ -1,4 +1,4 @@
-"""Size and speed of the passes EXR per codec: DWAA (the default) against ZIP (read inside Blender).
+"""Size and speed of the passes EXR per codec: DWAB (the default) against ZIP (read inside Blender).
 
 One bpy-module process renders the demo scene once (object-index and depth passes on,
 as ``blender-coco render`` sets them) and saves the Render Result as a multilayer
@@ -28,7 +28,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-CODECS = ("DWAA", "ZIP", "ZIPS", "PXR24", "PIZ", "RLE", "NONE")
+CODECS = ("DWAB", "DWAA", "ZIP", "ZIPS", "PXR24", "PIZ", "RLE", "NONE")
 
 WRITER = r"""
 import json, sys, time
@@ -102,10 +102,10 @@ def main() -> int:
             print(proc.stderr[-3000:], file=sys.stderr)
             return 1
         write_times = json.loads(lines[-1][len("TIMES "):])
-        dwaa = (Path(tmp) / "DWAA.exr").stat().st_size
+        dwab = (Path(tmp) / "DWAB.exr").stat().st_size
         print(f"demo scene {width}x{height}, {args.samples} samples, written by {args.blender or 'the bpy module'} "
               f"(fastest of 3 writes, {args.repeat} reads)")
-        print(f"{'codec':<6} {'MB':>7} {'x DWAA':>7} {'write ms':>9} {'OpenEXR ms':>11} {'numpy ms':>9}  same pixels")
+        print(f"{'codec':<6} {'MB':>7} {'x DWAB':>7} {'write ms':>9} {'OpenEXR ms':>11} {'numpy ms':>9}  same pixels")
         for codec in CODECS:
             path = Path(tmp) / f"{codec}.exr"
             size = path.stat().st_size
@@ -116,7 +116,7 @@ def main() -> int:
                 np_ms = f"{1000 * t_np:9.1f}"
             except exr.ExrError:
                 np_ms, same = f"{'-':>9}", "(not decoded)"
-            print(f"{codec:<6} {size / 1e6:7.2f} {size / dwaa:7.1f} {1000 * write_times[codec]:9.1f} "
+            print(f"{codec:<6} {size / 1e6:7.2f} {size / dwab:7.1f} {1000 * write_times[codec]:9.1f} "
                   f"{1000 * t_lib:11.1f} {np_ms}  {same}")
     return 0
 

@@ -224,12 +224,23 @@ def silhouette(tris_cam: np.ndarray, projection: np.ndarray, width: int, height:
 
 def rle_counts(mask: np.ndarray) -> list[int]:
     """Uncompressed COCO RLE counts of a bool mask (column-major runs, starting with zeros)."""
-    flat = np.asarray(mask, dtype=bool).ravel(order="F")
-    if flat.size == 0:
+    mask = np.asarray(mask, dtype=bool)
+    if mask.size == 0:
         return [0]
+    h = mask.shape[0]
+    used = np.flatnonzero(mask.any(axis=0))  # only the columns the silhouette touches are scanned
+    if used.size == 0:
+        return [mask.size]
+    c0, c1 = int(used[0]), int(used[-1]) + 1
+    flat = mask[:, c0:c1].ravel(order="F")
     change = np.flatnonzero(flat[1:] != flat[:-1]) + 1
-    bounds = np.concatenate(([0], change, [flat.size]))
-    counts = np.diff(bounds).tolist()
+    counts = np.diff(np.concatenate(([0], change, [flat.size]))).tolist()
     if flat[0]:
         counts.insert(0, 0)
+    counts[0] += c0 * h  # the empty columns before and after
+    if flat[-1]:
+        counts.append(0)
+    counts[-1] += (mask.shape[1] - c1) * h
+    if counts[-1] == 0 and len(counts) > 1:
+        counts.pop()
     return counts

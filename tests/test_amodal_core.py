@@ -53,9 +53,12 @@ def test_silhouette_rasterizes_its_box_only_with_the_pixels_of_the_whole_image(s
 
 
 def test_rle_string_is_pycocotools_encoding():
+    """Random masks, also with empty columns before and after (rle_counts scans only the used ones)."""
     rng = np.random.default_rng(1)
-    for _ in range(20):
-        m = rng.random((13, 9)) < rng.random()
+    for _ in range(300):
+        m = rng.random((int(rng.integers(1, 14)), int(rng.integers(1, 10)))) < rng.random()
+        m[:, :int(rng.integers(0, m.shape[1] + 1))] &= rng.random() < 0.5
+        m[:, int(rng.integers(0, m.shape[1] + 1)):] &= rng.random() < 0.5
         ref = mask_utils.encode(np.asfortranarray(m.astype(np.uint8)))["counts"].decode()
         assert encode_counts(rle_counts(m)) == ref
 
@@ -184,3 +187,20 @@ def test_a_render_without_amodal_masks_cannot_filter_by_them():
         RenderConfig(out="ds", amodal=False, export=ExportConfig(min_visibility=0.5))
     assert "--min-visibility" in err.value.render(flag) and "--amodal is off" in err.value.render(flag)
     assert RenderConfig(out="ds", amodal=False).export.filters_amodal is False
+
+
+def test_amodal_fields_from_the_visible_rle_equal_those_from_the_mask():
+    """The exporter passes the visible mask as RLE (no full-image decode): same five keys, same bytes,
+    as from the pixels (pycocotools encode of the union), over random silhouettes and masks."""
+    rng = np.random.default_rng(7)
+    for _ in range(60):
+        h, w = (int(v) for v in rng.integers(1, 40, 2))
+        raster = rng.random((h, w)) < rng.random()
+        visible = rng.random((h, w)) < rng.random()
+        amodal = Amodal(encode_counts(rle_counts(raster)), outside_area=float(rng.integers(0, 50)))
+        rle = mask_utils.encode(np.asfortranarray(visible.astype(np.uint8)))
+        from_rle = amodal_fields({"size": [h, w], "counts": rle["counts"].decode("ascii")}, amodal, h, w)
+        union = raster | visible
+        truth = mask_utils.encode(np.asfortranarray(union.astype(np.uint8)))["counts"].decode("ascii")
+        assert from_rle == amodal_fields(visible, amodal, h, w)
+        assert from_rle["amodal_segmentation"]["counts"] == truth and from_rle["amodal_area"] == int(union.sum())

@@ -26,7 +26,7 @@ from blender_coco.records.passes import read_passes
 
 REPO = Path(__file__).resolve().parents[1]
 DECODED = ("ZIP", "ZIPS", "RLE", "NONE")
-REFUSED = ("DWAA", "PIZ")
+REFUSED = ("DWAA", "DWAB", "PIZ")
 
 WRITER = r"""
 import sys
@@ -49,6 +49,9 @@ bpy.ops.render.render()
 for codec in argv[2].split(","):
     image_format.use_exr_multilayer(r.image_settings, codec)
     bpy.data.images["Render Result"].save_render(filepath=str(Path(argv[1]) / f"{codec}.exr"), scene=scene)
+    if "use_exr_interleave" in r.image_settings.bl_rna.properties:  # 5.0: also in the other layout
+        r.image_settings.use_exr_interleave = not r.image_settings.use_exr_interleave
+        bpy.data.images["Render Result"].save_render(filepath=str(Path(argv[1]) / f"{codec}-other.exr"), scene=scene)
 """
 
 
@@ -66,7 +69,8 @@ def assert_same(ours: dict, ref: dict) -> None:
 
 @pytest.fixture(scope="module", params=["bpy", "blender34"])
 def blender_files(request, tmp_path_factory):
-    """{codec: path} of one real render (64x37: the last ZIP block has 5 lines) saved in each codec."""
+    """{codec: path} of one real render (64x37: the last ZIP block has 5 lines) saved in each codec as the
+    render stage writes it, and on 5.0 also in the other layout ({codec}-other: one part <-> a part per pass)."""
     out = tmp_path_factory.mktemp(f"exr_{request.param}")
     args = [str(REPO), str(out), ",".join(DECODED + REFUSED)]
     if request.param == "bpy":
@@ -76,14 +80,16 @@ def blender_files(request, tmp_path_factory):
         cmd = [blender, "-b", "--factory-startup", "--python-exit-code", "1", "--python-expr", WRITER, "--", *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return request.param, {codec: out / f"{codec}.exr" for codec in DECODED + REFUSED}
+    return request.param, {path.stem: path for path in out.glob("*.exr")}
 
 
 def test_reads_blenders_own_files_bit_exact_in_every_lossless_codec(blender_files):
     kind, files = blender_files
     parts = {len(OpenEXR.File(str(files[c])).parts) for c in DECODED}
     assert parts == ({1} if kind == "blender34" else {3})  # 3.4: one part; 5.0: Combined, Depth, Object Index
-    for codec in DECODED:
+    if kind == "bpy":  # 5.0 interleaved: one part
+        assert {len(OpenEXR.File(str(files[f"{c}-other"])).parts) for c in DECODED} == {1}
+    for codec in [c for c in files if c.split("-")[0] in DECODED]:
         ref = openexr_channels(files[codec])
         assert any(".Depth." in n for n in ref) and len(ref) == 6
         assert_same(exr.read_channels(files[codec]), ref)

@@ -183,7 +183,7 @@ for kind in ("geometry_nodes", "nested"):
 
 
 def _crypto_ids_are_manifest_hashes(exr_path) -> None:
-    """Every Cryptomatte id in the (DWAA or ZIP) EXR is a manifest hash or 0: the codec kept the bits."""
+    """Every Cryptomatte id in the (DWAB or ZIP) EXR is a manifest hash or 0: the codec kept the bits."""
     f = OpenEXR.File(str(exr_path), separate_channels=True)
     manifest = next(json.loads(v) for p in f.parts for k, v in p.header.items() if k.endswith("/manifest"))
     from blender_coco.records.coverage import crypto_manifest

@@ -7,7 +7,7 @@
     find_python(configured) -> path of a Python that can export
     export_in_process() -> bool          the export may and can run in this process
     bundled_exporter() -> bool           running as the 4.2+ extension with its wheels
-    passes_codec() -> "DWAA" | "ZIP"     the EXR codec the export's reader can decode
+    passes_codec() -> "DWAB" | "ZIP"     the EXR codec the export's reader can decode
 
 Where the export runs:
 
@@ -191,11 +191,11 @@ def export_python(configured: str | None) -> str | None:
 
 
 def passes_codec() -> str:
-    """The EXR codec for the passes: DWAA (small; read by OpenEXR) unless the export
+    """The EXR codec for the passes: DWAB (small; read by OpenEXR) unless the export
     will read them in this process without OpenEXR, then ZIP (:mod:`blender_coco.records.exr`)."""
     if host.in_blender_binary():
-        return "ZIP" if bundled_exporter() else "DWAA"
-    return "DWAA" if importlib.util.find_spec("OpenEXR") is not None else "ZIP"
+        return "ZIP" if bundled_exporter() else "DWAB"
+    return "DWAB" if importlib.util.find_spec("OpenEXR") is not None else "ZIP"
 
 
 def run_export(out_dir: Path, export: ExportConfig, python: str | None = None) -> ExportResult:

@@ -2,7 +2,7 @@
 
 ::
 
-    amodal_fields(visible, amodal, height, width) -> dict   the five keys below
+    amodal_fields(visible, amodal, height, width) -> dict   the five keys below (visible: mask or RLE)
     keep(annotation, config) -> bool                        min_visibility / max_truncation
     AMODAL_KEYS
 
@@ -23,7 +23,7 @@ Filters compare the rounded values, so a reader of the JSON sees exactly what wa
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 from pycocotools import mask as mask_utils
@@ -34,14 +34,19 @@ from blender_coco.records.amodal import Amodal
 AMODAL_KEYS = ("amodal_segmentation", "amodal_bbox", "amodal_area", "visible_fraction", "truncation")
 
 
-def amodal_fields(visible: np.ndarray, amodal: Amodal, height: int, width: int) -> dict[str, Any]:
-    """The amodal keys of one annotation: ``visible`` is its bool mask (height, width)."""
-    raster = mask_utils.decode({"size": [height, width], "counts": amodal.counts.encode("ascii")}).astype(bool)
-    full = raster | visible
-    rle = mask_utils.encode(np.asfortranarray(full.astype(np.uint8)))
-    area = int(full.sum())
+def amodal_fields(visible: np.ndarray | Mapping[str, Any], amodal: Amodal, height: int, width: int) -> dict[str, Any]:
+    """The amodal keys of one annotation: ``visible`` is its bool mask (height, width), or that
+    mask as a COCO RLE (``counts`` str or bytes: no full-image mask is made then)."""
+    if isinstance(visible, np.ndarray):
+        seen_rle = mask_utils.encode(np.asfortranarray(visible.astype(np.uint8)))
+    else:
+        counts = visible["counts"]
+        seen_rle = {"size": [height, width], "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
+    raster = {"size": [height, width], "counts": amodal.counts.encode("ascii")}
+    rle = mask_utils.merge([raster, seen_rle], intersect=False)  # the union, as RLE
+    area = int(mask_utils.area(rle))
     x, y, w, h = (int(round(v)) for v in mask_utils.toBbox(rle))
-    seen = int(visible.sum())
+    seen = int(mask_utils.area(seen_rle))
     total = area + amodal.outside_area
     return {
         "amodal_segmentation": {"size": [height, width], "counts": rle["counts"].decode("ascii")},

@@ -23,7 +23,7 @@ from blender_coco.errors import UserError
 from blender_coco.coco.dataset import CocoDataset, DatasetInfo
 from blender_coco.coco.export_result import ExportResult
 from blender_coco.files import remove_stale_temps, write_json_atomic
-from blender_coco.coco.instances import annotate
+from blender_coco.coco.instances import analyze, annotate
 from blender_coco.coco.stuff import SceneCategories, scene_categories, stuff_annotations, stuff_map
 from blender_coco.records.scan import list_records
 from blender_coco.records.sidecar import FrameRecord, load_record
@@ -42,8 +42,13 @@ def _thing_annotations(rec: FrameRecord, mask, depth, category_ids: dict[str, in
         raise UserError(f"{rec.path}: instance category {exc.args[0]!r} is not among the record's categories; "
                         "re-render that frame") from None
     out = []
-    for label, ann in annotate(mask, labels, config):
-        if not _amodal(rec, by_label[label], mask, label, ann, config):
+    runs = analyze(mask)
+    position = {label: i for i, label in enumerate(runs.labels.tolist())}
+    for label, ann in annotate(mask, labels, config, runs):
+        visible = ann["segmentation"]
+        if not isinstance(visible, dict):  # polygons: the RLE only when the amodal fields need it
+            visible = runs.rle(position[label]) if by_label[label].get("amodal") is not None else None
+        if not _amodal(rec, by_label[label], visible, label, ann, config):
             continue
         points = by_label[label].get("keypoints")
         if points is not None:
@@ -57,9 +62,10 @@ def _thing_annotations(rec: FrameRecord, mask, depth, category_ids: dict[str, in
     return out
 
 
-def _amodal(rec: FrameRecord, inst: dict[str, Any], mask, label: int, ann: dict[str, Any],
+def _amodal(rec: FrameRecord, inst: dict[str, Any], visible, label: int, ann: dict[str, Any],
             config: ExportConfig) -> bool:
-    """Add the amodal keys to ``ann`` (:mod:`.amodal`); False when the visibility filters drop it."""
+    """Add the amodal keys to ``ann`` (:mod:`.amodal`; ``visible``: its visible mask as a COCO RLE); False
+    when the visibility filters drop it."""
     data = inst.get("amodal")
     if data is None:
         if config.filters_amodal:
@@ -71,7 +77,7 @@ def _amodal(rec: FrameRecord, inst: dict[str, Any], mask, label: int, ann: dict[
     from blender_coco.records.amodal import Amodal
 
     try:
-        ann.update(amodal_fields(mask == label, Amodal.from_json(data), rec.height, rec.width))
+        ann.update(amodal_fields(visible, Amodal.from_json(data), rec.height, rec.width))
     except (KeyError, TypeError, ValueError) as exc:
         raise UserError(f"{rec.path}: malformed amodal mask of instance {label} ({exc}); re-render that frame") from None
     return keep(ann, config)

@@ -238,17 +238,18 @@ def simplify_rings(rings: list[np.ndarray], tolerance: float) -> list[list[float
     return [(part if len(part) >= 3 else ring).ravel().tolist() for ring, part in zip(rings, parts)]
 
 
-def annotate(id_mask: np.ndarray, categories: Mapping[int, int], config: ExportConfig = ExportConfig()
-             ) -> list[tuple[int, dict]]:
+def annotate(id_mask: np.ndarray, categories: Mapping[int, int], config: ExportConfig = ExportConfig(),
+             runs: MaskRuns | None = None) -> list[tuple[int, dict]]:
     """COCO annotations (without ``id``/``image_id``) for every instance in ``categories``.
 
     ``categories`` maps mask label -> category id; labels not in it are ignored.
     Returns ``(label, annotation)`` pairs ordered by label. bbox and area always come
     from the mask; the segmentation is RLE, polygons (outer rings; holes filled), or
-    in ``auto`` mode polygons unless the instance has a hole.
+    in ``auto`` mode polygons unless the instance has a hole. ``runs``: :func:`analyze` of
+    ``id_mask`` when the caller has it already.
     """
     mask = np.asarray(id_mask)
-    runs = analyze(mask)
+    runs = analyze(mask) if runs is None else runs
     wanted = [i for i, label in enumerate(runs.labels.tolist())
               if label in categories and runs.areas[i] >= config.min_area]
     polygons: dict[int, list[list[float]]] = {}

@@ -129,31 +129,48 @@ def label_mask(channels: Mapping[str, np.ndarray], manifest: Mapping[int, str], 
 
     ids, cov = _ranks(channels)
     ranks, h, w = ids.shape
+    n = h * w
     aov = next((np.asarray(v, np.float32) for k, v in channels.items()
                 if f".{coverage.aov}." in k or k.startswith(f"{coverage.aov}.")), None)
-    # hash -> (direct label, group number or -1)
+    out = np.zeros(n, np.uint16)
+    # hash -> (direct label, group number or -1); only names with either matter
     hashes = np.array(sorted(manifest), dtype=np.uint32)
     names = [manifest[int(x)] for x in hashes]
     group_names = sorted(coverage.copies)
-    group_of = {n: g for g, n in enumerate(group_names)}
-    direct = np.array([coverage.names.get(n, 0) for n in names] + [0], dtype=np.int64)
-    group = np.array([group_of.get(n, -1) for n in names] + [-1], dtype=np.int64)
-    pos = np.searchsorted(hashes, ids) if hashes.size else np.zeros(ids.shape, np.int64)
-    pos = np.minimum(pos, max(hashes.size - 1, 0))
-    known = (hashes[pos] == ids) if hashes.size else np.zeros(ids.shape, bool)
-    pos = np.where(known & (cov > 0), pos, len(names))
-    labels = direct[pos]
-    groups = group[pos]
-    if group_names:
-        labels = _resolve_copies(labels, groups, cov, aov, coverage, group_names)
-    # coverage per rank's label, summed over the ranks of the same label (only where any rank is annotated)
-    out = np.zeros(h * w, np.uint16)
-    labels = labels.reshape(ranks, -1)
-    active = np.flatnonzero((labels > 0).any(axis=0))
-    if active.size == 0:
+    group_of = {name: g for g, name in enumerate(group_names)}
+    direct = np.array([coverage.names.get(name, 0) for name in names], dtype=np.int64)
+    group = np.array([group_of.get(name, -1) for name in names], dtype=np.int64)
+    ids, cov = ids.reshape(ranks, n), cov.reshape(ranks, n)
+    # the (rank, pixel) entries of annotated names with coverage; every other entry is label 0, group -1
+    entry = np.flatnonzero(cov > 0)
+    if hashes.size == 0 or entry.size == 0:
         return out.reshape(h, w)
-    labels = labels[:, active]
-    cov = cov.reshape(ranks, -1)[:, active]
+    found = ids.reshape(-1)[entry]
+    pos = np.minimum(np.searchsorted(hashes, found), hashes.size - 1)
+    keep = (hashes[pos] == found) & ((direct[pos] > 0) | (group[pos] >= 0))
+    entry, pos = entry[keep], pos[keep]
+    if entry.size == 0:
+        return out.reshape(h, w)
+    # work on the pixels that have such an entry only (columns of [ranks, active] arrays)
+    rank, pixel = np.divmod(entry, n)
+    hit = np.zeros(n, bool)
+    hit[pixel] = True
+    active = np.flatnonzero(hit)
+    column = np.searchsorted(active, pixel)
+    labels = np.zeros((ranks, active.size), np.int64)
+    groups = np.full((ranks, active.size), -1, np.int64)
+    labels[rank, column] = direct[pos]
+    groups[rank, column] = group[pos]
+    cov = cov[:, active]
+    if group_names:
+        aov_a = np.zeros(active.size, np.float32) if aov is None else aov.reshape(n)[active]
+        labels = _resolve_copies(labels, groups, cov, aov_a, active, h, w, coverage, group_names)
+    # coverage per rank's label, summed over the ranks of the same label (only where any rank is annotated)
+    some = np.flatnonzero((labels > 0).any(axis=0))
+    if some.size == 0:
+        return out.reshape(h, w)
+    labels = labels[:, some]
+    cov = cov[:, some]
     cov = np.where(labels > 0, cov, np.float32(0))
     total = np.zeros(cov.shape, np.float32)
     for j in range(ranks):
@@ -161,30 +178,31 @@ def label_mask(channels: Mapping[str, np.ndarray], manifest: Mapping[int, str], 
             total[j] += np.where(labels[j] == labels[k], cov[k], np.float32(0))
     total[labels == 0] = -1
     best = np.argmax(total, axis=0)
-    cols = np.arange(active.size)
+    cols = np.arange(some.size)
     win, label = total[best, cols], labels[best, cols]
     nothing = np.float32(1) - cov.sum(axis=0)
     keep = (win >= nothing) if threshold is None else (win >= threshold)
-    out[active] = np.where(keep & (win > 0), label, 0)
+    out[active[some]] = np.where(keep & (win > 0), label, 0)
     return out.reshape(h, w)
 
 
-def _resolve_copies(labels, groups, cov, aov, coverage: Coverage, group_names) -> np.ndarray:
-    """Labels of ranks whose name has copies in several instances (see the module docstring)."""
+def _resolve_copies(labels, groups, cov, aov, active, h: int, w: int, coverage: Coverage, group_names) -> np.ndarray:
+    """Labels of ranks whose name has copies in several instances (see the module docstring).
+
+    ``labels``, ``groups``, ``cov``: [ranks, len(active)] for the image pixels ``active``
+    (flat, increasing); ``aov``: the AOV at those pixels.
+    """
     import numpy as np
 
     labels = labels.copy()
+    ranks, size = labels.shape
     todo = groups >= 0
-    if aov is None:
-        aov = np.zeros(cov.shape[1:], np.float32)
     # the AOV sums random * coverage over every annotated rank; divide where this rank is the only one
     writers = (labels > 0) | todo
     only = todo & (writers.sum(axis=0)[None] == 1)
-    denom = np.where(cov >= _PURE, 1.0, cov)
-    value = np.where(only, aov[None] / np.maximum(denom, 1e-12), -1.0)
     resolved = np.zeros(labels.shape, bool)
-    rows = np.broadcast_to(np.arange(cov.shape[1])[None, :, None] + 0.5, cov.shape).ravel()
-    cols = np.broadcast_to(np.arange(cov.shape[2])[None, None, :] + 0.5, cov.shape).ravel()
+    y_of, x_of = np.divmod(active, w)
+    flat_labels, flat_resolved = labels.reshape(-1), resolved.reshape(-1)
     for g, name in enumerate(group_names):
         entries = sorted(coverage.copies[name])
         randoms = np.array([c[0] / 2.0 ** 32 for c in entries], np.float64)
@@ -193,8 +211,11 @@ def _resolve_copies(labels, groups, cov, aov, coverage: Coverage, group_names) -
         sel = np.flatnonzero(((groups == g) & only).ravel())
         if sel.size == 0:
             continue
-        v = value.ravel()[sel].astype(np.float64)
-        pure = cov.ravel()[sel] >= _PURE  # AOV = random id itself: only float32 rounding over the samples
+        c = cov.ravel()[sel]
+        denom = np.where(c >= _PURE, 1.0, c)
+        v = (aov[sel % size] / np.maximum(denom, 1e-12)).astype(np.float64)
+        rows, cols = y_of[sel % size] + 0.5, x_of[sel % size] + 0.5
+        pure = c >= _PURE  # AOV = random id itself: only float32 rounding over the samples
         tol = np.where(pure, PURE_TOLERANCE, MATCH_TOLERANCE) * np.maximum(1.0, np.abs(v))
         lo = np.searchsorted(randoms, v - tol, side="left")
         hi = np.searchsorted(randoms, v + tol, side="right")
@@ -204,34 +225,38 @@ def _resolve_copies(labels, groups, cov, aov, coverage: Coverage, group_names) -
             i = lo + step
             live = i < hi
             j = np.minimum(i, len(randoms) - 1)
-            d = (xy[j, 0] - cols[sel]) ** 2 + (xy[j, 1] - rows[sel]) ** 2
+            d = (xy[j, 0] - cols) ** 2 + (xy[j, 1] - rows) ** 2
             better = live & (d < best_d)
             best[better], best_d[better] = j[better], d[better]
         ok = best >= 0
-        flat_labels, flat_resolved = labels.reshape(-1), resolved.reshape(-1)
         flat_labels[sel[ok]] = copy_labels[best[ok]]
         flat_resolved[sel[ok]] = True
-    # unresolved: take the label the same name has in the nearest identified pixel
-    ranks, h, w = labels.shape
+    # unresolved: take the label the same name has in the nearest identified pixel (a pixel outside
+    # ``active`` has no copy there)
+    column = np.full(h * w, -1, np.int64)
+    column[active] = np.arange(size)
     offsets = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0)]
     for _ in range(_FILL_ROUNDS):
         open_ = todo & ~resolved
         if not open_.any():
             break
-        k, y, x = np.nonzero(open_)
-        g = groups[k, y, x]
+        k, at = np.nonzero(open_)
+        y, x = y_of[at], x_of[at]
+        g = groups[k, at]
         found = np.zeros(k.size, bool)
         got = np.zeros(k.size, np.int64)
         for dy, dx in offsets:
             yy, xx = y + dy, x + dx
             inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w) & ~found
-            yy, xx = np.clip(yy, 0, h - 1), np.clip(xx, 0, w - 1)
+            near = np.where(inside, column[np.clip(yy, 0, h - 1) * w + np.clip(xx, 0, w - 1)], -1)
+            inside &= near >= 0
+            near = np.maximum(near, 0)
             for j in range(ranks):
-                hit = inside & ~found & (groups[j, yy, xx] == g) & resolved[j, yy, xx]
-                got[hit] = labels[j, yy[hit], xx[hit]]
+                hit = inside & ~found & (groups[j, near] == g) & resolved[j, near]
+                got[hit] = labels[j, near[hit]]
                 found |= hit
-        labels[k[found], y[found], x[found]] = got[found]
-        resolved[k[found], y[found], x[found]] = True
+        labels[k[found], at[found]] = got[found]
+        resolved[k[found], at[found]] = True
     # never identified: the name's own object label (a rendered source), else the copy whose origin is
     # nearest (a source without a material writes no AOV: its copies are told apart by position only)
     fallback = np.array([coverage.names.get(n, 0) for n in group_names] + [0], np.int64)
@@ -239,8 +264,9 @@ def _resolve_copies(labels, groups, cov, aov, coverage: Coverage, group_names) -
     labels[rest] = fallback[groups[rest]]
     rest &= labels == 0
     if rest.any():
-        k, y, x = np.nonzero(rest)
-        g = groups[k, y, x]
+        k, at = np.nonzero(rest)
+        y, x = y_of[at], x_of[at]
+        g = groups[k, at]
         for gi in np.unique(g):
             entries = [c for c in coverage.copies[group_names[gi]] if len(c) >= 4]
             if not entries:
@@ -250,7 +276,7 @@ def _resolve_copies(labels, groups, cov, aov, coverage: Coverage, group_names) -
             every = np.flatnonzero(g == gi)
             step = max(1, 4_000_000 // len(entries))  # bounded memory: pixels x copies per chunk
             for start in range(0, every.size, step):
-                at = every[start:start + step]
-                d = (xy[None, :, 0] - (x[at, None] + 0.5)) ** 2 + (xy[None, :, 1] - (y[at, None] + 0.5)) ** 2
-                labels[k[at], y[at], x[at]] = copy_labels[np.argmin(d, axis=1)]
+                sub = every[start:start + step]
+                d = (xy[None, :, 0] - (x[sub, None] + 0.5)) ** 2 + (xy[None, :, 1] - (y[sub, None] + 0.5)) ** 2
+                labels[k[sub], at[sub]] = copy_labels[np.argmin(d, axis=1)]
     return labels
