@@ -14,7 +14,10 @@ samples and frames (Cycles CPU):
 Scenes (``--scene``): ``demo`` (the built-in demo scene, rendered with
 ``--no-randomize``), ``scatter`` (a geometry-nodes scatter of 50 marked cubes with
 Object Info > Random colours on a floor, one sun: issue 10's benchmark scene, saved to
-a temporary .blend that every variant opens) or the path of a .blend.
+a temporary .blend that every variant opens; ``--copies``, ``--cuts`` for more or
+detailed copies), ``realized`` (the same scatter with Realize Instances and a Set
+Position after it: one mesh that blender/realized.py splits per copy; its cost shows in
+the sidecar column) or the path of a .blend.
 
 Each run is timed as a whole process (import bpy, open the scene, render, write,
 export) from outside; wall and CPU time (every thread: Cycles, passes, files, export)
@@ -25,6 +28,8 @@ sidecar), the frame's sidecar (copies, amodal silhouettes), the export, and the 
 run of each counts (the machine may be shared: then trust CPU time more than wall).
 
     python benchmarks/render_overhead.py --scene scatter --before 5e80b91 --frames 8 --repeat 2
+    python benchmarks/render_overhead.py --scene realized --frames 3 --repeat 2
+    python benchmarks/render_overhead.py --scene realized --copies 1000 --cuts 20 --resolution 320x240 --samples 4 --frames 2
     python benchmarks/render_overhead.py                      # demo scene, 640x480, 32 samples, 20 frames
     python benchmarks/render_overhead.py --resolution 160x120 --samples 4 --frames 4
 """
@@ -48,7 +53,7 @@ import random, sys
 import bpy
 import bmesh
 
-path = sys.argv[1]
+path, copies, cuts, realize = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1"
 bpy.ops.wm.read_factory_settings(use_empty=True)
 scene = bpy.context.scene
 scene.render.engine = "CYCLES"
@@ -61,7 +66,10 @@ sun = bpy.data.objects.new("Sun", bpy.data.lights.new("Sun", "SUN")); sun.rotati
 scene.collection.objects.link(sun)
 floor = bpy.data.meshes.new("floor"); floor.from_pydata([(-20, -20, 0), (20, -20, 0), (20, 20, 0), (-20, 20, 0)], [], [(0, 1, 2, 3)])
 scene.collection.objects.link(bpy.data.objects.new("Floor", floor))
-mesh = bpy.data.meshes.new("cube"); bm = bmesh.new(); bmesh.ops.create_cube(bm, size=0.8); bm.to_mesh(mesh)
+mesh = bpy.data.meshes.new("cube"); bm = bmesh.new(); bmesh.ops.create_cube(bm, size=0.8)
+if cuts:  # a detailed copy: 6 * (cuts + 1)**2 faces
+    bmesh.ops.subdivide_edges(bm, edges=bm.edges[:], cuts=cuts, use_grid_fill=True)
+bm.to_mesh(mesh)
 mat = bpy.data.materials.new("M"); mat.use_nodes = True; mesh.materials.append(mat)
 tree = mat.node_tree; info = tree.nodes.new("ShaderNodeObjectInfo")
 tree.links.new(info.outputs["Random"], tree.nodes["Principled BSDF"].inputs["Base Color"])
@@ -69,7 +77,7 @@ src = bpy.data.objects.new("Cube", mesh); src.location = (0, 0, -50); scene.coll
 src["coco_category"] = "cube"
 rng = random.Random(0)
 pts = bpy.data.meshes.new("pts")
-pts.from_pydata([(rng.uniform(-6, 6), rng.uniform(-4, 6), 0.4) for _ in range(50)], [], [])
+pts.from_pydata([(rng.uniform(-6, 6), rng.uniform(-4, 6), 0.4) for _ in range(copies)], [], [])
 scatter = bpy.data.objects.new("Scatter", pts); scene.collection.objects.link(scatter)
 group = bpy.data.node_groups.new("Scatter", "GeometryNodeTree")
 group.interface.new_socket("Geometry", in_out="INPUT", socket_type="NodeSocketGeometry")
@@ -78,7 +86,12 @@ gin, gout = group.nodes.new("NodeGroupInput"), group.nodes.new("NodeGroupOutput"
 iop = group.nodes.new("GeometryNodeInstanceOnPoints"); oi = group.nodes.new("GeometryNodeObjectInfo")
 oi.inputs["Object"].default_value = src
 group.links.new(gin.outputs[0], iop.inputs["Points"]); group.links.new(oi.outputs["Geometry"], iop.inputs["Instance"])
-group.links.new(iop.outputs["Instances"], gout.inputs[0])
+if realize:  # the copies realized into one mesh, then a Set Position (a node after the realize)
+    real = group.nodes.new("GeometryNodeRealizeInstances"); move = group.nodes.new("GeometryNodeSetPosition")
+    group.links.new(iop.outputs["Instances"], real.inputs[0]); group.links.new(real.outputs[0], move.inputs[0])
+    group.links.new(move.outputs[0], gout.inputs[0])
+else:
+    group.links.new(iop.outputs["Instances"], gout.inputs[0])
 scatter.modifiers.new("Scatter", "NODES").node_group = group
 scene.frame_start = scene.frame_end = 1
 bpy.ops.wm.save_as_mainfile(filepath=path)
@@ -184,25 +197,29 @@ def _checkout(ref: str, into: Path) -> Path:
     return into
 
 
-def _scene(arg: str, tmp: Path) -> str:
+def _scene(arg: str, tmp: Path, copies: int, cuts: int) -> str:
     """The .blend to render ("" for the built-in demo scene)."""
     if arg == "demo":
         return ""
-    if arg == "scatter":
-        path = tmp / "scatter.blend"
-        proc = subprocess.run([sys.executable, "-c", SCATTER, str(path)], cwd=REPO, capture_output=True, text=True)
+    if arg in ("scatter", "realized"):
+        path = tmp / f"{arg}.blend"
+        proc = subprocess.run([sys.executable, "-c", SCATTER, str(path), str(copies), str(cuts),
+                               "1" if arg == "realized" else "0"], cwd=REPO, capture_output=True, text=True)
         if proc.returncode != 0 or not path.is_file():
             sys.exit(f"could not build the scatter scene:\n{proc.stderr[-3000:]}")
         return str(path)
     if not Path(arg).is_file():
-        sys.exit(f"--scene {arg}: no such .blend (or use demo or scatter)")
+        sys.exit(f"--scene {arg}: no such .blend (or use demo, scatter or realized)")
     return str(Path(arg).resolve())
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--scene", default="demo", help="demo, scatter or a .blend (default demo)")
+    p.add_argument("--scene", default="demo", help="demo, scatter, realized or a .blend (default demo)")
+    p.add_argument("--copies", type=int, default=50, help="scatter/realized: copies (default 50)")
+    p.add_argument("--cuts", type=int, default=0,
+                   help="scatter/realized: subdivide each cube, 6 * (cuts + 1)**2 faces a copy (default 0)")
     p.add_argument("--resolution", default="640x480", help="WIDTHxHEIGHT (default 640x480)")
     p.add_argument("--samples", type=int, default=32, help="Cycles samples (default 32)")
     p.add_argument("--frames", type=int, default=20, help="frames per run (default 20)")
@@ -217,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         for ref in args.before:
             checkouts[f"before {ref}"] = _checkout(ref, tmp / f"before-{ref}")
         checkouts["now"] = REPO
-        scene = _scene(args.scene, tmp)
+        scene = _scene(args.scene, tmp, args.copies, args.cuts)
         names = list(checkouts)
         best: dict[str, dict] = {}
         for rep in range(args.repeat):
