@@ -13,6 +13,7 @@
         .poses       {label: (matrix_world, {bone: (head, tail)})}: copies of a marked keypoint armature
                      (blender/copy_keypoints.py projects them)
     copy_path(depsgraph_instance) -> key of .labels
+    gn_source(instancer, cache) -> the object a geometry-nodes copy copies (marked first)
 
 Collection instances, geometry-node instances and particles appear in
 ``depsgraph.object_instances``: each copy with its top-level instancer (``parent``), a
@@ -83,13 +84,22 @@ def copy_path(inst) -> tuple:
     return (marking.object_key(inst.parent.original), _path(inst))
 
 
-def _sources_by_mesh() -> dict[str, list]:
-    """Mesh name -> objects using it (a geometry-nodes copy's mesh is a temporary copy bearing the source's name)."""
-    out: dict[str, list] = {}
-    for obj in sorted(bpy.data.objects, key=lambda o: o.name):
-        if obj.data is not None:
-            out.setdefault(obj.data.name, []).append(obj)
-    return out
+def gn_source(obj, cache: dict):
+    """The object a geometry-nodes copy ``obj`` (the instancer, carrying the source's mesh) copies:
+    the marked user of that mesh first, else its first user by name, else None. ``cache``: a dict
+    kept for one frame (mesh name -> its users; a copy's mesh is a temporary copy bearing the
+    source mesh's name)."""
+    if obj.data is None:
+        return None
+    by_mesh = cache.get("by_mesh")
+    if by_mesh is None:
+        by_mesh = cache["by_mesh"] = {}
+        for user in sorted(bpy.data.objects, key=lambda o: o.name):
+            if user.data is not None:
+                by_mesh.setdefault(user.data.name, []).append(user)
+    candidates = by_mesh.get(obj.data.name, [])
+    marked = [o for o in candidates if marking.instance_of(o) is not None]
+    return (marked or candidates or [None])[0]
 
 
 def frame_copies(depsgraph, indices: dict[str, int], first_label: int, where=None, objects=()) -> Copies:
@@ -102,7 +112,7 @@ def frame_copies(depsgraph, indices: dict[str, int], first_label: int, where=Non
     the frame renders; they are listed by name even when the (viewport) depsgraph leaves
     them out (hidden in the viewport only, yet rendered).
     """
-    by_mesh = None
+    meshes: dict = {}
     rows = []  # (crypto name, random, top instancer, pid, source object, gn, particle, origin pixel, pose)
     bones: dict[int, dict] = {}  # evaluated armature -> its pose, read once per frame
     path_objects: dict[tuple, object] = {}
@@ -132,11 +142,7 @@ def frame_copies(depsgraph, indices: dict[str, int], first_label: int, where=Non
         particle = inst.particle_system is not None
         source = obj.original
         if gn:
-            if by_mesh is None:
-                by_mesh = _sources_by_mesh()
-            candidates = by_mesh.get(obj.data.name, []) if obj.data is not None else []
-            marked = [o for o in candidates if marking.instance_of(o) is not None]
-            source = (marked or candidates or [None])[0]
+            source = gn_source(obj, meshes)
         else:
             path_objects[(top.name, pid)] = source
         xy = where(inst.matrix_world.translation) if where is not None else (0.0, 0.0)

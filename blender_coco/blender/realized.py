@@ -39,14 +39,13 @@ from dataclasses import dataclass, field
 import bpy
 
 from blender_coco.blender import marking
-from blender_coco.blender.instancing import CopyInstance, MAX_LABELS
+from blender_coco.blender.instancing import MAX_LABELS, CopyInstance, copy_path, gn_source
 from blender_coco.blender.scene_info import evaluated_depsgraph
 from blender_coco.errors import UserError
 
 PIECE = "blender_coco_piece"
 PIECE_ID = "blender_coco_id"
 _LABEL = "blender-coco realized copy (removed after the run)"
-_END = 2 ** 31 - 1
 _SEED = 7919
 _RUN = 1 << 16  # each tagged Realize Instances node's tags: RUN * its number + instance index + 1
 #: the id of a realizing object's own geometry (never an instance); a copy's id lies in [0.25, 1)
@@ -348,21 +347,13 @@ def prepare(objects, guard) -> Realizing:
     return out
 
 
-def _sources_by_mesh() -> dict[str, list]:
-    out: dict[str, list] = {}
-    for obj in sorted(bpy.data.objects, key=lambda o: o.name):
-        if obj.data is not None:
-            out.setdefault(obj.data.name, []).append(obj)
-    return out
-
-
 def _probe(realizing: Realizing, scene, view_layer) -> tuple[dict[str, dict[int, list]], list[str]]:
     """({object key: {copy tag: [source objects]}}, warnings) with the tagged realize nodes muted."""
     muted = []
     found: dict[str, dict[int, list]] = {}
     warnings: list[str] = []
     keys = {marking.object_key(o) for o in realizing.objects}
-    by_mesh = None
+    meshes: dict = {}
     try:
         for tree, name in realizing.nodes:
             node = tree.nodes.get(name)
@@ -389,14 +380,10 @@ def _probe(realizing: Realizing, scene, view_layer) -> tuple[dict[str, dict[int,
             top = marking.object_key(inst.parent.original)
             if top not in keys:
                 continue
-            pid = [v for v in inst.persistent_id if v != _END]
+            pid = copy_path(inst)[1]
             obj = inst.object
             if obj.original == inst.parent.original:  # a geometry-nodes copy: the source's mesh
-                if by_mesh is None:
-                    by_mesh = _sources_by_mesh()
-                candidates = by_mesh.get(obj.data.name, []) if obj.data is not None else []
-                marked = [o for o in candidates if marking.instance_of(o) is not None]
-                source = (marked or candidates or [None])[0]
+                source = gn_source(obj, meshes)
             else:
                 source = obj.original
             if top in single:
