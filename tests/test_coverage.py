@@ -151,10 +151,15 @@ def _dense_resolve_copies(labels, groups, cov, aov, cov_table: Coverage, group_n
     denom = np.where(cov >= coverage._PURE, 1.0, cov)
     value = np.where(only, aov[None] / np.maximum(denom, 1e-12), -1.0)
     resolved = np.zeros(labels.shape, bool)
+    copy_of = np.full(labels.shape, -1)  # the copy an entry was given: index into all_randoms
+    all_randoms, all_labels = [], []
     rows = np.broadcast_to(np.arange(cov.shape[1])[None, :, None] + 0.5, cov.shape).ravel()
     cols = np.broadcast_to(np.arange(cov.shape[2])[None, None, :] + 0.5, cov.shape).ravel()
     for g, name in enumerate(group_names):
         entries = sorted(cov_table.copies[name])
+        start = len(all_randoms)
+        all_randoms += [c[0] / 2.0 ** 32 for c in entries]
+        all_labels += [c[1] for c in entries]
         randoms = np.array([c[0] / 2.0 ** 32 for c in entries], np.float64)
         copy_labels = np.array([c[1] for c in entries], np.int64)
         xy = np.array([tuple(c[2:4]) if len(c) >= 4 else (0.0, 0.0) for c in entries], np.float64).reshape(-1, 2)
@@ -179,27 +184,42 @@ def _dense_resolve_copies(labels, groups, cov, aov, cov_table: Coverage, group_n
         flat_labels, flat_resolved = labels.reshape(-1), resolved.reshape(-1)
         flat_labels[sel[ok]] = copy_labels[best[ok]]
         flat_resolved[sel[ok]] = True
-    # unresolved: take the label the same name has in the nearest identified pixel
+        copy_of.reshape(-1)[sel[ok]] = start + best[ok]
+    # unresolved: from the copies of its name in the resolved neighbours (module docstring), entry by entry
     ranks, h, w = labels.shape
     offsets = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0)]
     for _ in range(coverage._FILL_ROUNDS):
-        open_ = todo & ~resolved
-        if not open_.any():
+        if not (todo & ~resolved).any():
             break
-        k, y, x = np.nonzero(open_)
-        g = groups[k, y, x]
-        found = np.zeros(k.size, bool)
-        got = np.zeros(k.size, np.int64)
-        for dy, dx in offsets:
-            yy, xx = y + dy, x + dx
-            inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w) & ~found
-            yy, xx = np.clip(yy, 0, h - 1), np.clip(xx, 0, w - 1)
-            for j in range(ranks):
-                hit = inside & ~found & (groups[j, yy, xx] == g) & resolved[j, yy, xx]
-                got[hit] = labels[j, yy[hit], xx[hit]]
-                found |= hit
-        labels[k[found], y[found], x[found]] = got[found]
-        resolved[k[found], y[found], x[found]] = True
+        picks = []
+        for k, y, x in zip(*np.nonzero(todo & ~resolved)):
+            near = []  # the copy of this name in each resolved neighbour, in neighbour order
+            for dy, dx in offsets:
+                yy, xx = y + dy, x + dx
+                if 0 <= yy < h and 0 <= xx < w:
+                    near += [copy_of[j, yy, xx] for j in range(ranks)
+                             if groups[j, yy, xx] == groups[k, y, x] and resolved[j, yy, xx]][:1]
+            if not near:
+                continue
+            support = {c: near.count(c) for c in near}
+            first = {c: near.index(c) for c in near}
+            pick = max(support, key=lambda c: (support[c], -first[c]))  # the vote
+            best = None
+            if only[k, y, x] and len(support) > 1:
+                v = float(value[k, y, x])
+                for ca in support:
+                    for cb in support:
+                        if first[ca] >= first[cb] or all_randoms[ca] == all_randoms[cb]:
+                            continue  # a: the one first in neighbour order
+                        ra, rb = all_randoms[ca], all_randoms[cb]
+                        t = (v - rb) / (ra - rb)
+                        slack = coverage.MATCH_TOLERANCE * max(1.0, abs(v)) / abs(ra - rb)
+                        key = (support[ca] + support[cb], -first[ca], -first[cb])
+                        if -slack <= t <= 1 + slack and (best is None or key > best[0]):
+                            best = (key, ca if t >= 0.5 else cb)
+            picks.append((k, y, x, pick if best is None else best[1]))
+        for k, y, x, c in picks:
+            labels[k, y, x], copy_of[k, y, x], resolved[k, y, x] = all_labels[c], c, True
     # never identified: the name's own object label (a rendered source), else the copy whose origin is
     # nearest (a source without a material writes no AOV: its copies are told apart by position only)
     fallback = np.array([cov_table.names.get(n, 0) for n in group_names] + [0], np.int64)
@@ -259,7 +279,11 @@ def _random_frame(rng):
             for r in range(4):
                 name = lookup.get(int(ids[r, y, x]))
                 if name in copies and rng.random() > 0.3:
-                    aov[y, x] += copies[name][rng.integers(0, len(copies[name]))][0] / 2 ** 32 * cov[r, y, x]
+                    rid = copies[name][rng.integers(0, len(copies[name]))][0]
+                    if rng.random() < 0.4:  # two copies of the name meet in the pixel
+                        t = float(rng.choice([rng.random(), 0.5, 0.0]))
+                        rid = t * rid + (1 - t) * copies[name][rng.integers(0, len(copies[name]))][0]
+                    aov[y, x] += rid / 2 ** 32 * cov[r, y, x]
     ch = {}
     for s in range(2):
         ch[f"V.CryptoObject0{s}.r"], ch[f"V.CryptoObject0{s}.g"] = ids[2 * s].view(np.float32), cov[2 * s]
@@ -278,3 +302,124 @@ def test_label_mask_equals_the_dense_formulation_on_random_frames():
             fast = label_mask(ch, manifest, table, threshold)
             assert fast.dtype == np.uint16
             assert np.array_equal(fast, _dense_label_mask(ch, manifest, table, threshold)), (seed, threshold)
+
+
+def _random_tiling(rng):
+    """Copies of one name tiling a small frame (nearest of a few seeds), with pixels where two copies
+    meet (AOV a mix of both), some covered only partly, and some shared with an annotated Cube."""
+    h, w = (int(v) for v in rng.integers(3, 16, 2))
+    n = int(rng.integers(2, 6))
+    seeds = rng.uniform(0, (h, w), (n, 2))
+    rid = [int(r) for r in rng.integers(1, 2 ** 32, n)]
+    yy, xx = np.mgrid[0:h, 0:w]
+    own = np.argmin((yy[..., None] - seeds[:, 0]) ** 2 + (xx[..., None] - seeds[:, 1]) ** 2, axis=2)
+    ids = np.zeros((4, h, w), np.uint32)
+    cov = np.zeros((4, h, w), np.float32)
+    aov = np.zeros((h, w), np.float32)
+    for y in range(h):
+        for x in range(w):
+            c = 1.0 if rng.random() < 0.7 else float(rng.uniform(0.3, 1))
+            ids[0, y, x], cov[0, y, x] = NAMES["Scatter"], c
+            r = float(rid[own[y, x]])
+            others = {int(own[y + dy, x + dx]) for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1))
+                      if 0 <= y + dy < h and 0 <= x + dx < w} - {int(own[y, x])}
+            if others and rng.random() < 0.8:
+                t = float(rng.uniform(0, 1))
+                r = t * r + (1 - t) * rid[sorted(others)[int(rng.integers(0, len(others)))]]
+            aov[y, x] = r / 2 ** 32 * c
+            if rng.random() < 0.1 and c < 1.0:
+                ids[1, y, x], cov[1, y, x] = NAMES["Cube"], (1 - c) / 2
+                aov[y, x] += 0.9 * cov[1, y, x]
+    ch = {}
+    for s in range(2):
+        ch[f"V.CryptoObject0{s}.r"], ch[f"V.CryptoObject0{s}.g"] = ids[2 * s].view(np.float32), cov[2 * s]
+        ch[f"V.CryptoObject0{s}.b"], ch[f"V.CryptoObject0{s}.a"] = ids[2 * s + 1].view(np.float32), cov[2 * s + 1]
+    ch["V.coco_id.X"] = aov
+    copies = tuple((r, 10 + i, float(seeds[i, 1]), float(seeds[i, 0])) for i, r in enumerate(rid))
+    return ch, Coverage(names={"Cube": 1}, copies={"Scatter": copies})
+
+
+def test_label_mask_equals_the_dense_formulation_where_copies_meet():
+    manifest = {v: k for k, v in NAMES.items()}
+    for seed in range(200):
+        ch, table = _random_tiling(np.random.default_rng(seed))
+        fast = label_mask(ch, manifest, table)
+        assert np.array_equal(fast, _dense_label_mask(ch, manifest, table)), seed
+
+
+# -- where two copies of one name meet in a pixel ------------------------------------------------------------
+# AOV / coverage there is the coverage-weighted mix of the copies' random ids: the pixel goes to the copy with
+# the larger share, whatever side of the edge it is on (the fill used to take the first neighbour found, so a
+# straddling column went to one side whole).
+
+def _meeting(share, extra=None):
+    """Channels of one name's copies: ``share[y][x]`` is {copy: share of the name's coverage 1.0}; ``extra``:
+    {(y, x): coverage} of an annotated Cube there (it writes the AOV too, 0.9 * its coverage)."""
+    h, w = len(share), len(share[0])
+    ids = np.zeros((4, h, w), np.uint32)
+    cov = np.zeros((4, h, w), np.float32)
+    aov = np.zeros((h, w), np.float32)
+    for y in range(h):
+        for x in range(w):
+            c = 1.0 - (extra or {}).get((y, x), 0.0)
+            ids[0, y, x], cov[0, y, x] = HASH["Scatter"], c
+            aov[y, x] = sum(s * RID[k] / 2 ** 32 for k, s in share[y][x].items()) * c
+            if (y, x) in (extra or {}):
+                ids[1, y, x], cov[1, y, x] = HASH["Cube"], 1.0 - c
+                aov[y, x] += 0.9 * (1.0 - c)
+    ch = {}
+    for s in range(2):
+        ch[f"V.CryptoObject0{s}.r"], ch[f"V.CryptoObject0{s}.g"] = ids[2 * s].view(np.float32), cov[2 * s]
+        ch[f"V.CryptoObject0{s}.b"], ch[f"V.CryptoObject0{s}.a"] = ids[2 * s + 1].view(np.float32), cov[2 * s + 1]
+    ch["V.coco_id.X"] = aov
+    return ch
+
+
+RID = {"A": 858_993_459, "B": 429_496_729, "C": 2_147_483_648}  # 0.2, 0.1, 0.5 of 2**32
+COPIES = Coverage(names={"Cube": 9}, copies={"Scatter": tuple((RID[k], i + 1) for i, k in enumerate("ABC"))})
+LABEL = {"A": 1, "B": 2, "C": 3}
+
+
+def _larger(share):
+    return [[LABEL[max(p, key=p.get)] for p in row] for row in share]
+
+
+@pytest.mark.parametrize("left,right", [("A", "B"), ("B", "A"), ("A", "C"), ("C", "A")])
+@pytest.mark.parametrize("transpose", [False, True], ids=["left-right", "top-bottom"])
+def test_a_pixel_two_copies_share_goes_to_the_larger_share(left, right, transpose):
+    # columns 0-1 one copy, 3-4 the other; column 2 straddles: 0.7 / 0.3 and 0.3 / 0.7 on alternate rows
+    share = [[{left: 1.0}] * 2 + [{left: 0.7, right: 0.3} if y % 2 else {left: 0.3, right: 0.7}] + [{right: 1.0}] * 2
+             for y in range(6)]
+    if transpose:
+        share = [list(col) for col in zip(*share)]
+    mask = label_mask(_meeting(share), MANIFEST, COPIES)
+    assert mask.tolist() == _larger(share)
+
+
+def test_three_copies_meeting():
+    # A left of column 3, B above row 3, C below; column 3 and row 3 straddle, the pixel (3, 3) is 0.6 C
+    # + 0.4 A: (A, C) explains it, so does (B, C), (A, B) does not; (A, C) has most neighbours
+    def at(y, x):
+        if x < 3:
+            return {"A": 1.0}
+        if x == 3 and y != 3:
+            return {"A": 0.4, "B" if y < 3 else "C": 0.6} if y % 2 else {"A": 0.8, "B" if y < 3 else "C": 0.2}
+        if y == 3:
+            return {"C": 0.6, "A": 0.4} if x == 3 else ({"B": 0.7, "C": 0.3} if x % 2 else {"B": 0.35, "C": 0.65})
+        return {"B" if y < 3 else "C": 1.0}
+    share = [[at(y, x) for x in range(7)] for y in range(7)]
+    mask = label_mask(_meeting(share), MANIFEST, COPIES)
+    assert mask.tolist() == _larger(share)
+
+
+def test_a_pixel_another_annotated_object_shares_goes_to_most_neighbours():
+    # the centre is 0.7 A + 0.3 B; its resolved neighbours: A at (-1, -1), (-1, 0), (1, 1), B at the
+    # five others. Alone, the mix says A; with the Cube writing the AOV too, AOV / coverage says nothing
+    # and the neighbour vote gives B (the first neighbour found would have given A)
+    grid = [["B"] * 5 for _ in range(5)]
+    grid[1][1] = grid[1][2] = grid[3][3] = "A"
+    share = [[{k: 1.0} for k in row] for row in grid]
+    share[2][2] = {"A": 0.7, "B": 0.3}
+    assert label_mask(_meeting(share), MANIFEST, COPIES)[2, 2] == LABEL["A"]
+    mask = label_mask(_meeting(share, extra={(2, 2): 0.4}), MANIFEST, COPIES)
+    assert mask[2, 2] == LABEL["B"] and mask[1, 1] == LABEL["A"]

@@ -203,8 +203,12 @@ def _resolve_copies(labels, groups, cov, aov, active, h: int, w: int, coverage: 
     resolved = np.zeros(labels.shape, bool)
     y_of, x_of = np.divmod(active, w)
     flat_labels, flat_resolved = labels.reshape(-1), resolved.reshape(-1)
+    all_randoms, all_labels, matched = [], [], []  # every group's copies; (entries, copy) matched
     for g, name in enumerate(group_names):
         entries = sorted(coverage.copies[name])
+        first = len(all_randoms)
+        all_randoms += [c[0] / 2.0 ** 32 for c in entries]
+        all_labels += [c[1] for c in entries]
         randoms = np.array([c[0] / 2.0 ** 32 for c in entries], np.float64)
         copy_labels = np.array([c[1] for c in entries], np.int64)
         xy = np.array([tuple(c[2:4]) if len(c) >= 4 else (0.0, 0.0) for c in entries], np.float64).reshape(-1, 2)
@@ -231,8 +235,14 @@ def _resolve_copies(labels, groups, cov, aov, active, h: int, w: int, coverage: 
         ok = best >= 0
         flat_labels[sel[ok]] = copy_labels[best[ok]]
         flat_resolved[sel[ok]] = True
-    # unresolved: take the label the same name has in the nearest identified pixel (a pixel outside
-    # ``active`` has no copy there)
+        matched.append((sel[ok], first + best[ok]))
+    all_randoms, all_labels = np.array(all_randoms, np.float64), np.array(all_labels, np.int64)
+    if (todo & ~resolved).any():
+        copy_of = np.full(labels.shape, -1, np.int32)  # the copy an entry was given: index into all_*
+        for at, copy in matched:
+            copy_of.reshape(-1)[at] = copy
+    # unresolved: the copies of its name in the nearest identified pixels (a pixel outside ``active`` has
+    # no copy there): the copy whose mix with another explains AOV / coverage, else the most frequent
     column = np.full(h * w, -1, np.int64)
     column[active] = np.arange(size)
     offsets = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0)]
@@ -243,19 +253,20 @@ def _resolve_copies(labels, groups, cov, aov, active, h: int, w: int, coverage: 
         k, at = np.nonzero(open_)
         y, x = y_of[at], x_of[at]
         g = groups[k, at]
-        found = np.zeros(k.size, bool)
-        got = np.zeros(k.size, np.int64)
-        for dy, dx in offsets:
+        near_copy = np.full((k.size, len(offsets)), -1, np.int32)  # the neighbour's copy (global index)
+        for o, (dy, dx) in enumerate(offsets):
             yy, xx = y + dy, x + dx
-            inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w) & ~found
+            inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
             near = np.where(inside, column[np.clip(yy, 0, h - 1) * w + np.clip(xx, 0, w - 1)], -1)
             inside &= near >= 0
             near = np.maximum(near, 0)
-            for j in range(ranks):
-                hit = inside & ~found & (groups[j, near] == g) & resolved[j, near]
-                got[hit] = labels[j, near[hit]]
-                found |= hit
-        labels[k[found], at[found]] = got[found]
+            for j in reversed(range(ranks)):  # a name in two ranks of a pixel: the first rank's copy
+                hit = inside & (groups[j, near] == g) & resolved[j, near]
+                near_copy[hit, o] = copy_of[j, near[hit]]
+        pick = _unmix(near_copy, only[k, at], aov[at], cov[k, at], all_randoms)
+        found = pick >= 0
+        labels[k[found], at[found]] = all_labels[pick[found]]
+        copy_of[k[found], at[found]] = pick[found]
         resolved[k[found], at[found]] = True
     # never identified: the name's own object label (a rendered source), else the copy whose origin is
     # nearest (a source without a material writes no AOV: its copies are told apart by position only)
@@ -280,3 +291,62 @@ def _resolve_copies(labels, groups, cov, aov, active, h: int, w: int, coverage: 
                 d = (xy[None, :, 0] - (x[sub, None] + 0.5)) ** 2 + (xy[None, :, 1] - (y[sub, None] + 0.5)) ** 2
                 labels[k[sub], at[sub]] = copy_labels[np.argmin(d, axis=1)]
     return labels
+
+
+def _unmix(near_copy, only, aov, cov, randoms) -> np.ndarray:
+    """The copy (index into ``randoms``, -1: none) an unidentified entry takes from its neighbours' copies.
+
+    ``near_copy``: [entries, 8] the copy of the entry's name in each resolved neighbour (-1: none), in
+    neighbour order; ``only``: the name is the pixel's only AOV writer, so ``v = aov / cov`` is a convex
+    mix of the random ids of the copies present. Two or more candidate copies: of the pairs (a, b) whose
+    mix ``v = t * r_a + (1 - t) * r_b`` has ``t`` in [0, 1] (within the match tolerance), the one with the
+    most supporting neighbours (ties: whose copies come first in neighbour order) gives the copy with the
+    larger share (``t >= 0.5``: a, a the one first in neighbour order). Else the copy most neighbours
+    have (ties: the first in neighbour order).
+    """
+    import numpy as np
+
+    s = np.sort(near_copy, axis=1)
+    start = s >= 0  # first of each run of one copy in the sorted row: the distinct candidates
+    start[:, 1:] &= s[:, 1:] != s[:, :-1]
+    count = start.sum(axis=1)
+    pick = np.where(count > 0, s[:, -1], -1)  # one candidate: it
+    multi = np.flatnonzero(count > 1)
+    if multi.size == 0:
+        return pick
+    near, start_m, s_m = near_copy[multi], start[multi], s[multi]
+    k = int(count[multi].max())
+    order = np.argsort(~start_m, axis=1, kind="stable")[:, :k]
+    cand = np.where(np.take_along_axis(start_m, order, 1), np.take_along_axis(s_m, order, 1), -1)
+    support = np.empty(cand.shape, np.int64)
+    first = np.empty(cand.shape, np.int64)  # the candidate's first neighbour in neighbour order
+    for q in range(k):
+        same = near == cand[:, q:q + 1]
+        support[:, q] = np.where(cand[:, q] >= 0, same.sum(axis=1), -1)
+        first[:, q] = np.argmax(same, axis=1)
+    rows = np.arange(multi.size)
+    pick[multi] = cand[rows, np.argmax(support * 16 - first, axis=1)]  # the vote
+    mixed = np.flatnonzero(only[multi])
+    if mixed.size == 0:
+        return pick
+    i, j = np.triu_indices(k, 1)
+    swap = first[mixed][:, i] > first[mixed][:, j]  # a: the pair's copy first in neighbour order
+    ci, cj = cand[mixed][:, i], cand[mixed][:, j]
+    a, b = np.where(swap, cj, ci), np.where(swap, ci, cj)
+    fa, fb = np.minimum(first[mixed][:, i], first[mixed][:, j]), np.maximum(first[mixed][:, i], first[mixed][:, j])
+    c = cov[multi[mixed]]
+    v = (aov[multi[mixed]] / np.maximum(np.where(c >= _PURE, 1.0, c), 1e-12)).astype(np.float64)[:, None]
+    ra, rb = randoms[np.maximum(a, 0)], randoms[np.maximum(b, 0)]
+    d = ra - rb
+    ok = (a >= 0) & (b >= 0) & (d != 0)
+    d = np.where(ok, d, 1.0)
+    t = (v - rb) / d  # a's share of the name's coverage
+    slack = MATCH_TOLERANCE * np.maximum(1.0, np.abs(v)) / np.abs(d)
+    fit = ok & (t >= -slack) & (t <= 1 + slack)
+    score = np.where(fit, (support[mixed][:, i] + support[mixed][:, j]) * 256 - fa * 16 - fb, -1)
+    best = np.argmax(score, axis=1)
+    r = np.arange(mixed.size)
+    explained = score[r, best] >= 0
+    chosen = np.where(t[r, best] >= 0.5, a[r, best], b[r, best])
+    pick[multi[mixed[explained]]] = chosen[explained]
+    return pick
