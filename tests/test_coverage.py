@@ -2,8 +2,9 @@
 
 Synthetic channels with answers worked out by hand: the majority rule against the
 background and unmarked objects, ranks of one instance summed, ``threshold``, copies
-told apart by AOV / coverage, by the nearest identified pixel, and the sidecar table's
-JSON round trip.
+told apart by AOV / coverage, a pixel where copies meet given to the larger share of
+the mix (else to the copy most neighbours have), and the sidecar table's JSON round
+trip; the fast label_mask against a plain per-pixel formulation on random frames.
 """
 
 from __future__ import annotations

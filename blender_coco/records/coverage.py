@@ -23,9 +23,14 @@ names summed), kept when that coverage is at least what everything unannotated c
 together (background, unmarked objects, names beyond the stored ranks), or, with
 ``threshold``, at least ``threshold``. A copy that no AOV value names in a pixel
 (two copies of one name meet there, or another annotated object shares the pixel)
-takes the label its name has in the nearest pixel where it was identified; a name
-never identified nearby (its source has no material, so writes no AOV) goes to the
-copy whose origin is nearest.
+takes one of the copies its name has in the 8 neighbours where it was identified
+(rounds outward, up to 6 pixels): where the name is the pixel's only AOV writer,
+``AOV / coverage`` is the coverage-weighted mix of the random ids of the copies
+present, so of two or more candidates the pair whose mix explains it (``t`` in
+[0, 1]; most neighbours first) gives the copy with the larger share; else the copy
+most neighbours have (ties: the first in the order (-1, -1), (-1, 0), ... (1, 1)).
+A name never identified nearby (its source has no material, so writes no AOV) goes
+to the copy whose origin is nearest.
 """
 
 from __future__ import annotations
@@ -306,34 +311,35 @@ def _unmix(near_copy, only, aov, cov, randoms) -> np.ndarray:
     """
     import numpy as np
 
-    s = np.sort(near_copy, axis=1)
-    start = s >= 0  # first of each run of one copy in the sorted row: the distinct candidates
-    start[:, 1:] &= s[:, 1:] != s[:, :-1]
-    count = start.sum(axis=1)
-    pick = np.where(count > 0, s[:, -1], -1)  # one candidate: it
-    multi = np.flatnonzero(count > 1)
+    big = np.iinfo(near_copy.dtype).max
+    top = near_copy.max(axis=1)
+    pick = top.copy()  # one candidate (or none: -1): it
+    multi = np.flatnonzero(np.where(near_copy >= 0, near_copy, big).min(axis=1) < top)
     if multi.size == 0:
         return pick
-    near, start_m, s_m = near_copy[multi], start[multi], s[multi]
-    k = int(count[multi].max())
-    order = np.argsort(~start_m, axis=1, kind="stable")[:, :k]
-    cand = np.where(np.take_along_axis(start_m, order, 1), np.take_along_axis(s_m, order, 1), -1)
-    support = np.empty(cand.shape, np.int64)
-    first = np.empty(cand.shape, np.int64)  # the candidate's first neighbour in neighbour order
-    for q in range(k):
-        same = near == cand[:, q:q + 1]
-        support[:, q] = np.where(cand[:, q] >= 0, same.sum(axis=1), -1)
-        first[:, q] = np.argmax(same, axis=1)
+    near = near_copy[multi]
+    cand, support, first = [], [], []  # the distinct candidates (increasing), their neighbours, first one
+    prev = np.full((multi.size, 1), -1, near.dtype)
+    while True:
+        nxt = np.where(near > prev, near, big).min(axis=1, keepdims=True)
+        if (nxt == big).all():
+            break
+        same = near == nxt
+        cand.append(np.where(nxt[:, 0] == big, -1, nxt[:, 0]))
+        support.append(np.where(nxt[:, 0] == big, -1, same.sum(axis=1)))
+        first.append(np.argmax(same, axis=1))
+        prev = nxt
+    cand, support, first = np.stack(cand, 1), np.stack(support, 1), np.stack(first, 1)
     rows = np.arange(multi.size)
     pick[multi] = cand[rows, np.argmax(support * 16 - first, axis=1)]  # the vote
     mixed = np.flatnonzero(only[multi])
     if mixed.size == 0:
         return pick
-    i, j = np.triu_indices(k, 1)
-    swap = first[mixed][:, i] > first[mixed][:, j]  # a: the pair's copy first in neighbour order
-    ci, cj = cand[mixed][:, i], cand[mixed][:, j]
-    a, b = np.where(swap, cj, ci), np.where(swap, ci, cj)
-    fa, fb = np.minimum(first[mixed][:, i], first[mixed][:, j]), np.maximum(first[mixed][:, i], first[mixed][:, j])
+    i, j = np.triu_indices(cand.shape[1], 1)
+    cand, support, first = cand[mixed], support[mixed], first[mixed]
+    swap = first[:, i] > first[:, j]  # a: the pair's copy first in neighbour order
+    a, b = np.where(swap, cand[:, j], cand[:, i]), np.where(swap, cand[:, i], cand[:, j])
+    fa, fb = np.minimum(first[:, i], first[:, j]), np.maximum(first[:, i], first[:, j])
     c = cov[multi[mixed]]
     v = (aov[multi[mixed]] / np.maximum(np.where(c >= _PURE, 1.0, c), 1e-12)).astype(np.float64)[:, None]
     ra, rb = randoms[np.maximum(a, 0)], randoms[np.maximum(b, 0)]
@@ -343,7 +349,7 @@ def _unmix(near_copy, only, aov, cov, randoms) -> np.ndarray:
     t = (v - rb) / d  # a's share of the name's coverage
     slack = MATCH_TOLERANCE * np.maximum(1.0, np.abs(v)) / np.abs(d)
     fit = ok & (t >= -slack) & (t <= 1 + slack)
-    score = np.where(fit, (support[mixed][:, i] + support[mixed][:, j]) * 256 - fa * 16 - fb, -1)
+    score = np.where(fit, (support[:, i] + support[:, j]) * 256 - fa * 16 - fb, -1)
     best = np.argmax(score, axis=1)
     r = np.arange(mixed.size)
     explained = score[r, best] >= 0
