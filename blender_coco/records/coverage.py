@@ -214,8 +214,7 @@ def _resolve_copies(labels, groups, cov, aov, active, h: int, w: int, coverage: 
         first = len(all_randoms)
         all_randoms += [c[0] / 2.0 ** 32 for c in entries]
         all_labels += [c[1] for c in entries]
-        randoms = np.array([c[0] / 2.0 ** 32 for c in entries], np.float64)
-        copy_labels = np.array([c[1] for c in entries], np.int64)
+        randoms, copy_labels = np.array(all_randoms[first:], np.float64), np.array(all_labels[first:], np.int64)
         xy = np.array([tuple(c[2:4]) if len(c) >= 4 else (0.0, 0.0) for c in entries], np.float64).reshape(-1, 2)
         sel = np.flatnonzero(((groups == g) & only).ravel())
         if sel.size == 0:
@@ -238,27 +237,30 @@ def _resolve_copies(labels, groups, cov, aov, active, h: int, w: int, coverage: 
             better = live & (d < best_d)
             best[better], best_d[better] = j[better], d[better]
         ok = best >= 0
-        flat_labels[sel[ok]] = copy_labels[best[ok]]
-        flat_resolved[sel[ok]] = True
-        matched.append((sel[ok], first + best[ok]))
-    all_randoms, all_labels = np.array(all_randoms, np.float64), np.array(all_labels, np.int64)
-    if (todo & ~resolved).any():
+        at, copy = sel[ok], best[ok]
+        flat_labels[at] = copy_labels[copy]
+        flat_resolved[at] = True
+        matched.append((at, first + copy))
+    # unresolved: the copies of its name in the nearest identified pixels (a pixel outside ``active`` has
+    # no copy there): the copy whose mix with another explains AOV / coverage, else the most frequent
+    open_ = todo & ~resolved
+    if open_.any():
+        all_randoms, all_labels = np.array(all_randoms, np.float64), np.array(all_labels, np.int64)
         copy_of = np.full(labels.shape, -1, np.int32)  # the copy an entry was given: index into all_*
         for at, copy in matched:
             copy_of.reshape(-1)[at] = copy
-    # unresolved: the copies of its name in the nearest identified pixels (a pixel outside ``active`` has
-    # no copy there): the copy whose mix with another explains AOV / coverage, else the most frequent
-    column = np.full(h * w, -1, np.int64)
-    column[active] = np.arange(size)
-    offsets = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0)]
-    for _ in range(_FILL_ROUNDS):
-        open_ = todo & ~resolved
+        column = np.full(h * w, -1, np.int64)
+        column[active] = np.arange(size)
+        offsets = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0)]
+    for round_ in range(_FILL_ROUNDS):
+        if round_:
+            open_ = todo & ~resolved
         if not open_.any():
             break
         k, at = np.nonzero(open_)
         y, x = y_of[at], x_of[at]
         g = groups[k, at]
-        near_copy = np.full((k.size, len(offsets)), -1, np.int32)  # the neighbour's copy (global index)
+        near_copy = np.full((len(offsets), k.size), -1, np.int32)  # each neighbour's copy (index into all_*)
         for o, (dy, dx) in enumerate(offsets):
             yy, xx = y + dy, x + dx
             inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
@@ -267,7 +269,7 @@ def _resolve_copies(labels, groups, cov, aov, active, h: int, w: int, coverage: 
             near = np.maximum(near, 0)
             for j in reversed(range(ranks)):  # a name in two ranks of a pixel: the first rank's copy
                 hit = inside & (groups[j, near] == g) & resolved[j, near]
-                near_copy[hit, o] = copy_of[j, near[hit]]
+                near_copy[o, hit] = copy_of[j, near[hit]]
         pick = _unmix(near_copy, only[k, at], aov[at], cov[k, at], all_randoms)
         found = pick >= 0
         labels[k[found], at[found]] = all_labels[pick[found]]
@@ -301,7 +303,7 @@ def _resolve_copies(labels, groups, cov, aov, active, h: int, w: int, coverage: 
 def _unmix(near_copy, only, aov, cov, randoms) -> np.ndarray:
     """The copy (index into ``randoms``, -1: none) an unidentified entry takes from its neighbours' copies.
 
-    ``near_copy``: [entries, 8] the copy of the entry's name in each resolved neighbour (-1: none), in
+    ``near_copy``: [8, entries] the copy of the entry's name in each resolved neighbour (-1: none), in
     neighbour order; ``only``: the name is the pixel's only AOV writer, so ``v = aov / cov`` is a convex
     mix of the random ids of the copies present. Two or more candidate copies: of the pairs (a, b) whose
     mix ``v = t * r_a + (1 - t) * r_b`` has ``t`` in [0, 1] (within the match tolerance), the one with the
@@ -312,22 +314,20 @@ def _unmix(near_copy, only, aov, cov, randoms) -> np.ndarray:
     import numpy as np
 
     big = np.iinfo(near_copy.dtype).max
-    top = near_copy.max(axis=1)
-    pick = top.copy()  # one candidate (or none: -1): it
-    multi = np.flatnonzero(np.where(near_copy >= 0, near_copy, big).min(axis=1) < top)
+    top = near_copy.max(axis=0)
+    pick = top.astype(np.int64)  # one candidate (or none: -1): it
+    multi = np.flatnonzero(np.where(near_copy >= 0, near_copy, big).min(axis=0) < top)
     if multi.size == 0:
         return pick
-    near = near_copy[multi]
+    near = near_copy[:, multi]
     cand, support, first = [], [], []  # the distinct candidates (increasing), their neighbours, first one
-    prev = np.full((multi.size, 1), -1, near.dtype)
-    while True:
-        nxt = np.where(near > prev, near, big).min(axis=1, keepdims=True)
-        if (nxt == big).all():
-            break
+    prev, last = np.full(multi.size, -1, near.dtype), top[multi]
+    while not (prev >= last).all():  # the largest candidate is the last one
+        nxt = np.where(near > prev, near, big).min(axis=0)
         same = near == nxt
-        cand.append(np.where(nxt[:, 0] == big, -1, nxt[:, 0]))
-        support.append(np.where(nxt[:, 0] == big, -1, same.sum(axis=1)))
-        first.append(np.argmax(same, axis=1))
+        cand.append(np.where(nxt == big, -1, nxt))
+        support.append(np.where(nxt == big, -1, np.count_nonzero(same, axis=0)))
+        first.append(np.argmax(same, axis=0))
         prev = nxt
     cand, support, first = np.stack(cand, 1), np.stack(support, 1), np.stack(first, 1)
     rows = np.arange(multi.size)
