@@ -27,6 +27,7 @@ import numpy as np
 import OpenEXR
 import pytest
 from cocotools import load_coco
+from pixels import index_pass, iou
 from PIL import Image
 
 SCRIPT = r"""
@@ -77,30 +78,17 @@ def rendered(tmp_path_factory, run_bpy):
     return out
 
 
-def _index_pass(path) -> np.ndarray:
-    f = OpenEXR.File(str(path), separate_channels=True)
-    for part in f.parts:
-        for name, ch in part.channels.items():
-            if name.endswith((".IndexOB.X", ".Object Index.X")):
-                return np.rint(ch.pixels).astype(int)
-    raise AssertionError(f"{path} has no index pass")
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    return float((a & b).sum() / max(1, (a | b).sum()))
-
-
 @pytest.mark.parametrize("kind", ["geometry_nodes", "particles", "nested", "asset_library"])
 def test_one_annotation_per_copy_matching_the_truth(rendered, kind):
     coco = load_coco(rendered / kind / "annotations" / "instances.json")
-    truth = _index_pass(rendered / f"{kind}_truth.exr")
+    truth = index_pass(rendered / f"{kind}_truth.exr")
     labels = [v for v in np.unique(truth) if v]
     assert len(labels) == EXPECTED[kind]  # visible copies (hair 0 of the particle scene has zero length)
     anns = coco.loadAnns(coco.getAnnIds())
     assert len(anns) == len(labels), f"{kind}: {len(anns)} annotations for {len(labels)} copies"
     masks = [coco.annToMask(a).astype(bool) for a in anns]
     for v in labels:
-        best = max(_iou(truth == v, m) for m in masks)
+        best = max(iou(truth == v, m) for m in masks)
         assert best >= 0.98, f"{kind}: copy {v} best IoU {best:.3f}"
     record = json.loads((rendered / kind / "records" / "000000.json").read_text())
     copies = [i for i in record["instances"] if "instancer" in i]
@@ -162,7 +150,7 @@ def test_blurred_object_mask_is_whole_and_matches_alpha(single, kind):
     assert truth.sum() > 200 and (truth != (alpha > 0.01)).sum() > 50  # really blurred
     assert label(mask, connectivity=2).max() == 1, f"{kind}: mask in pieces"
     assert label(~mask, connectivity=1).max() == 1, f"{kind}: mask has holes"
-    assert _iou(mask, truth) >= 0.95, f"{kind}: IoU {_iou(mask, truth):.3f}"
+    assert iou(mask, truth) >= 0.95, f"{kind}: IoU {iou(mask, truth):.3f}"
 
 
 BINARY = r"""
@@ -212,7 +200,7 @@ def test_blender_34_binary_agrees_with_the_bpy_module(rendered, tmp_path, run, b
         masks_new = [new.annToMask(a).astype(bool) for a in new.loadAnns(new.getAnnIds())]
         assert len(masks_old) == len(masks_new) == EXPECTED[kind]
         for m in masks_old:
-            assert max(_iou(m, n) for n in masks_new) >= 0.98
+            assert max(iou(m, n) for n in masks_new) >= 0.98
 
 
 def test_transparent_surface_follows_the_threshold(single, run):
@@ -231,7 +219,7 @@ def test_transparent_surface_follows_the_threshold(single, run):
     from skimage.measure import label
 
     mask = coco.annToMask(anns[0]).astype(bool)
-    assert _iou(mask, truth) >= 0.99 and (mask & ~truth).sum() == 0
+    assert iou(mask, truth) >= 0.99 and (mask & ~truth).sum() == 0
     assert label(mask, connectivity=2).max() == 1 and label(~mask, connectivity=1).max() == 1
 
 

@@ -31,9 +31,9 @@ import json
 import sys
 
 import numpy as np
-import OpenEXR
 import pytest
 from cocotools import load_coco
+from pixels import index_pass, iou
 from PIL import Image
 from pycocotools import mask as mask_utils
 
@@ -153,19 +153,6 @@ def rendered(tmp_path_factory):
     return out
 
 
-def _index_pass(path) -> np.ndarray:
-    f = OpenEXR.File(str(path), separate_channels=True)
-    for part in f.parts:
-        for name, ch in part.channels.items():
-            if name.endswith((".IndexOB.X", ".Object Index.X")):
-                return np.rint(ch.pixels).astype(int)
-    raise AssertionError(f"{path} has no index pass")
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    return float((a & b).sum() / max(1, (a | b).sum()))
-
-
 def _copies(coco, image: int | None = None) -> list:
     """(annotation, mask) of every annotation (of the first image, or of ``image``)."""
     image = min(coco.getImgIds()) if image is None else image
@@ -175,7 +162,7 @@ def _copies(coco, image: int | None = None) -> list:
 @pytest.mark.parametrize("kind", KINDS)
 def test_each_realized_copy_is_an_instance_matching_the_truth(rendered, kind):
     coco = load_coco(rendered / kind / "annotations" / "instances.json")
-    truth = _index_pass(rendered / f"{kind}_truth.exr")
+    truth = index_pass(rendered / f"{kind}_truth.exr")
     labels = [v for v in np.unique(truth) if v]
     assert len(labels) == 6
     record = json.loads((rendered / kind / "records" / "000000.json").read_text())
@@ -191,12 +178,12 @@ def test_each_realized_copy_is_an_instance_matching_the_truth(rendered, kind):
     # went to the first identified neighbour)
     bar = 0.98
     for v in labels:
-        ious = sorted(_iou(truth == v, m) for m in masks)
+        ious = sorted(iou(truth == v, m) for m in masks)
         assert ious[-1] >= bar, f"{kind}: copy {v} best IoU {ious[-1]:.3f}"
         assert ious[-2] < 0.5  # one annotation per copy, not one for all
     for ann, mask in anns:  # nothing occludes a copy: its amodal mask (which takes in the visible one) is the copy
         amodal = mask_utils.decode(ann["amodal_segmentation"]).astype(bool)
-        assert max(_iou(truth == v, amodal) for v in labels) >= bar
+        assert max(iou(truth == v, amodal) for v in labels) >= bar
     names = {c["id"]: c["name"] for c in coco.loadCats(coco.getCatIds())}
     assert {names[a["category_id"]] for a, _ in anns} == {CATEGORY[kind]}
 
@@ -215,7 +202,7 @@ def test_a_second_frame_gives_the_same_copies(rendered):
 def test_copies_of_two_sources_follow_their_own_marks(rendered):
     """Collection Info picks the marked Tile or the unmarked Plate per point: the Tile copies are
     annotated (source Tile), the Plate copies are not, although all are one realized mesh."""
-    truth = _index_pass(rendered / "mixed_truth.exr")
+    truth = index_pass(rendered / "mixed_truth.exr")
     meshes = {int(k): v for k, v in json.loads((rendered / "facts.json").read_text())["mixed"]["truth"].items()}
     tiles = [v for v, name in meshes.items() if name == "Tile"]
     plates = [v for v, name in meshes.items() if name == "Plate"]
@@ -224,7 +211,7 @@ def test_copies_of_two_sources_follow_their_own_marks(rendered):
     masks = [m for _, m in _copies(coco)]
     assert len(masks) == 3
     for v in tiles:
-        assert max(_iou(truth == v, m) for m in masks) >= 0.98
+        assert max(iou(truth == v, m) for m in masks) >= 0.98
     for m in masks:
         assert not (m & np.isin(truth, plates)).any()
     record = json.loads((rendered / "mixed" / "records" / "000000.json").read_text())
@@ -236,24 +223,24 @@ def test_copies_left_unrealized_by_a_selection_are_instances_too(rendered):
     """Realize Instances with a Selection: three copies in the mesh, three still instances; all
     six are annotations matching the truth (the tags are reset on what stays an instance, and
     the mesh's own-geometry tag is written on the mesh component only)."""
-    truth = _index_pass(rendered / "partial_truth.exr")
+    truth = index_pass(rendered / "partial_truth.exr")
     coco = load_coco(rendered / "partial" / "annotations" / "instances.json")
     masks = [m for _, m in _copies(coco)]
     assert len(masks) == 6
     for v in [v for v in np.unique(truth) if v]:
-        assert max(_iou(truth == v, m) for m in masks) >= 0.98
+        assert max(iou(truth == v, m) for m in masks) >= 0.98
 
 
 def test_two_realize_nodes_in_one_object_keep_their_copies_apart(rendered):
     """Two scatters, each realized by its own node, joined into one mesh: 9 copies, 9 annotations
     (each node's tags are its own; instance indices 0-5 and 0-2)."""
-    truth = _index_pass(rendered / "two_truth.exr")
+    truth = index_pass(rendered / "two_truth.exr")
     labels = [v for v in np.unique(truth) if v]
     coco = load_coco(rendered / "two" / "annotations" / "instances.json")
     masks = [m for _, m in _copies(coco)]
     assert len(labels) == len(masks) == 9
     for v in labels:
-        assert max(_iou(truth == v, m) for m in masks) >= 0.98
+        assert max(iou(truth == v, m) for m in masks) >= 0.98
     record = json.loads((rendered / "two" / "records" / "000000.json").read_text())
     assert sorted(i["instance_index"] for i in record["instances"]) == [0, 0, 1, 1, 2, 2, 3, 4, 5]
     facts = json.loads((rendered / "facts.json").read_text())["two"]
@@ -263,12 +250,12 @@ def test_two_realize_nodes_in_one_object_keep_their_copies_apart(rendered):
 def test_a_marked_scatter_keeps_its_own_geometry_as_its_instance(rendered):
     """The scatter marked, a square of its own joined after the realize: the six copies and the
     square (the scatter object itself, no instancer) are seven instances of its category."""
-    truth = _index_pass(rendered / "scatter_after_truth.exr")
+    truth = index_pass(rendered / "scatter_after_truth.exr")
     coco = load_coco(rendered / "scatter_after" / "annotations" / "instances.json")
     masks = [m for _, m in _copies(coco)]
     assert len(masks) == 7
     for v in [v for v in np.unique(truth) if v]:
-        assert max(_iou(truth == v, m) for m in masks) >= 0.98, v
+        assert max(iou(truth == v, m) for m in masks) >= 0.98, v
     record = json.loads((rendered / "scatter_after" / "records" / "000000.json").read_text())
     own = [i for i in record["instances"] if "instancer" not in i]
     assert [(i["object"], i["category"]) for i in own] == [("Scatter", "pattern")]
@@ -306,9 +293,9 @@ def test_blender_34_binary_agrees_with_the_bpy_module(rendered, tmp_path, run, b
         masks_old, masks_new = [m for _, m in _copies(old)], [m for _, m in _copies(new)]
         assert len(masks_old) == len(masks_new) >= (3 if kind == "mixed" else 6)
         for m in masks_old:  # "weld" too: where touching copies meet, both unmix the same shares
-            assert max(_iou(m, n) for n in masks_new) >= 0.98
+            assert max(iou(m, n) for n in masks_new) >= 0.98
         if kind != "weld":  # amodal masks split per copy by 3.4's pure-Python rasterizer too
             amodal_old = [mask_utils.decode(a["amodal_segmentation"]).astype(bool) for a, _ in _copies(old)]
             amodal_new = [mask_utils.decode(a["amodal_segmentation"]).astype(bool) for a, _ in _copies(new)]
             for m in amodal_old:
-                assert max(_iou(m, n) for n in amodal_new) >= 0.98
+                assert max(iou(m, n) for n in amodal_new) >= 0.98

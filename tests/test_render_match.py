@@ -29,6 +29,7 @@ import json
 import numpy as np
 import pytest
 from cocotools import load_coco
+from pixels import iou
 from pycocotools import mask as mask_utils
 
 SCRIPT = r"""
@@ -254,10 +255,6 @@ def _masks(folder) -> list[np.ndarray]:
     return [coco.annToMask(a).astype(bool) for a in coco.dataset["annotations"]]
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    return float((a & b).sum() / max(1, (a | b).sum()))
-
-
 def test_particles_at_10_percent_viewport_display_give_every_rendered_copy(runs):
     out, result = runs
     assert result["p10"]["viewport_before"] == 0  # the viewport lists none of them (display "Point")
@@ -265,7 +262,7 @@ def test_particles_at_10_percent_viewport_display_give_every_rendered_copy(runs)
     low, truth = _masks(out / "particles10"), _masks(out / "particles100")
     assert len(truth) == 12 and len(low) == 12
     for mask in truth:  # each copy's mask is the same as in the 100% scene
-        assert max(_iou(mask, m) for m in low) == 1.0
+        assert max(iou(mask, m) for m in low) == 1.0
     assert result["p10"]["after"] == [10, "DOT"]  # the user's setting is back
 
 
@@ -281,7 +278,7 @@ def test_amodal_mask_of_a_fully_visible_subdivided_object_is_its_visible_mask(ru
     out, result = runs
     visible, amodal = _by_category(out / "modifiers")["soft"]
     assert visible.sum() > 1000
-    assert _iou(visible, amodal) >= 0.99
+    assert iou(visible, amodal) >= 0.99
     assert result["modifiers_after"] == [0, False]
 
 
@@ -292,7 +289,7 @@ def test_silhouette_follows_a_modifier_enabled_for_render_only(runs):
     sidecar = json.loads((out / "modifiers" / "records" / "000000.json").read_text())
     entry = next(i for i in sidecar["instances"] if i["object"] == "row")
     silhouette = mask_utils.decode({"size": list(visible.shape), "counts": entry["amodal"]["counts"]}).astype(bool)
-    assert _iou(visible, silhouette) >= 0.97
+    assert iou(visible, silhouette) >= 0.97
     rows = np.flatnonzero(visible.any(axis=1))
     assert rows.max() - rows.min() + 1 >= 40  # three cubes 1 unit apart: 50 rows, one cube 10
 
@@ -345,7 +342,7 @@ def test_blender_34_gives_the_same_annotations(runs, run, blender_binary, tmp_pa
         ours, module = _masks(tmp_path / name), _masks(out / name)
         assert len(ours) == len(module) >= 2
         for mask in module:
-            assert max(_iou(mask, m) for m in ours) >= 0.98
+            assert max(iou(mask, m) for m in ours) >= 0.98
     for name in ("modifiers", "rig"):
         ours = json.loads((tmp_path / name / "records" / "000000.json").read_text())["instances"]
         module = json.loads((out / name / "records" / "000000.json").read_text())["instances"]

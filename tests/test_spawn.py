@@ -21,9 +21,9 @@ import json
 import sys
 
 import numpy as np
-import OpenEXR
 import pytest
 from cocotools import decode, load_coco
+from pixels import index_pass
 
 CLI = [sys.executable, "-m", "blender_coco"]
 CONFIG = {
@@ -103,15 +103,6 @@ json.dump(truth, open(f"{out}/truth.json", "w"))
 '''
 
 
-def _index_pass(path) -> np.ndarray:
-    exr = OpenEXR.File(str(path), separate_channels=True)
-    for part in exr.parts:
-        for name, channel in part.channels.items():
-            if name.endswith((".IndexOB.X", ".Object Index.X", "IndexOB.X")):
-                return np.rint(channel.pixels).astype(int)
-    raise AssertionError(f"no object index pass in {path}")
-
-
 @pytest.fixture(scope="module")
 def oracle(library, run_bpy):
     out = library / "oracle"
@@ -127,7 +118,7 @@ def test_every_visible_copy_has_its_exact_mask_and_its_files_category(rendered, 
     seen_formats = set()
     for i, copies in enumerate(truth):
         assert len(copies) >= 15  # 20 asked; a few may roll off the floor's edge
-        index = _index_pass(oracle / f"{i:06d}.exr")
+        index = index_pass(oracle / f"{i:06d}.exr")
         anns = coco.imgToAnns[i + 1]
         h, w = index.shape
         masks = [decode(a["segmentation"], h, w) for a in anns]
