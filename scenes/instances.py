@@ -6,6 +6,8 @@ Run inside Blender (module or binary, 3.4 to 5.0)::
     make_real(scene, kind)  the truth: every copy a real object with its own pass index
                             (grouped as the marking contract says), instancers removed
     motion(scene) / focus(scene)   one object moving under motion blur / out of focus
+    render_truth(scene, path)      render one centre sample per pixel and save it as a
+                                   multilayer EXR (its object-index pass is the truth)
 
 Every copy is an axis-aligned 2x2 square seen from above: 16x16 pixels whose edges
 lie on pixel boundaries. Materials colour each copy by Object Info > Random, so a
@@ -376,3 +378,16 @@ def make_real_realized(scene, after: bool = False, base_index: int = 0) -> int:
         base.location = (*BASE, 0.0)
         base.pass_index = base_index
     return count
+
+
+def render_truth(scene, path: str) -> None:
+    """Render ``scene`` with one sample at each pixel's centre and save a 32-bit multilayer EXR:
+    its object-index pass, read with ``tests/pixels.index_pass``, is a truth our masks never touch."""
+    scene.cycles.samples = 1
+    scene.cycles.filter_width = 0.01
+    bpy.ops.render.render()
+    ims = scene.render.image_settings
+    if "media_type" in ims.bl_rna.properties:  # 5.0
+        ims.media_type = "MULTI_LAYER_IMAGE"
+    ims.file_format, ims.color_depth, ims.exr_codec = "OPEN_EXR_MULTILAYER", "32", "ZIP"
+    bpy.data.images["Render Result"].save_render(filepath=path, scene=scene)

@@ -56,14 +56,7 @@ for kind in scenes.KINDS:
     scene = bpy.context.scene
     scenes.build(scene, kind)
     facts[kind]["groups"] = scenes.make_real(scene, kind)
-    scene.cycles.samples = 1
-    scene.cycles.filter_width = 0.01  # the truth: one sample at each pixel's centre
-    bpy.ops.render.render()
-    ims = scene.render.image_settings
-    if "media_type" in ims.bl_rna.properties:
-        ims.media_type = "MULTI_LAYER_IMAGE"
-    ims.file_format, ims.color_depth, ims.exr_codec = "OPEN_EXR_MULTILAYER", "32", "ZIP"
-    bpy.data.images["Render Result"].save_render(filepath=f"{out}/{kind}_truth.exr", scene=scene)
+    scenes.render_truth(scene, f"{out}/{kind}_truth.exr")
 json.dump(facts, open(f"{out}/facts.json", "w"))
 """
 

@@ -77,13 +77,7 @@ for kind in kinds.split(","):
         scene = bpy.context.scene
         scenes.two_scatters(scene, realize=False)
         scenes.make_real(scene, "geometry_nodes")
-        scene.cycles.samples, scene.cycles.filter_width = 1, 0.01
-        bpy.ops.render.render()
-        ims = scene.render.image_settings
-        if "media_type" in ims.bl_rna.properties:
-            ims.media_type = "MULTI_LAYER_IMAGE"
-        ims.file_format, ims.color_depth, ims.exr_codec = "OPEN_EXR_MULTILAYER", "32", "ZIP"
-        bpy.data.images["Render Result"].save_render(filepath=f"{out}/{kind}_truth.exr", scene=scene)
+        scenes.render_truth(scene, f"{out}/{kind}_truth.exr")
         continue
     if kind == "hull":  # a node after the realize that drops every attribute
         scenes.realized(scene, marked="scatter")
@@ -127,14 +121,7 @@ for kind in kinds.split(","):
     bpy.data.objects["Scatter"].rotation_euler[2] = math.radians(turn)
     scenes.make_real_realized(scene, after, base_index=100 if marked == "scatter" else 0)
     facts[kind]["truth"] = {o.pass_index: o.data.name for o in scene.objects if o.name.startswith("real.")}
-    scene.cycles.samples = 1
-    scene.cycles.filter_width = 0.01  # the truth: one sample at each pixel's centre
-    bpy.ops.render.render()
-    ims = scene.render.image_settings
-    if "media_type" in ims.bl_rna.properties:
-        ims.media_type = "MULTI_LAYER_IMAGE"
-    ims.file_format, ims.color_depth, ims.exr_codec = "OPEN_EXR_MULTILAYER", "32", "ZIP"
-    bpy.data.images["Render Result"].save_render(filepath=f"{out}/{kind}_truth.exr", scene=scene)
+    scenes.render_truth(scene, f"{out}/{kind}_truth.exr")
 json.dump(facts, open(f"{out}/facts.json", "w"))
 """
 
