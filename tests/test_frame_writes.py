@@ -134,6 +134,25 @@ def test_a_cut_short_exr_is_rendered_again_by_resume(done, tmp_path):
         assert (out / name).read_bytes() == (done / name).read_bytes(), name  # same seed: same bytes
 
 
+def test_export_alone_refuses_a_cut_short_image_and_keeps_the_annotations(done, tmp_path):
+    out = tmp_path / "ds"
+    subprocess.run(["cp", "-a", str(done), str(out)], check=True)
+    image = out / "images" / "000002.png"
+    whole = image.read_bytes()
+    image.write_bytes(whole[:-100])  # what a full disk leaves after the sidecar was written
+    before = (out / "annotations" / "instances.json").read_bytes()
+    proc = subprocess.run([str(c) for c in CLI + ["export", out]], cwd=REPO, env=_env(), capture_output=True,
+                          text=True, timeout=300)
+    line = one_error(proc)
+    assert f"images/000002.png has {len(whole) - 100} bytes, its sidecar says {len(whole)}" in line
+    assert "--resume" in line
+    assert (out / "annotations" / "instances.json").read_bytes() == before  # nothing written is lost
+    image.write_bytes(whole)
+    proc = subprocess.run([str(c) for c in CLI + ["export", out]], cwd=REPO, env=_env(), capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
 def test_stale_temp_files_of_a_killed_export_are_removed(done, tmp_path):
     out = tmp_path / "ds"
     subprocess.run(["cp", "-a", str(done), str(out)], check=True)

@@ -25,7 +25,8 @@ from blender_coco.coco.export_result import ExportResult
 from blender_coco.files import remove_stale_temps, write_json_atomic
 from blender_coco.coco.instances import analyze, annotate
 from blender_coco.coco.stuff import SceneCategories, scene_categories, stuff_annotations, stuff_map
-from blender_coco.records.scan import list_records
+from blender_coco.records.layout import IMAGES_DIR
+from blender_coco.records.scan import list_records, size_problem
 from blender_coco.records.sidecar import FrameRecord, load_record
 
 log = logging.getLogger(__name__)
@@ -239,6 +240,11 @@ def export_dataset(ds_dir: str | Path, config: ExportConfig = ExportConfig(), *,
     if not paths:
         raise UserError(f"no frame records in {ds / 'records'}; render first (blender-coco render ... --out {ds})")
     records = sorted((load_record(p) for p in paths), key=lambda r: r.image_id)
+    for rec in records:  # a file cut short after its record was written (full disk) or replaced
+        problem = size_problem(rec.sidecar.extra, ds / IMAGES_DIR / rec.image, rec.exr_path)
+        if problem:
+            raise UserError(f"frame {rec.path.stem}: {problem}; re-render it: run the same blender-coco render "
+                            f"command with --resume (it redoes frames whose files are cut short)")
     cats = scene_categories(records, config.stuff_other)
     tasks = resolve_tasks(config, cats)
     categories = cats.things  # stuff categories go to stuff.json only; ids stay 1..n over all

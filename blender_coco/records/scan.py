@@ -8,6 +8,7 @@
     file_is_complete(path, suffix=None) -> bool a whole PNG / JPEG / EXR (its magic, its end)
     read_sidecar(path) -> dict | None           the sidecar's JSON, None if it is not a record
     check_frame(out_dir, index, fmt, sidecar, view=None) -> str | None   why the frame is not complete
+    size_problem(data, image, exr) -> str | None   a file whose size is not the one its sidecar records
 
 A frame is complete when its sidecar parses and names its own image and EXR, and
 both of those exist and are whole: their start and end look right and, when the sidecar
@@ -125,11 +126,23 @@ def check_frame(out_dir: Path, index: int, fmt: str, sidecar: Path, view: str | 
     image, exr, _ = record_paths(out_dir, index, fmt, view)
     if data.get("index") != index or data.get("image") != image.name or data.get("passes") != exr.name:
         return "its sidecar names other files"
-    sizes = data.get(FILE_SIZES) if isinstance(data.get(FILE_SIZES), dict) else {}
-    for path, key in ((image, "image"), (exr, "passes")):
+    for path in (image, exr):
         if not file_is_complete(path):
             return f"{path.parent.name}/{path.name} is missing or incomplete"
+    return size_problem(data, image, exr)
+
+
+def size_problem(data: dict, image: Path, exr: Path) -> str | None:
+    """Which of a frame's files exists with another size than its sidecar ``data`` records
+    (``file_sizes``; a file cut short by a full disk, or replaced), or None. Files that do not
+    exist and records without sizes are not judged here."""
+    sizes = data.get(FILE_SIZES) if isinstance(data.get(FILE_SIZES), dict) else {}
+    for path, key in ((image, "image"), (exr, "passes")):
         size = sizes.get(key)
-        if isinstance(size, int) and path.stat().st_size != size:
-            return f"{path.parent.name}/{path.name} has {path.stat().st_size} bytes, its sidecar says {size}"
+        try:
+            actual = path.stat().st_size
+        except OSError:
+            continue
+        if isinstance(size, int) and actual != size:
+            return f"{path.parent.name}/{path.name} has {actual} bytes, its sidecar says {size}"
     return None
