@@ -40,7 +40,7 @@ import bpy
 
 from blender_coco.blender import marking
 from blender_coco.blender.instancing import MAX_LABELS, CopyInstance, copy_path, gn_source
-from blender_coco.blender.scene_info import evaluated_depsgraph
+from blender_coco.blender.scene_info import evaluated_depsgraph, group_nodes
 from blender_coco.errors import UserError
 
 PIECE = "blender_coco_piece"
@@ -69,16 +69,9 @@ class Pieces:
     warnings: list[str] = field(default_factory=list)
 
 
-def _realize_nodes(tree, seen):
+def _realize_nodes(tree) -> list:
     """(tree, Realize Instances node) in ``tree`` and its nested groups (each tree once)."""
-    if tree is None or tree.as_pointer() in seen:
-        return
-    seen.add(tree.as_pointer())
-    for node in tree.nodes:
-        if node.bl_idname == "GeometryNodeRealizeInstances":
-            yield tree, node
-        elif getattr(node, "node_tree", None) is not None:
-            yield from _realize_nodes(node.node_tree, seen)
+    return [(t, node) for t, node in group_nodes(tree) if node.bl_idname == "GeometryNodeRealizeInstances"]
 
 
 def _value_input(node, kind: str = "VALUE", name: str | None = None):
@@ -226,23 +219,16 @@ def _untag(trees) -> None:
             tree.nodes.remove(node)
 
 
-def _realizing_trees(tree, seen=None):
+def _realizing_trees(tree):
     """(realizes instances, objects referenced by Object/Collection Info) of a node tree and its groups."""
-    seen = set() if seen is None else seen
-    if tree is None or tree.as_pointer() in seen:
-        return False, []
-    seen.add(tree.as_pointer())
     realizes, sources = False, []
-    for node in tree.nodes:
+    for _, node in group_nodes(tree):
         if node.bl_idname == "GeometryNodeRealizeInstances":
             realizes = True
         elif node.bl_idname == "GeometryNodeObjectInfo" and node.inputs[0].default_value is not None:
             sources.append(node.inputs[0].default_value)
         elif node.bl_idname == "GeometryNodeCollectionInfo" and node.inputs[0].default_value is not None:
             sources.extend(node.inputs[0].default_value.all_objects)
-        elif getattr(node, "node_tree", None) is not None:
-            more, objs = _realizing_trees(node.node_tree, seen)
-            realizes, sources = realizes or more, sources + objs
     return realizes, sources
 
 
@@ -285,23 +271,16 @@ def _maybe_annotated(obj) -> bool:
         realizes, sources = _realizing_trees(mod.node_group)
         if realizes and (marking.instance_of(obj) is not None
                          or any(marking.instance_of(o) is not None for o in sources + _modifier_objects(mod))
-                         or _linked_info(mod.node_group, set())):
+                         or _linked_info(mod.node_group)):
             return True
     return False
 
 
-def _linked_info(tree, seen) -> bool:
+def _linked_info(tree) -> bool:
     """Whether an Object Info or Collection Info node in ``tree`` or its groups gets its object from
     a link (a group input, a switch): which objects it copies is known only when evaluated."""
-    if tree is None or tree.as_pointer() in seen:
-        return False
-    seen.add(tree.as_pointer())
-    for node in tree.nodes:
-        if node.bl_idname in ("GeometryNodeObjectInfo", "GeometryNodeCollectionInfo") and node.inputs[0].is_linked:
-            return True
-        if getattr(node, "node_tree", None) is not None and _linked_info(node.node_tree, seen):
-            return True
-    return False
+    return any(node.bl_idname in ("GeometryNodeObjectInfo", "GeometryNodeCollectionInfo") and node.inputs[0].is_linked
+               for _, node in group_nodes(tree))
 
 
 def prepare(objects, guard) -> Realizing:
@@ -323,7 +302,7 @@ def prepare(objects, guard) -> Realizing:
                 continue
             top = mod.node_group
             here = False
-            for tree, realize in _realize_nodes(top, set()):
+            for tree, realize in _realize_nodes(top):
                 key = (tree.as_pointer(), realize.name)
                 if key not in done:
                     after = _tag(tree, realize, len(numbers))

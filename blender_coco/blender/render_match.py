@@ -42,6 +42,7 @@ collections).
 from __future__ import annotations
 
 from blender_coco.blender import marking
+from blender_coco.blender.scene_info import group_nodes
 
 IS_VIEWPORT = "GeometryNodeIsViewport"
 _CURVES = {"CURVE", "SURFACE", "FONT"}
@@ -53,14 +54,12 @@ _MODIFIER_LEVELS = {  # modifier type -> [(viewport attribute, render attribute)
 }
 
 
-def _uses_is_viewport(tree, known: dict, seen: set) -> bool:
-    if tree is None or tree.as_pointer() in seen:
+def _uses_is_viewport(tree, known: dict) -> bool:
+    if tree is None:
         return False
     key = tree.as_pointer()
     if key not in known:
-        seen.add(key)
-        known[key] = any(node.bl_idname == IS_VIEWPORT or _uses_is_viewport(getattr(node, "node_tree", None), known, seen)
-                         for node in tree.nodes)
+        known[key] = any(node.bl_idname == IS_VIEWPORT for _, node in group_nodes(tree))
     return known[key]
 
 
@@ -72,7 +71,7 @@ def is_viewport_objects(objects, known: dict | None = None) -> dict:
     out: dict = {}
     for obj in objects:
         for mod in obj.modifiers:
-            if mod.type == "NODES" and mod.show_render and _uses_is_viewport(mod.node_group, known, set()):
+            if mod.type == "NODES" and mod.show_render and _uses_is_viewport(mod.node_group, known):
                 out.setdefault(obj, []).append(mod.name)
     return out
 

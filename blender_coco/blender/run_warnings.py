@@ -24,6 +24,7 @@ instances) is therefore silent.
 from __future__ import annotations
 
 from blender_coco.blender import marking
+from blender_coco.blender.scene_info import group_nodes
 
 ENGINE_NAMES = {"BLENDER_EEVEE": "Eevee", "BLENDER_EEVEE_NEXT": "Eevee", "BLENDER_WORKBENCH": "Workbench"}
 
@@ -88,19 +89,14 @@ def _layer_states(view_layer) -> dict[int, str]:
     return states
 
 
-def _node_references(tree, seen: set[int]) -> list:
+def _node_references(tree) -> list:
     """Objects and collections that Object Info / Collection Info nodes of ``tree`` (and its groups) name."""
-    if tree is None or tree.as_pointer() in seen:
-        return []
-    seen.add(tree.as_pointer())
     out = []
-    for node in tree.nodes:
+    for _, node in group_nodes(tree):
         for socket in node.inputs:
             value = getattr(socket, "default_value", None)
             if getattr(value, "bl_rna", None) is not None and value.bl_rna.identifier in ("Object", "Collection"):
                 out.append(value)
-        if getattr(node, "node_tree", None) is not None:
-            out.extend(_node_references(node.node_tree, seen))
     return out
 
 
@@ -134,7 +130,7 @@ def _copied_by(obj) -> list:
                 value = mod[key]
                 if getattr(value, "bl_rna", None) is not None and value.bl_rna.identifier in ("Object", "Collection"):
                     add(value)
-            for thing in _node_references(mod.node_group, set()):
+            for thing in _node_references(mod.node_group):
                 add(thing)
     return out
 

@@ -4,6 +4,7 @@
 - :func:`scene_camera`: the scene camera, or a one-line error when there is none.
 - :func:`evaluated_depsgraph`: an up-to-date evaluated depsgraph of a scene.
 - :func:`unit_scale`: metres per Blender unit (the frame record's ``unit_scale``).
+- :func:`group_nodes`: every node of a node tree and of the node groups it nests.
 """
 
 from __future__ import annotations
@@ -44,3 +45,22 @@ def evaluated_depsgraph(scene, view_layer=None):
     depsgraph = (view_layer or scene.view_layers[0]).depsgraph
     depsgraph.update()
     return depsgraph
+
+
+def group_nodes(tree) -> list:
+    """``[(tree, node)]`` for every node of ``tree`` and of the node groups it nests, in order (a
+    group's nodes right after its group node), each tree once (``tree`` None: none). A list, so
+    callers may add nodes to the trees while they go through it."""
+    out: list = []
+    seen: set[int] = set()
+
+    def walk(current) -> None:
+        if current is None or current.as_pointer() in seen:
+            return
+        seen.add(current.as_pointer())
+        for node in current.nodes:
+            out.append((current, node))
+            walk(getattr(node, "node_tree", None))
+
+    walk(tree)
+    return out
