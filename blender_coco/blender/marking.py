@@ -153,36 +153,6 @@ def marked_roots(scene) -> list:
     return sorted((o for o in scene.objects if category_of(o) is not None), key=object_key)
 
 
-def instanced_marks(scene) -> list:
-    """Marked objects outside ``scene.objects`` that its instancers copy (a collection linked from a
-    library and instanced by an empty, a particle system's instanced object or collection), nested
-    collection instances followed; sorted by :func:`object_key`."""
-    own = {o.as_pointer() for o in scene.objects}
-    found: dict[int, object] = {}
-    seen: set[int] = set()
-    todo = list(scene.objects)
-    while todo:
-        obj = todo.pop()
-        copied = []
-        if obj.instance_type == "COLLECTION" and obj.instance_collection is not None:
-            copied.append(obj.instance_collection)
-        for system in getattr(obj, "particle_systems", ()):
-            settings = system.settings
-            if settings.render_type == "OBJECT" and settings.instance_object is not None:
-                copied.append(settings.instance_object)
-            elif settings.render_type == "COLLECTION" and settings.instance_collection is not None:
-                copied.append(settings.instance_collection)
-        for item in copied:
-            if item.as_pointer() in seen:
-                continue
-            seen.add(item.as_pointer())
-            for child in getattr(item, "all_objects", None) or [item]:
-                if child.as_pointer() not in own and category_of(child) is not None:
-                    found[child.as_pointer()] = child
-                todo.append(child)
-    return sorted(found.values(), key=object_key)
-
-
 def instance_of(obj):
     """The marked object whose instance ``obj`` belongs to (``obj`` itself first), or None."""
     while obj is not None:

@@ -148,7 +148,10 @@ class RenderJob:
         marking.check_marks(scene)
         roots = marking.marked_roots(scene)
         marking.pass_indices(scene)  # fails early beyond 32767 instances
-        copied = marking.instanced_marks(scene)  # e.g. a linked asset collection instanced by empties
+        own = {marking.object_key(o) for o in scene.objects}  # marks that only instancers copy (a linked library)
+        copied = sorted((o for key, o in run_warnings.instanced_objects(
+            scene, marking.rendered_objects(_pick_view_layer(scene))).items()
+            if key not in own and marking.category_of(o) is not None), key=marking.object_key)
         if not roots and not copied:
             log.warning("scene %r has no object marked for COCO: set the custom property %r on each object "
                         "to annotate (the add-on's panel does it); rendering images with no annotations",

@@ -135,9 +135,10 @@ def _copied_by(obj) -> list:
     return out
 
 
-def instanced_objects(scene, rendered: set[str]) -> set[str]:
-    """Keys of the objects that rendered instancers of ``scene`` copy (through any depth of instancing)."""
-    out: set[str] = set()
+def instanced_objects(scene, rendered: set[str]) -> dict[str, object]:
+    """{key: object} of the objects that rendered instancers of ``scene`` copy (through any depth of
+    instancing)."""
+    out: dict[str, object] = {}
     queue = [o for o in scene.objects if marking.object_key(o) in rendered]
     seen = {o.as_pointer() for o in queue}
     while queue:
@@ -145,7 +146,7 @@ def instanced_objects(scene, rendered: set[str]) -> set[str]:
             if copied.hide_render or copied.as_pointer() in seen:
                 continue
             seen.add(copied.as_pointer())
-            out.add(marking.object_key(copied))
+            out[marking.object_key(copied)] = copied
             queue.append(copied)
     return out
 
